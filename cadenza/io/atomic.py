@@ -25,6 +25,12 @@ def check_writable(path: str | os.PathLike[str], *, force: bool = False) -> Path
     return target
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -33,9 +39,11 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False) -> Itera
     atomic. On any exception the temporary file is removed and ``path`` is untouched.
     """
     target = check_writable(path, force=force)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # The temporary name keeps the extension: some writers pick the format by it.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give outputs the usual mode
     try:
         yield tmp
         if not force and target.exists():

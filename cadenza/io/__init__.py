@@ -1,0 +1,19 @@
+"""Reading and writing music: the only package that touches file formats."""
+
+from cadenza.io.formats import Format, format_of
+from cadenza.io.limits import DEFAULT_LIMITS, Limits, validate_score
+from cadenza.io.loading import load_score, load_scores, save_score
+from cadenza.io.midi import midi_bytes, parse_midi_bytes
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Format",
+    "Limits",
+    "format_of",
+    "load_score",
+    "load_scores",
+    "midi_bytes",
+    "parse_midi_bytes",
+    "save_score",
+    "validate_score",
+]

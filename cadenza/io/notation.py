@@ -1,0 +1,211 @@
+"""MusicXML, ABC and Humdrum through music21, converted to and from ``symusic.Score``.
+
+Reading treats the file as hostile: XML is checked with defusedxml (no entity
+expansion, no external entities), a compressed .mxl is unpacked here with a cap on
+what it may decompress to, and music21 runs in a forked child with time and memory
+limits (see :mod:`cadenza.io.sandbox`). The child hands back Standard MIDI bytes,
+which the parent parses and validates like any MIDI file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import symusic
+
+from cadenza.errors import InputFileError, LimitExceededError
+from cadenza.io.formats import Format
+from cadenza.io.limits import DEFAULT_LIMITS, Limits
+from cadenza.io.midi import midi_bytes, parse_midi_bytes
+from cadenza.io.sandbox import run_isolated
+
+__all__ = ["read_notation", "music21_to_score"]
+
+_MUSIC21_FORMAT = {
+    Format.MUSICXML: "musicxml",
+    Format.MXL: "musicxml",
+    Format.ABC: "abc",
+    Format.HUMDRUM: "humdrum",
+}
+_MAX_ZIP_ENTRIES = 256
+_MAX_MEASURES_PER_PART = 10_000
+_MAX_HUMDRUM_SPINES = 64
+_MAX_PIECES_PER_FILE = 10_000
+_MAX_TICK = 2**31 - 1
+
+
+def _check_xml(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Refuse entity tricks and absurd sizes before music21 sees the XML."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as error:
+        raise InputFileError(f"XML refused as unsafe ({type(error).__name__})", path) from None
+    except Exception as error:
+        raise InputFileError(f"is not well-formed XML ({str(error)[:200]})", path) from None
+    if root.tag not in ("score-partwise", "score-timewise"):
+        raise InputFileError(f"is XML but not MusicXML (root element <{root.tag[:50]}>)", path)
+    for part in root.iter("part"):
+        if len(part) > _MAX_MEASURES_PER_PART:
+            raise LimitExceededError(f"a part has more than {_MAX_MEASURES_PER_PART} measures", path)
+
+
+def _read_bounded(archive: zipfile.ZipFile, name: str, limit: int, path: str | os.PathLike[str]) -> bytes:
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise LimitExceededError(f"{name} inside the archive decompresses to more than {limit} bytes", path)
+    return data
+
+
+def _unpack_mxl(data: bytes, path: str | os.PathLike[str], limits: Limits) -> bytes:
+    """The MusicXML document inside a compressed .mxl archive."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = archive.namelist()
+        if len(names) > _MAX_ZIP_ENTRIES:
+            raise LimitExceededError(f"archive holds {len(names)} files, more than {_MAX_ZIP_ENTRIES}", path)
+        rootfile = None
+        if "META-INF/container.xml" in names:
+            from defusedxml.ElementTree import fromstring
+
+            container = fromstring(_read_bounded(archive, "META-INF/container.xml", 1 << 20, path))
+            for element in container.iter():
+                if element.tag.endswith("rootfile") and element.get("full-path"):
+                    rootfile = element.get("full-path")
+                    break
+        if rootfile is None:
+            candidates = [n for n in names if n.lower().endswith((".xml", ".musicxml")) and not n.startswith("META-INF")]
+            rootfile = candidates[0] if candidates else None
+        if rootfile is None or rootfile not in names:
+            raise InputFileError("compressed MusicXML without a score inside", path)
+        return _read_bounded(archive, rootfile, limits.max_file_bytes, path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
+        raise InputFileError(f"is not a valid .mxl archive ({error})", path) from None
+    except (InputFileError, LimitExceededError):
+        raise
+    except Exception as error:  # zlib errors, bad container XML
+        raise InputFileError(f"is not a valid .mxl archive ({type(error).__name__}: {error})", path) from None
+
+
+def _decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
+    if b"\x00" in data:
+        raise InputFileError("is binary, not a text music file", path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _check_humdrum(text: str, path: str | os.PathLike[str]) -> None:
+    for line in text.splitlines():
+        if line.startswith("**"):
+            spines = line.count("\t") + 1
+            if spines > _MAX_HUMDRUM_SPINES:
+                raise LimitExceededError(f"has {spines} spines, more than {_MAX_HUMDRUM_SPINES}", path)
+
+
+def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
+    """Convert a music21 Score (or Part) into a tick-based ``symusic.Score``.
+
+    Tied notes are merged, grace notes (no duration) are dropped, chords become
+    simultaneous notes; tempo marks, time and key signatures are kept.
+    """
+    from music21 import key, meter, note, stream as m21stream, tempo
+
+    assert isinstance(stream, m21stream.Stream)
+    parts = list(stream.parts) if isinstance(stream, m21stream.Score) else [stream]
+    score = symusic.Score(tpq, ttype="quarter")
+    flat_all = stream.flatten()
+    seen_tempo: set[float] = set()
+    for mark in flat_all.getElementsByClass(tempo.MetronomeMark):
+        bpm = mark.getQuarterBPM()
+        offset = float(mark.offset)
+        if bpm and bpm > 0 and offset not in seen_tempo:
+            seen_tempo.add(offset)
+            score.tempos.append(symusic.Tempo(offset, qpm=float(bpm), ttype="quarter"))
+    first = parts[0].flatten() if parts else flat_all
+    for sig in first.getElementsByClass(meter.TimeSignature):
+        score.time_signatures.append(
+            symusic.TimeSignature(float(sig.offset), sig.numerator, sig.denominator, ttype="quarter")
+        )
+    for signature in first.getElementsByClass(key.KeySignature):
+        minor = isinstance(signature, key.Key) and signature.mode == "minor"
+        score.key_signatures.append(
+            symusic.KeySignature(float(signature.offset), signature.sharps, int(minor), ttype="quarter")
+        )
+    for part in parts:
+        flat = part.flatten().stripTies()
+        instrument = part.getInstrument(returnDefault=True)
+        program = instrument.midiProgram if instrument is not None and instrument.midiProgram is not None else 0
+        name = part.partName or (instrument.instrumentName if instrument is not None else "") or ""
+        track = symusic.Track(name=str(name), program=int(program), is_drum=False, ttype="quarter")
+        for element in flat.notes:
+            length = float(element.quarterLength)
+            if length <= 0 or isinstance(element, note.Unpitched):
+                continue
+            velocity = element.volume.velocity if element.volume.velocity is not None else 80
+            for pitch in element.pitches:
+                if 0 <= pitch.midi <= 127:
+                    track.notes.append(
+                        symusic.Note(float(element.offset), length, int(pitch.midi), int(velocity), ttype="quarter")
+                    )
+        score.tracks.append(track)
+    if score.end() * tpq >= _MAX_TICK:
+        raise LimitExceededError("music runs past the longest time a MIDI file can hold")
+    return score.to("tick")
+
+
+def _parse_in_child(payload: str | bytes, m21_format: str) -> list[bytes]:
+    import warnings
+
+    from music21 import converter, stream as m21stream
+
+    # music21 prints warnings about every oddity it repairs; the child's stderr is not
+    # the user's terminal, and what matters comes back as the answer or the error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    warnings.simplefilter("ignore")
+
+    parsed = converter.parseData(payload, format=m21_format)
+    pieces = list(parsed.scores) if isinstance(parsed, m21stream.Opus) else [parsed]
+    if len(pieces) > _MAX_PIECES_PER_FILE:
+        raise LimitExceededError(f"holds {len(pieces)} pieces, more than {_MAX_PIECES_PER_FILE}")
+    return [midi_bytes(music21_to_score(piece)) for piece in pieces]
+
+
+def read_notation(path: str | os.PathLike[str], fmt: Format, limits: Limits = DEFAULT_LIMITS) -> list[symusic.Score]:
+    """Read a MusicXML, compressed MusicXML, ABC or Humdrum file: one Score per piece in it."""
+    data = Path(path).read_bytes()
+    if len(data) == 0:
+        raise InputFileError("is empty", path)
+    payload: str | bytes
+    if fmt is Format.MXL:
+        payload = _unpack_mxl(data, path, limits)
+        _check_xml(payload, path)
+    elif fmt is Format.MUSICXML:
+        _check_xml(data, path)
+        payload = data
+    else:
+        payload = _decode_text(data, path)
+        if fmt is Format.HUMDRUM:
+            _check_humdrum(payload, path)
+    m21_format = _MUSIC21_FORMAT[fmt]
+    blobs = run_isolated(
+        lambda: _parse_in_child(payload, m21_format),
+        path=str(path),
+        timeout_s=limits.parse_timeout_s,
+        memory_bytes=limits.parse_memory_bytes,
+    )
+    scores = [parse_midi_bytes(blob, path, limits) for blob in blobs]
+    # music21 accepts almost any text as ABC or Humdrum; a "piece" without a note is
+    # what it makes of a file that is not music.
+    scores = [score for score in scores if score.note_num() > 0]
+    if not scores:
+        raise InputFileError("holds no notes (is it really a music file?)", path)
+    return scores
