@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cadenza import __version__
-from cadenza.errors import CadenzaError
+from cadenza.errors import CadenzaError, InvalidArgumentError
 
 app = typer.Typer(
     name="cadenza",
@@ -98,6 +99,97 @@ def render(
     format_of(output, frozenset({Format.WAV, Format.PNG}))
     save_score(load_score(source, index=index), output, force=force)
     console.print(f"wrote {output}")
+
+
+data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("build")
+def data_build(
+    source: Annotated[
+        list[str],
+        typer.Option(
+            "--source",
+            help="NAME=PATH, repeatable: pop909=DIR, jsb=Jsb16thSeparated.json, "
+            "music21=bach,palestrina (or all), or any NAME=FOLDER of music files.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (rebuilt incrementally).")],
+    licence: Annotated[
+        list[str], typer.Option("--licence", help="NAME=LICENCE for a folder source (default: unknown).")
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    transpose: Annotated[
+        str, typer.Option("--transpose", help="Augment training pieces by these semitone shifts, e.g. -3..3 or -2,2.")
+    ] = "",
+    workers: Annotated[int, typer.Option("--workers", help="Processes (default: every core).")] = 0,
+    ray: Annotated[bool, typer.Option("--ray", help="Spread the work with Ray (must be installed).")] = False,
+) -> None:
+    """Parse, clean, label, split and tokenize sources into shards with a manifest."""
+    from rich.progress import Progress
+
+    from cadenza.data.build import build_corpus
+    from cadenza.data.process import BuildOptions
+    from cadenza.data.sources import parse_source_spec
+
+    licences = dict(_pair(item, "--licence") for item in licence)
+    specs = [parse_source_spec(item, licences) for item in source]
+    options = BuildOptions(transpositions=_shifts(transpose))
+    with Progress(console=error_console, transient=True) as bar:
+        task = bar.add_task("building", total=None)
+        summary = build_corpus(
+            specs,
+            out,
+            options=options,
+            workers=workers or os.cpu_count() or 1,
+            use_ray=ray,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"{summary.kept} pieces kept, {summary.dropped} dropped ({summary.from_cache} files from cache); "
+        f"tokens: " + ", ".join(f"{k} {v:,}" for k, v in summary.tokens.items())
+    )
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise InvalidArgumentError(f"{option} {text!r}: expected NAME=VALUE")
+    return name, value
+
+
+def _shifts(text: str) -> tuple[int, ...]:
+    if not text.strip():
+        return ()
+    try:
+        if ".." in text:
+            low, high = (int(x) for x in text.split(".."))
+            return tuple(s for s in range(low, high + 1) if s)
+        return tuple(int(x) for x in text.split(",") if int(x))
+    except ValueError:
+        raise InvalidArgumentError(f"--transpose {text!r}: expected a range like -3..3 or a list like -2,2") from None
+
+
+@data_app.command("info")
+def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cadenza data build`.")]) -> None:
+    """Counts per source, split and label, and total tokens, of a built corpus."""
+    from cadenza.data.info import corpus_info
+
+    info = corpus_info(folder)
+    console.print(f"[bold]{folder}[/bold]: {info.kept} pieces kept of {info.pieces}")
+    table = Table("what", "counts")
+    table.add_row("source", _counts(info.by_source))
+    table.add_row("split", _counts(info.by_split))
+    table.add_row("licence", _counts(info.licences))
+    for label, counter in info.labels.items():
+        table.add_row(label, _counts(counter, most=12))
+    table.add_row("dropped", _counts(info.dropped_by_reason) or "none")
+    table.add_row("tokens", ", ".join(f"{k} {v:,}" for k, v in info.tokens.items()) + f" (total {sum(info.tokens.values()):,})")
+    console.print(table)
+
+
+def _counts(counter: Counter[str], most: int = 20) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counter.most_common(most))
 
 
 def main() -> None:

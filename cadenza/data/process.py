@@ -1,0 +1,190 @@
+"""The work done on one input file, in a worker process: read, hash, label, tokenize.
+
+The result is cached on disk under the file's sha256 and the build options, so an
+unchanged input is never parsed again. The cache holds JSON and a .npy of tokens:
+nothing that needs unpickling.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cadenza.data.content import content_hash, split_of
+from cadenza.data.labels import compute_labels
+from cadenza.data.sources import FileRef, read_file, style_of
+from cadenza.data.tokens import condition_tokens, encode_piece, make_tokenizer
+from cadenza.errors import CadenzaError
+
+__all__ = ["BuildOptions", "PieceResult", "FileResult", "process_file", "file_sha256"]
+
+_LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    transpositions: tuple[int, ...] = ()  # semitone shifts added to training pieces, e.g. (-2, -1, 1, 2)
+    valid_percent: int = 5
+    test_percent: int = 5
+
+    def fingerprint(self) -> str:
+        """Changes whenever the options or a library that shapes the output change."""
+        text = json.dumps({"options": asdict(self), "libraries": _library_versions(), "format": 1}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("symusic", "miditok", "music21")}
+
+
+@dataclass
+class PieceResult:
+    piece_id: str
+    content_hash: str = ""
+    split: str = ""
+    labels: dict[str, object] = field(default_factory=dict)
+    note_count: int = 0
+    error: str | None = None
+    # semitones -> token ids; 0 is the piece as written
+    tokens: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class FileResult:
+    sha256: str
+    pieces: list[PieceResult]
+    error: str | None = None
+    cached: bool = False
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_tokenizer = None
+
+
+def _get_tokenizer():
+    global _tokenizer
+    if _tokenizer is None:
+        _tokenizer = make_tokenizer()
+    return _tokenizer
+
+
+def _process_piece(ref: FileRef, piece, options: BuildOptions) -> PieceResult:
+    result = PieceResult(piece.piece_id)
+    score = piece.score
+    result.note_count = score.note_num()
+    if result.note_count == 0:
+        result.error = "empty: no notes"
+        return result
+    result.content_hash = content_hash(score)
+    result.split = piece.split or split_of(result.content_hash, options.valid_percent, options.test_percent)
+    known_key = piece.annotations.get("key")
+    labels = compute_labels(score, known_key if isinstance(known_key, str) else None)
+    result.labels = {**labels.to_dict(), "style": style_of(ref), "collection": ref.collection}
+    conditions = condition_tokens(str(result.labels["style"]), labels.key, labels.mood)
+    tokenizer = _get_tokenizer()
+    try:
+        result.tokens[0] = encode_piece(tokenizer, score, conditions)
+        if result.split == "train":
+            pitches = [n.pitch for t in score.tracks if not t.is_drum for n in t.notes]
+            low, high = min(pitches, default=60), max(pitches, default=60)
+            for shift in options.transpositions:
+                if shift and _LOWEST_PITCH <= low + shift and high + shift <= _HIGHEST_PITCH:
+                    shifted = score.shift_pitch(shift)
+                    result.tokens[shift] = encode_piece(tokenizer, shifted, conditions_for_shift(conditions, shift))
+    except Exception as error:  # miditok refuses some content (e.g. a time signature outside its vocabulary)
+        result.tokens.clear()
+        result.error = f"cannot be tokenized ({type(error).__name__}: {str(error)[:200]})"
+    return result
+
+
+def conditions_for_shift(conditions: list[str], shift: int) -> list[str]:
+    """Transposing a piece moves its key token with it."""
+    from cadenza.data.labels import key_label, parse_key
+
+    out = []
+    for token in conditions:
+        if token.startswith("Key_") and token != "Key_none":
+            pc, mode = parse_key(token[4:])
+            token = f"Key_{key_label(pc + shift, mode)}"
+        out.append(token)
+    return out
+
+
+def _cache_paths(cache: Path, sha: str, ref: FileRef, options: BuildOptions) -> tuple[Path, Path]:
+    key = hashlib.sha256(f"{sha}|{ref.kind}|{ref.piece_id}|{options.fingerprint()}".encode()).hexdigest()[:32]
+    folder = cache / key[:2]
+    return folder / f"{key}.json", folder / f"{key}.npy"
+
+
+def _save_cache(result: FileResult, meta_path: Path, tokens_path: Path) -> None:
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    arrays, pieces = [], []
+    offset = 0
+    for piece in result.pieces:
+        spans = {}
+        for shift, ids in sorted(piece.tokens.items()):
+            spans[str(shift)] = [offset, len(ids)]
+            arrays.append(ids)
+            offset += len(ids)
+        row = {k: v for k, v in asdict(piece).items() if k != "tokens"}
+        pieces.append({**row, "spans": spans})
+    tmp = tokens_path.with_suffix(".tmp.npy")
+    np.save(tmp, np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint16))
+    os.replace(tmp, tokens_path)
+    tmp_meta = meta_path.with_suffix(".tmp")
+    tmp_meta.write_text(json.dumps({"sha256": result.sha256, "error": result.error, "pieces": pieces}))
+    os.replace(tmp_meta, meta_path)
+
+
+def _load_cache(meta_path: Path, tokens_path: Path) -> FileResult | None:
+    if not (meta_path.exists() and tokens_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        tokens = np.load(tokens_path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # a damaged cache entry is rebuilt
+    pieces = []
+    for row in meta["pieces"]:
+        spans = row.pop("spans")
+        piece = PieceResult(**row)
+        piece.tokens = {int(s): np.asarray(tokens[o : o + n]) for s, (o, n) in spans.items()}
+        pieces.append(piece)
+    return FileResult(meta["sha256"], pieces, meta["error"], cached=True)
+
+
+def process_file(ref: FileRef, options: BuildOptions, cache: Path | None) -> FileResult:
+    """Everything the build needs from one file; never raises for a bad file."""
+    try:
+        sha = file_sha256(ref.path)
+    except OSError as error:
+        return FileResult("", [], f"unreadable: {error.strerror or error}")
+    paths = _cache_paths(cache, sha, ref, options) if cache is not None else None
+    if paths is not None and (hit := _load_cache(*paths)) is not None:
+        return hit
+    try:
+        pieces = read_file(ref)
+        result = FileResult(sha, [_process_piece(ref, piece, options) for piece in pieces])
+    except CadenzaError as error:
+        result = FileResult(sha, [], f"unreadable: {error.reason}")
+    except Exception as error:  # one bad file never stops a build
+        result = FileResult(sha, [], f"unreadable: {type(error).__name__}: {str(error)[:200]}")
+    if paths is not None:
+        _save_cache(result, *paths)
+    return result

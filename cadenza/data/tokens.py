@@ -1,0 +1,81 @@
+"""Tokens: miditok's REMI vocabulary plus condition tokens for the labels.
+
+A sequence is ``BOS Style_x Key_y Mood_z`` followed by REMI tokens (which carry the
+time signature and tempo themselves) and ``EOS``. The tokenizer's parameters are saved
+as JSON beside the shards, so a model knows exactly which vocabulary it learned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from cadenza.data.labels import MOODS, PITCH_CLASS_NAMES
+
+__all__ = ["STYLES", "make_tokenizer", "load_tokenizer", "condition_tokens", "encode_piece", "TOKENIZER_FILE"]
+
+TOKENIZER_FILE = "tokenizer.json"
+STYLES = ("pop", "chorale", "folk", "early", "classical", "other")
+_KEYS = tuple(f"{name}:{mode}" for mode in ("maj", "min") for name in PITCH_CLASS_NAMES) + ("none",)
+
+
+def _condition_vocabulary() -> list[str]:
+    return [f"Style_{s}" for s in STYLES] + [f"Key_{k}" for k in _KEYS] + [f"Mood_{m}" for m in MOODS]
+
+
+def make_tokenizer():  # -> miditok.REMI (imported lazily: miditok imports torch)
+    """The REMI tokenizer every corpus and model in cadenza shares."""
+    from miditok import REMI, TokenizerConfig
+
+    config = TokenizerConfig(
+        pitch_range=(21, 109),
+        beat_res={(0, 4): 8, (4, 12): 4},
+        num_velocities=16,
+        # The condition tokens ride along as special tokens so that they are part of
+        # the saved configuration and come back when the tokenizer is loaded.
+        special_tokens=["PAD", "BOS", "EOS", *_condition_vocabulary()],
+        use_tempos=True,
+        num_tempos=32,
+        tempo_range=(40, 250),
+        use_time_signatures=True,
+        use_programs=True,
+        one_token_stream_for_programs=True,
+        use_sustain_pedals=False,
+        use_pitch_bends=False,
+        use_rests=False,
+        use_chords=False,
+    )
+    return REMI(config)
+
+
+def save_tokenizer(tokenizer, folder: Path) -> Path:
+    path = folder / TOKENIZER_FILE
+    tokenizer.save(path)
+    # miditok writes its version and dict order; normalise so two builds are identical
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n")
+    return path
+
+
+def load_tokenizer(folder: Path):
+    """The tokenizer saved beside a corpus or a model (JSON, never pickle)."""
+    from miditok import REMI
+
+    return REMI(params=folder / TOKENIZER_FILE)
+
+
+def condition_tokens(style: str, key: str, mood: str) -> list[str]:
+    return [f"Style_{style if style in STYLES else 'other'}", f"Key_{key if key in _KEYS else 'none'}", f"Mood_{mood}"]
+
+
+def encode_piece(tokenizer, score: symusic.Score, conditions: Sequence[str]) -> np.ndarray:
+    """Token ids of one piece: BOS, conditions, REMI events, EOS (uint16)."""
+    events = tokenizer.encode(score)
+    ids = events.ids if hasattr(events, "ids") else events[0].ids
+    vocab = tokenizer.vocab
+    head = [vocab["BOS_None"], *(vocab[c] for c in conditions)]
+    return np.asarray([*head, *ids, vocab["EOS_None"]], dtype=np.uint16)
