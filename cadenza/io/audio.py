@@ -1,0 +1,332 @@
+"""Rendering a Score to a WAV file through a General MIDI SoundFont.
+
+Two backends, tried in this order:
+
+* **tinysoundfont** (PyPI, MIT): a SoundFont synth in a small C extension. We drive it
+  ourselves from the Score's notes, controls, pedals and pitch bends, one synth channel
+  per track, so there is no 16-channel limit and no MIDI file in between. It has no
+  sustain pedal (CC64), so the pedal is played here by holding back note-offs.
+* **the ``fluidsynth`` program** (Debian's ``fluidsynth``, LGPL): the Score is written
+  to a temporary MIDI file and rendered with ``fluidsynth -F``.
+
+Both write raw float32 stereo frames to a spill file beside the output, so memory stays
+at one block whatever the length; a second pass peak-normalises to -1 dBFS and writes a
+16-bit stereo WAV through :func:`cadenza.io.atomic.atomic_output`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+from symusic.core import ScoreSecond, ScoreTick
+
+from cadenza.errors import (
+    CadenzaError,
+    InputFileError,
+    InvalidArgumentError,
+    LimitExceededError,
+    MissingDependencyError,
+)
+from cadenza.io.atomic import atomic_output
+
+__all__ = ["MAX_RENDER_NOTES", "MAX_RENDER_SECONDS", "default_soundfont", "render_wav"]
+
+MAX_RENDER_SECONDS = 2 * 3600.0
+"""Longest music we render: two hours of 44.1 kHz float32 stereo is a 2.5 GB spill file."""
+MAX_RENDER_NOTES = 1_000_000
+MAX_RENDER_TRACKS = 1024
+TAIL_SECONDS = 0.5
+"""Rendered after the last event so that releases ring out; the last 0.1 s fades to 0."""
+FADE_SECONDS = 0.1
+PEAK_DBFS = -1.0
+BLOCK_FRAMES = 16384
+
+INSTALL_HINT = (
+    "install a synthesizer: `pip install --no-deps tinysoundfont==0.3.7` "
+    "(--no-deps: it declares pyaudio, which rendering does not need) "
+    "or `apt-get install --no-install-recommends fluidsynth`"
+)
+
+# Event kinds, in the order they are applied when they fall on the same sample: a
+# note-off before a note-on lets a repeated pitch restart cleanly.
+_CONTROL, _BEND, _NOTE_OFF, _NOTE_ON = 0, 1, 2, 3
+_SUSTAIN, _RESET_CONTROLLERS = 64, 121  # MIDI controller numbers
+
+
+def default_soundfont() -> Path:
+    """TimGM6mb.sf2 (GPL-2, Tim Brechbill), the 6 MB GM SoundFont inside pretty_midi."""
+    try:
+        import pretty_midi
+    except ImportError:
+        raise MissingDependencyError(
+            "no SoundFont: `pip install pretty_midi` ships TimGM6mb.sf2, or pass a .sf2 file"
+        ) from None
+    path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    if not path.is_file():
+        raise MissingDependencyError(
+            "pretty_midi is installed without TimGM6mb.sf2; reinstall it or pass a .sf2 file",
+            path,
+        )
+    return path
+
+
+def render_wav(
+    score: ScoreTick,
+    path: str | os.PathLike[str],
+    *,
+    soundfont: Path | None = None,
+    sample_rate: int = 44100,
+    force: bool = False,
+) -> Path:
+    """Render ``score`` to a 16-bit stereo WAV at ``path``, peak-normalised to -1 dBFS.
+
+    The WAV lasts as long as the music (``score.to("second").end()``) plus a 0.5 s
+    release tail. A score without audible notes gives silence. Raises
+    :class:`LimitExceededError` for music longer than two hours or with more than a
+    million notes, before any audio is allocated.
+    """
+    if not 8000 <= sample_rate <= 192000:
+        raise InvalidArgumentError(f"sample rate {sample_rate} Hz is outside 8000..192000", path)
+    seconds = _check_limits(score, path)
+    font = Path(soundfont) if soundfont is not None else default_soundfont()
+    if not font.is_file():
+        raise InputFileError("SoundFont not found", font)
+    with font.open("rb") as header:
+        riff = header.read(12)
+    if riff[:4] != b"RIFF" or riff[8:12] != b"sfbk":  # SF2 and SF3 alike
+        raise InputFileError("is not a SoundFont (no RIFF sfbk header)", font)
+    backend = _pick_backend()
+    frames = round((seconds + TAIL_SECONDS) * sample_rate)
+    with (
+        atomic_output(path, force=force) as tmp,
+        tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".cadenza-render-") as work,
+    ):
+        raw = Path(work) / "audio.f32"
+        backend(score, font, sample_rate, frames, raw)
+        _write_wav(raw, tmp, sample_rate, frames)
+    return Path(path)
+
+
+def _in_seconds(score: ScoreTick) -> ScoreSecond:
+    return cast(ScoreSecond, score.to("second"))  # symusic's stub says `object`
+
+
+def _check_limits(score: ScoreTick, path: str | os.PathLike[str]) -> float:
+    """Return the music's length in seconds, or refuse a score too big to render."""
+    if len(score.tracks) > MAX_RENDER_TRACKS:
+        raise LimitExceededError(f"{len(score.tracks)} tracks, more than {MAX_RENDER_TRACKS}", path)
+    notes = score.note_num()
+    if notes > MAX_RENDER_NOTES:
+        raise LimitExceededError(f"{notes} notes, more than {MAX_RENDER_NOTES} to render", path)
+    seconds = float(_in_seconds(score).end())
+    if not seconds <= MAX_RENDER_SECONDS:  # also catches NaN
+        raise LimitExceededError(
+            f"music lasts {seconds / 3600:.1f} hours, more than "
+            f"{MAX_RENDER_SECONDS / 3600:g} to render",
+            path,
+        )
+    return max(seconds, 0.0)
+
+
+# --- backends: each writes `frames` float32 stereo frames (or about that many) to `raw` ---
+
+Backend = Callable[[ScoreTick, Path, int, int, Path], None]
+
+
+def _pick_backend() -> Backend:
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return _render_tinysoundfont
+    if shutil.which("fluidsynth"):
+        return _render_fluidsynth
+    raise MissingDependencyError(f"no synthesizer to render audio; {INSTALL_HINT}")
+
+
+def _events(score: ScoreTick, sample_rate: int) -> np.ndarray:
+    """All timed events of the score as int64 rows (sample, kind, channel, a, b), in order.
+
+    Channel i is track i. Notes give note-on (a=pitch, b=velocity) and note-off rows; a
+    note-off falls at least one sample after its note-on. Pedals become CC64 rows for
+    tracks that do not carry CC64 themselves (symusic reads CC64 into both lists).
+    """
+    rows: list[np.ndarray] = []
+
+    def add(time: np.ndarray, kind: int, channel: int, a: np.ndarray, b: np.ndarray) -> None:
+        sample = np.maximum(np.rint(time * sample_rate), 0).astype(np.int64)
+        kinds, channels = np.full_like(sample, kind), np.full_like(sample, channel)
+        rows.append(np.stack([sample, kinds, channels, a, b], axis=1))
+
+    for channel, track in enumerate(_in_seconds(score).tracks):
+        notes = track.notes.numpy()
+        if len(notes["time"]):
+            start, pitch = notes["time"], notes["pitch"].astype(np.int64)
+            add(start, _NOTE_ON, channel, pitch, notes["velocity"].astype(np.int64))
+            end = np.maximum(start + notes["duration"], start + 1 / sample_rate)
+            add(end, _NOTE_OFF, channel, pitch, np.zeros_like(pitch))
+        controls = track.controls.numpy()
+        if len(controls["time"]):
+            number = controls["number"].astype(np.int64)
+            add(controls["time"], _CONTROL, channel, number, controls["value"].astype(np.int64))
+        pedals = track.pedals.numpy()
+        if len(pedals["time"]) and not np.any(controls["number"] == 64):
+            n = len(pedals["time"])
+            cc64, down, up = np.full(n, 64), np.full(n, 127), np.zeros(n, np.int64)
+            add(pedals["time"], _CONTROL, channel, cc64, down)
+            add(pedals["time"] + pedals["duration"], _CONTROL, channel, cc64, up)
+        bends = track.pitch_bends.numpy()
+        if len(bends["time"]):
+            value = np.clip(bends["value"].astype(np.int64) + 8192, 0, 16383)
+            add(bends["time"], _BEND, channel, value, np.zeros_like(value))
+    if not rows:
+        return np.zeros((0, 5), np.int64)
+    events = np.concatenate(rows)
+    return events[np.lexsort((events[:, 1], events[:, 0]))]
+
+
+def _render_tinysoundfont(
+    score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path
+) -> None:
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=sample_rate)
+    try:
+        sfid = synth.sfload(str(font))
+    except Exception as error:
+        raise InputFileError(f"cannot load SoundFont ({error})", font) from None
+    playable: set[int] = set()
+    for channel, track in enumerate(score.tracks):
+        # An unknown preset falls back to the SoundFont's first piano (or standard kit).
+        for program in dict.fromkeys((int(track.program) & 127, 0)):
+            try:
+                synth.program_select(channel, sfid, 0, program, is_drums=bool(track.is_drum))
+            except RuntimeError:
+                continue
+            playable.add(channel)
+            break
+
+    block = np.zeros((BLOCK_FRAMES, 2), np.float32)
+    filled = 0  # frames of `block` holding audio not yet written
+    done = 0  # frames rendered in all
+    with raw.open("wb") as out:
+
+        def advance_to(target: int) -> None:
+            nonlocal filled, done
+            while done < target:
+                n = min(target - done, BLOCK_FRAMES - filled)
+                synth.generate_simple(n, buffer=block[filled : filled + n].data.cast("B"))
+                filled, done = filled + n, done + n
+                if filled == BLOCK_FRAMES:
+                    out.write(block.tobytes())
+                    filled = 0
+
+        # TinySoundFont ignores CC64, so the sustain pedal is played here: a key released
+        # while the pedal is down keeps sounding until the pedal comes up.
+        pedal_down: set[int] = set()
+        held: dict[int, list[int]] = {}  # channel -> keys released under the pedal
+
+        def pedal_up(channel: int) -> None:
+            pedal_down.discard(channel)
+            for key in held.pop(channel, []):
+                synth.noteoff(channel, key)  # ends the oldest voice of that key
+
+        music_end = frames - round(TAIL_SECONDS * sample_rate)
+        events = _events(score, sample_rate)
+        for sample, kind, channel, a, b in (
+            row  # through Python lists of a bounded size
+            for start in range(0, len(events), 65536)
+            for row in events[start : start + 65536].tolist()
+        ):
+            if channel not in playable:
+                continue
+            advance_to(min(sample, music_end))
+            if kind == _NOTE_ON:
+                synth.noteon(channel, a, min(b, 127))
+            elif kind == _NOTE_OFF:
+                if channel in pedal_down:
+                    held.setdefault(channel, []).append(a)
+                else:
+                    synth.noteoff(channel, a)
+            elif kind == _CONTROL and a in (_SUSTAIN, _RESET_CONTROLLERS):
+                if a == _SUSTAIN and b >= 64:
+                    pedal_down.add(channel)
+                else:
+                    pedal_up(channel)
+                if a == _RESET_CONTROLLERS:
+                    synth.control_change(channel, a, 0)
+            elif kind == _CONTROL:
+                synth.control_change(channel, a & 127, b & 127)
+            else:
+                synth.pitchbend(channel, a)
+        for channel in list(pedal_down):
+            pedal_up(channel)  # a pedal still down at the end lets go for the release tail
+        advance_to(frames)
+        out.write(block[:filled].tobytes())
+
+
+def _render_fluidsynth(
+    score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path
+) -> None:
+    midi = raw.with_name("score.mid")
+    score.dump_midi(str(midi))
+    command = [
+        "fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(sample_rate),
+        "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(font), str(midi),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    # A SoundFont it cannot read is an error message, exit code 0 and another sound.
+    if "not a SoundFont" in result.stderr or "Failed to load" in result.stderr:
+        raise InputFileError("fluidsynth cannot load this SoundFont", font)
+    if result.returncode != 0 or not raw.is_file():
+        lines = (result.stderr or result.stdout or f"exit code {result.returncode}").splitlines()
+        raise CadenzaError(f"fluidsynth failed: {lines[-1].strip()}")
+
+
+def _write_wav(raw: Path, path: Path, sample_rate: int, frames: int) -> None:
+    """Write the first ``frames`` float32 stereo frames of ``raw`` as 16-bit PCM.
+
+    Two passes over ``raw``: find the peak, then scale so that it sits at -1 dBFS, fade
+    out the last 0.1 s and write. A short file is padded with silence.
+    """
+    peak = 0.0
+    for block in _read_blocks(raw, frames):
+        peak = max(peak, float(np.max(np.abs(block))))
+    # Below about -140 dBFS it is numerical dust, not music: keep it silent.
+    gain = np.float32(10 ** (PEAK_DBFS / 20) / peak if peak > 1e-7 else 0.0)
+    fade = max(min(round(FADE_SECONDS * sample_rate), frames), 1)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        start = 0
+        for block in _read_blocks(raw, frames):
+            scaled = block * gain
+            index = np.arange(start, start + len(block))
+            if index[-1] >= frames - fade:
+                scaled *= np.clip((frames - index) / fade, 0, 1).astype(np.float32)[:, None]
+            out.writeframes(np.rint(scaled * 32767).clip(-32768, 32767).astype("<i2").tobytes())
+            start += len(block)
+        out.writeframes(bytes(4 * (frames - start)))
+
+
+def _read_blocks(raw: Path, frames: int) -> Iterator[np.ndarray]:
+    """Yield (n, 2) float32 blocks of at most BLOCK_FRAMES, up to ``frames`` in all."""
+    with raw.open("rb") as source:
+        left = frames
+        while left > 0:
+            data = source.read(min(left, BLOCK_FRAMES) * 8)
+            if len(data) < 8:
+                return
+            block = np.frombuffer(data[: len(data) // 8 * 8], np.float32).reshape(-1, 2)
+            yield block
+            left -= len(block)

@@ -1,0 +1,177 @@
+"""render_wav: real renders, checked by reading the WAV back."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+
+from cadenza.errors import (
+    InputFileError,
+    InvalidArgumentError,
+    LimitExceededError,
+    MissingDependencyError,
+    OutputExistsError,
+)
+from cadenza.io import audio
+from cadenza.io.audio import default_soundfont, render_wav
+from tests.helpers import make_score
+
+TPQ = 480
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """(frames x 2 float array in -1..1, sample rate); asserts 16-bit stereo."""
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getnchannels() == 2
+        assert wav.getsampwidth() == 2
+        data = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+        return data.reshape(-1, 2).astype(np.float64) / 32768, wav.getframerate()
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def test_notes_render_audible_wav_as_long_as_the_music(tmp_path: Path) -> None:
+    score = make_score([(60, 0, 1), (64, 1, 2), (67, 2, 4)])  # 4 beats at 120 bpm: 2 s
+    out = render_wav(score, tmp_path / "out.wav")
+    samples, rate = read_wav(out)
+    assert rate == 44100
+    assert abs(len(samples) / rate - 2.0) <= 1.0
+    assert len(samples) / rate >= 2.0  # nothing of the music is cut
+    assert rms(samples) > 0.02
+    assert np.abs(samples).max() == pytest.approx(10 ** (-1 / 20), abs=0.01)  # -1 dBFS
+    assert rms(samples[-100:]) == 0.0  # the tail fades out: no click at the end
+
+
+def test_tempo_changes_set_the_length(tmp_path: Path) -> None:
+    score = make_score([(60, 0, 8)])  # 4 beats at 120 bpm (2 s), then 4 at 30 (8 s)
+    score.tempos.append(symusic.Tempo(4 * TPQ, 30.0))
+    seconds = score.to("second").end()
+    assert seconds == pytest.approx(10.0)
+    samples, rate = read_wav(render_wav(score, tmp_path / "slow.wav", sample_rate=22050))
+    assert rate == 22050
+    assert abs(len(samples) / rate - seconds) <= 1.0
+
+
+def test_empty_score_gives_silence(tmp_path: Path) -> None:
+    samples, rate = read_wav(render_wav(symusic.Score(TPQ), tmp_path / "empty.wav"))
+    assert len(samples) / rate <= 1.0
+    assert not samples.any()
+
+
+def test_drums_use_the_drum_kit(tmp_path: Path) -> None:
+    """A closed hi-hat (42) on the drum kit is noise; on a piano it is F#2."""
+
+    def centroid_hz(is_drum: bool) -> float:
+        score = make_score([(42, 0, 1)])
+        score.tracks[0].is_drum = is_drum
+        samples, rate = read_wav(render_wav(score, tmp_path / f"drum-{is_drum}.wav"))
+        half_second = samples[: rate // 2].mean(axis=1)
+        spectrum = np.abs(np.fft.rfft(half_second))
+        frequencies = np.fft.rfftfreq(len(half_second), 1 / rate)
+        return float((spectrum * frequencies).sum() / spectrum.sum())
+
+    assert centroid_hz(is_drum=True) > 3000 > centroid_hz(is_drum=False)
+
+
+def test_sustain_pedal_holds_notes(tmp_path: Path) -> None:
+    def after_release(pedal: bool) -> float:
+        score = make_score([(60, 0, 0.5), (72, 7.5, 8)])  # the last note sets the length
+        if pedal:
+            score.tracks[0].pedals.append(symusic.Pedal(0, 4 * TPQ))
+        samples, rate = read_wav(render_wav(score, tmp_path / f"pedal-{pedal}.wav"))
+        return rms(samples[int(0.75 * rate) : int(1.75 * rate)])  # 0.5..1.5 s after release
+
+    assert after_release(pedal=True) > 3 * after_release(pedal=False)
+
+
+def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    target = tmp_path / "out.wav"
+    target.write_bytes(b"keep me")
+    score = make_score([(60, 0, 1)])
+    with pytest.raises(OutputExistsError):
+        render_wav(score, target)
+    assert target.read_bytes() == b"keep me"
+    render_wav(score, target, force=True)
+    assert read_wav(target)[0].any()
+
+
+def test_failure_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("synth crashed")
+
+    monkeypatch.setattr(audio, "_pick_backend", lambda: broken)
+    with pytest.raises(RuntimeError):
+        render_wav(make_score([(60, 0, 1)]), tmp_path / "out.wav")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_music_longer_than_the_cap(tmp_path: Path) -> None:
+    score = make_score([(60, 0, 10_000)], qpm=60.0)  # one note of 2.8 hours
+    with pytest.raises(LimitExceededError, match="hours"):
+        render_wav(score, tmp_path / "long.wav")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_absurd_note_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio, "MAX_RENDER_NOTES", 10)
+    with pytest.raises(LimitExceededError, match="notes"):
+        render_wav(make_score([(60, i, i + 1) for i in range(11)]), tmp_path / "many.wav")
+
+
+def test_rejects_a_bad_sample_rate(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError):
+        render_wav(make_score([(60, 0, 1)]), tmp_path / "out.wav", sample_rate=100)
+
+
+def test_no_synth_names_how_to_install_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MissingDependencyError) as error:
+        audio._pick_backend()
+    assert "pip install --no-deps tinysoundfont==0.3.7" in str(error.value)
+    assert "apt-get install --no-install-recommends fluidsynth" in str(error.value)
+
+
+def test_default_soundfont_is_timgm6mb() -> None:
+    font = default_soundfont()
+    assert font.name == "TimGM6mb.sf2"
+    assert font.read_bytes()[:4] == b"RIFF"
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth is not installed")
+def test_fluidsynth_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)
+    score = make_score([(60, 0, 2), (67, 2, 4)])
+    samples, rate = read_wav(render_wav(score, tmp_path / "fs.wav"))
+    assert abs(len(samples) / rate - 2.0) <= 1.0
+    assert rms(samples) > 0.02
+
+
+def test_a_file_that_is_no_soundfont_is_refused(tmp_path: Path) -> None:
+    score = make_score([(60, 0, 1)])
+    junk = tmp_path / "junk.sf2"
+    junk.write_bytes(b"not a soundfont")
+    with pytest.raises(InputFileError, match="not a SoundFont"):
+        render_wav(score, tmp_path / "out.wav", soundfont=junk)
+    junk.write_bytes(b"RIFF\x10\x00\x00\x00sfbk" + bytes(16))  # the header, then nothing
+    with pytest.raises(InputFileError, match="cannot load SoundFont"):
+        render_wav(score, tmp_path / "out.wav", soundfont=junk)
+    with pytest.raises(InputFileError, match="not found"):
+        render_wav(score, tmp_path / "out.wav", soundfont=tmp_path / "no.sf2")
+    assert [p.name for p in tmp_path.iterdir()] == ["junk.sf2"]
+
+
+@pytest.mark.datasets
+def test_pop909_song_renders_full_length(datasets: Path, tmp_path: Path) -> None:
+    score = symusic.Score(datasets / "pop909" / "001" / "001.mid")
+    samples, rate = read_wav(render_wav(score, tmp_path / "001.wav"))
+    assert abs(len(samples) / rate - score.to("second").end()) <= 1.0
+    assert rms(samples) > 0.05
