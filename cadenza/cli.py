@@ -73,6 +73,20 @@ def info(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = Fal
 
 
 @app.command()
+def analyze(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = False, index: Index = 0) -> None:
+    """Key, chords, beats, tempo, meter, melody, sections and metrics of a music file."""
+    from cadenza.analysis.report import analyze_score, render_report
+    from cadenza.io import load_score
+
+    result = analyze_score(load_score(path, index=index))
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    console.print(f"[bold]{path}[/bold]")
+    console.print(render_report(result))
+
+
+@app.command()
 def convert(
     source: InputPath,
     target: Annotated[Path, typer.Argument(help="Output: .mid .musicxml .xml .mxl .wav .png")],
@@ -99,6 +113,123 @@ def render(
     format_of(output, frozenset({Format.WAV, Format.PNG}))
     save_score(load_score(source, index=index), output, force=force)
     console.print(f"wrote {output}")
+
+
+def _numbered(path: Path, number: int, count: int) -> Path:
+    return path if count == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+@app.command()
+def generate(
+    output: Annotated[
+        list[Path], typer.Option("-o", "--output", help="OUT.mid .musicxml .mxl .wav .png; repeat for several formats.")
+    ],
+    style: Annotated[str | None, typer.Option(help="pop, chorale, folk, early or classical.")] = None,
+    mood: Annotated[str | None, typer.Option(help="calm, happy, sad or tense.")] = None,
+    key: Annotated[str | None, typer.Option(help='e.g. "D minor", "F# major", "Bb".')] = None,
+    tempo: Annotated[float | None, typer.Option(help="Quarter notes per minute (30-240).")] = None,
+    meter: Annotated[str | None, typer.Option(help="4/4, 3/4, 2/4, 6/8, 12/8, 3/8, 5/4 or 6/4.")] = None,
+    bars: Annotated[int | None, typer.Option(help="Exactly this many bars.")] = None,
+    seconds: Annotated[float | None, typer.Option(help="This many seconds (±1 beat), ending on a cadence.")] = None,
+    instruments: Annotated[
+        str | None, typer.Option(help="Comma-separated: lead, accompaniment, bass, e.g. piano,strings.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="An installed model (see `cadenza models`) or a model folder.")] = "default",
+    seed: Annotated[int, typer.Option(help="The same seed and conditions give the same music.")] = 0,
+    temperature: Annotated[float, typer.Option(help="Above 1: bolder; below 1: safer.")] = 1.0,
+    top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k likeliest tokens (0: all).")] = 0,
+    top_p: Annotated[float, typer.Option("--top-p", help="Sample from the smallest set with this probability.")] = 0.95,
+    count: Annotated[int, typer.Option(help="Write this many different pieces (seeds seed, seed+1, ...).")] = 1,
+    force: Force = False,
+) -> None:
+    """Compose new music and write it with its provenance record."""
+    from cadenza.compose import Composer, Conditions, Sampling
+    from cadenza.io import Format, format_of, midi_bytes, save_score
+    from cadenza.io.atomic import check_writable
+    from cadenza.provenance.record import embed_marker, provenance_record, sidecar_path, write_record
+
+    if count < 1:
+        raise InvalidArgumentError("--count must be 1 or more")
+    from cadenza.io.formats import WRITABLE
+
+    for path in output:
+        format_of(path, WRITABLE)
+        for number in range(1, count + 1):
+            check_writable(_numbered(path, number, count), force=force)
+            check_writable(sidecar_path(_numbered(path, number, count)), force=force)
+    conditions = Conditions(
+        style=style,
+        mood=mood,
+        key=key,
+        tempo=tempo,
+        meter=meter,
+        bars=bars,
+        seconds=seconds,
+        instruments=tuple(i for i in (instruments or "").split(",") if i.strip()),
+    )
+    composer = Composer.from_pretrained(model)
+    resolved = composer.resolve(conditions)
+    for number in range(1, count + 1):
+        sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
+        score = composer.generate(conditions, sampling)
+        record = provenance_record(score, composer.info, resolved, sampling)
+        marked = embed_marker(score, record)
+        for path in output:
+            target = _numbered(path, number, count)
+            if format_of(target, WRITABLE) is Format.MIDI:
+                from cadenza.io.atomic import atomic_output
+
+                with atomic_output(target, force=force) as tmp:
+                    tmp.write_bytes(midi_bytes(marked))
+            else:
+                save_score(score, target, force=force)
+            write_record(record, target, force=force)
+            console.print(
+                f"wrote {target} ({resolved.seconds:.1f} s, {resolved.bars} bars, {resolved.key}, "
+                f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) and {sidecar_path(target).name}"
+            )
+
+
+@app.command("models")
+def list_models() -> None:
+    """The models installed with cadenza."""
+    from cadenza.compose.models import installed_models, locate
+
+    default = locate("default").name if installed_models() else ""
+    table = Table("name", "family", "weights", "sha256", "trained on")
+    for info in installed_models():
+        sources = ", ".join(f"{s['name']} ({s['licence']}, {s['pieces']})" for s in info.training.get("sources", []))
+        name = f"{info.name} (default)" if info.name == default else info.name
+        table.add_row(name, info.family, f"{info.weights_bytes / 1e6:.1f} MB", info.weights_sha256[:16], sources)
+    console.print(table)
+
+
+train_app = typer.Typer(help="Train models on a corpus built by `cadenza data build`.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("markov")
+def train_markov_command(
+    data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")],
+    out: Annotated[Path, typer.Option("--out", help="The model folder to write.")],
+    order: Annotated[int, typer.Option(help="Longest n-gram (context + next token).")] = 10,
+    group_order: Annotated[int, typer.Option("--group-order", help="Longest n-gram per style and mode.")] = 6,
+    min_pieces: Annotated[
+        int, typer.Option("--min-pieces", help="Keep a long pattern only if this many pieces share it.")
+    ] = 2,
+    force: Force = False,
+) -> None:
+    """Fit the variable-order Markov model (seconds to minutes on a CPU)."""
+    from cadenza.models.markov import MarkovConfig
+    from cadenza.models.markov_fit import train_markov
+
+    if out.exists() and any(out.iterdir()) and not force:
+        raise CadenzaError("exists already and is not empty; pass --force to replace the model in it", out)
+    config = MarkovConfig(vocab_size=0, order=order, group_order=group_order, min_pieces=min_pieces)
+    with console.status("counting n-grams"):
+        folder = train_markov(data, out, config)
+    size = (folder / "model.safetensors").stat().st_size
+    console.print(f"wrote {folder} ({size / 1e6:.1f} MB of weights)")
 
 
 data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)

@@ -134,3 +134,11 @@ def test_pop909_and_jsb_build_with_their_annotations(datasets: Path, tmp_path: P
     assert all(r["jsb_overlap"] for k, r in rows.items() if k.startswith("jsb/"))
     info = CliRunner().invoke(app, ["data", "info", str(tmp_path / "o")])
     assert info.exit_code == 0 and "pop909 3" in info.output and "jsb 382" in info.output
+
+
+def test_saved_tokenizer_has_the_same_vocabulary(tmp_path: Path) -> None:
+    from cadenza.data.tokens import make_tokenizer, save_tokenizer
+
+    tokenizer = make_tokenizer()
+    save_tokenizer(tokenizer, tmp_path)
+    assert load_tokenizer(tmp_path).vocab == tokenizer.vocab  # ids, not just names

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadenza.data.content import SPLITS
-from cadenza.data.process import BuildOptions, FileResult, process_file
+from cadenza.data.process import BuildOptions, FileResult, process_file, shared_tokenizer
 from cadenza.data.shards import ShardWriter
 from cadenza.data.sources import FileRef, SourceSpec, list_files
-from cadenza.data.tokens import make_tokenizer, save_tokenizer
+from cadenza.data.tokens import save_tokenizer
 
 __all__ = ["build_corpus", "BuildSummary", "MANIFEST_FILE", "BUILD_FILE"]
 
@@ -122,6 +122,9 @@ def build_corpus(
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "cache"
     refs = [ref for spec in specs for ref in list_files(spec)]
+    # Made before the pool forks, so that workers inherit it (and the 2-4 s import of
+    # miditok and torch) instead of each paying for it again.
+    tokenizer = shared_tokenizer()
     results: list[FileResult] = []
     runner = _run_ray(refs, options, cache) if use_ray else _run_pool(refs, options, cache, workers)
     for result in runner:
@@ -140,7 +143,7 @@ def build_corpus(
             writers[row["split"]].add(ids, number, shift)
     for split, writer in writers.items():
         token_counts[split] = writer.write(out, split)
-    save_tokenizer(make_tokenizer(), out)
+    save_tokenizer(tokenizer, out)
     _write_atomic(out / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r, _ in rows))
     kept = sum(r["status"] == "kept" for r, _ in rows)
     description = {

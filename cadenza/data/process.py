@@ -22,9 +22,13 @@ from cadenza.data.sources import FileRef, read_file, style_of
 from cadenza.data.tokens import condition_tokens, encode_piece, make_tokenizer
 from cadenza.errors import CadenzaError
 
-__all__ = ["BuildOptions", "PieceResult", "FileResult", "process_file", "file_sha256"]
+__all__ = ["BuildOptions", "PieceResult", "FileResult", "process_file", "file_sha256", "shared_tokenizer"]
 
 _LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
+# Bump when reading, labelling or tokenizing changes, so that old cache entries are not
+# reused: CACHE_FORMAT for everything, READER_VERSION for one kind of source.
+CACHE_FORMAT = 1
+READER_VERSION = {"pop909": 2}
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class BuildOptions:
 
     def fingerprint(self) -> str:
         """Changes whenever the options or a library that shapes the output change."""
-        text = json.dumps({"options": asdict(self), "libraries": _library_versions(), "format": 1}, sort_keys=True)
+        text = json.dumps({"options": asdict(self), "libraries": _library_versions(), "format": CACHE_FORMAT}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -77,7 +81,8 @@ def file_sha256(path: str) -> str:
 _tokenizer = None
 
 
-def _get_tokenizer():
+def shared_tokenizer():
+    """This process's tokenizer, made once."""
     global _tokenizer
     if _tokenizer is None:
         _tokenizer = make_tokenizer()
@@ -97,7 +102,7 @@ def _process_piece(ref: FileRef, piece, options: BuildOptions) -> PieceResult:
     labels = compute_labels(score, known_key if isinstance(known_key, str) else None)
     result.labels = {**labels.to_dict(), "style": style_of(ref), "collection": ref.collection}
     conditions = condition_tokens(str(result.labels["style"]), labels.key, labels.mood)
-    tokenizer = _get_tokenizer()
+    tokenizer = shared_tokenizer()
     try:
         result.tokens[0] = encode_piece(tokenizer, score, conditions)
         if result.split == "train":
@@ -127,7 +132,9 @@ def conditions_for_shift(conditions: list[str], shift: int) -> list[str]:
 
 
 def _cache_paths(cache: Path, sha: str, ref: FileRef, options: BuildOptions) -> tuple[Path, Path]:
-    key = hashlib.sha256(f"{sha}|{ref.kind}|{ref.piece_id}|{options.fingerprint()}".encode()).hexdigest()[:32]
+    reader = READER_VERSION.get(ref.kind, 1)
+    kind = ref.kind if reader == 1 else f"{ref.kind}@{reader}"
+    key = hashlib.sha256(f"{sha}|{kind}|{ref.piece_id}|{options.fingerprint()}".encode()).hexdigest()[:32]
     folder = cache / key[:2]
     return folder / f"{key}.json", folder / f"{key}.npy"
 

@@ -168,6 +168,48 @@ def _pop909_key(folder: Path) -> str | None:
     return max(spans, key=lambda k: spans[k]) if spans else None
 
 
+def _seconds_to_tick(score: symusic.Score, seconds: float) -> int:
+    """The tick at a time in seconds, through the score's tempo map."""
+    tempos = list(score.tempos) or [symusic.Tempo(0, qpm=120.0)]
+    elapsed, tick = 0.0, 0
+    for tempo, following in zip(tempos, [*tempos[1:], None], strict=True):
+        start = max(tempo.time, tick)
+        seconds_per_tick = 60.0 / (tempo.qpm * score.tpq)
+        span = (following.time - start) * seconds_per_tick if following is not None else float("inf")
+        if elapsed + span >= seconds:
+            return round(start + (seconds - elapsed) / seconds_per_tick)
+        elapsed += span
+        tick = following.time if following is not None else tick
+    return tick
+
+
+def _pop909_in_bars(score: symusic.Score, folder: Path) -> symusic.Score:
+    """POP909's files carry arbitrary time signatures (1/4, 2/4, 12/8) and start at an
+    arbitrary offset; its annotated beats say where the 4/4 bars are. Shift the music so
+    that the first annotated downbeat falls on a bar line, and mark it 4/4."""
+    path = folder / "beat_midi.txt"
+    if not path.exists():
+        return score
+    downbeats = [float(cols[0]) for line in path.read_text().splitlines() if len(cols := line.split()) >= 3 and float(cols[2]) == 1.0]
+    if not downbeats:
+        return score
+    bar = 4 * score.tpq
+    first = _seconds_to_tick(score, downbeats[0])
+    offset = (bar - first % bar) % bar
+    first_note = min((t.notes[0].time for t in score.tracks if len(t.notes)), default=0) + offset
+    offset -= (first_note // bar) * bar  # and drop the empty bars before the music
+    aligned = score.shift_time(offset)
+    aligned.time_signatures = symusic.Score(score.tpq).time_signatures
+    aligned.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    tempos = [t for t in aligned.tempos if t.time > 0]
+    earlier = [t for t in aligned.tempos if t.time <= 0]
+    aligned.tempos = symusic.Score(score.tpq).tempos
+    aligned.tempos.append(symusic.Tempo(0, qpm=(earlier[-1] if earlier else score.tempos[0]).qpm))
+    for tempo in tempos:
+        aligned.tempos.append(tempo)
+    return aligned
+
+
 def _jsb_scores(ref: FileRef) -> list[SourcePiece]:
     """The SATB chorales of ``Jsb16thSeparated.json``: a 16th-note grid, -1 for silence.
 
@@ -201,8 +243,10 @@ def read_file(ref: FileRef) -> list[SourcePiece]:
         return _jsb_scores(ref)
     scores = load_scores(ref.path, CORPUS_LIMITS)
     if ref.kind == "pop909":
-        key = _pop909_key(Path(ref.path).parent)
-        return [SourcePiece(ref.piece_id, scores[0], annotations={"key": key} if key else {})]
+        folder = Path(ref.path).parent
+        key = _pop909_key(folder)
+        score = _pop909_in_bars(scores[0], folder)
+        return [SourcePiece(ref.piece_id, score, annotations={"key": key} if key else {})]
     if len(scores) == 1:
         return [SourcePiece(ref.piece_id, scores[0])]
     return [SourcePiece(f"{ref.piece_id}#{i}", score) for i, score in enumerate(scores)]

@@ -7,7 +7,6 @@ as JSON beside the shards, so a model knows exactly which vocabulary it learned.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,11 +52,10 @@ def make_tokenizer():  # -> miditok.REMI (imported lazily: miditok imports torch
 
 
 def save_tokenizer(tokenizer, folder: Path) -> Path:
+    """Save the tokenizer's parameters as JSON. Key order matters: miditok builds the
+    vocabulary from the order of its time-signature table, so it is kept as written."""
     path = folder / TOKENIZER_FILE
     tokenizer.save(path)
-    # miditok writes its version and dict order; normalise so two builds are identical
-    data = json.loads(path.read_text())
-    path.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n")
     return path
 
 

@@ -1,0 +1,7 @@
+"""Composing: the user-level tasks, built on the models."""
+
+from cadenza.compose.composer import Composer
+from cadenza.compose.conditions import Conditions, Resolved
+from cadenza.models.sampling import Sampling
+
+__all__ = ["Composer", "Conditions", "Resolved", "Sampling"]

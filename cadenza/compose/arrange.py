@@ -1,0 +1,97 @@
+"""From decoded notes to the piece the user asked for.
+
+The model writes in a normalised key (tonic C) for one instrument family; here the
+notes move to the requested key, split into roles (lead, accompaniment, bass) for the
+requested instruments, fold into each instrument's range, and the end is made exact:
+the final chord is held to the requested length and nothing sounds past it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import symusic
+
+from cadenza.compose.conditions import Instrument, Resolved
+
+__all__ = ["arrange"]
+
+TPQ = 480
+_SHARPS_OF_MAJOR_TONIC = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
+
+
+def _key_signature(tonic: int, minor: bool) -> int:
+    relative_major = (tonic + 3) % 12 if minor else tonic
+    return _SHARPS_OF_MAJOR_TONIC[relative_major]
+
+
+def _fold(pitch: int, instrument: Instrument) -> int:
+    while pitch < instrument.low:
+        pitch += 12
+    while pitch > instrument.high:
+        pitch -= 12
+    return pitch
+
+
+def _roles(notes: np.ndarray, count: int) -> np.ndarray:
+    """Role of each note: 0 lead (top voice), 1 accompaniment, 2 bass (bottom voice)."""
+    roles = np.ones(len(notes), dtype=np.int64)
+    if count == 1 or len(notes) == 0:
+        return np.zeros(len(notes), dtype=np.int64)
+    for onset in np.unique(notes[:, 0]):
+        at = np.flatnonzero(notes[:, 0] == onset)
+        roles[at[np.argmax(notes[at, 2])]] = 0
+        if count >= 3 and len(at) > 1:
+            roles[at[np.argmin(notes[at, 2])]] = 2
+    return roles
+
+
+def _final_chord(notes: np.ndarray, end: int, conditions: Resolved) -> np.ndarray:
+    """Hold the last chord to the end, and put the tonic in the bass under it."""
+    if len(notes) == 0:  # nothing decoded: the tonic chord alone still ends the piece
+        third = 3 if conditions.mode == "min" else 4
+        return np.array([[0, end, 48 + p, 70] for p in (0, third, 7)], dtype=np.int64)
+    last_onset = notes[:, 0].max()
+    sounding = (notes[:, 0] == last_onset) | (notes[:, 0] + notes[:, 1] >= last_onset + 1)
+    sounding &= notes[:, 0] <= last_onset
+    notes[sounding, 1] = end - notes[sounding, 0]
+    bass = notes[sounding, 2].min()
+    if bass % 12 != conditions.tonic:
+        root = bass - ((bass - conditions.tonic) % 12)
+        velocity = int(np.median(notes[sounding, 3]))
+        notes = np.vstack([notes, [last_onset, end - last_onset, root, velocity]])
+    return notes
+
+
+def arrange(decoded: symusic.Score, conditions: Resolved, shift: int = 0) -> symusic.Score:
+    """The finished Score (tick time, 480 per quarter) for ``conditions``; the decoded
+    notes are moved ``shift`` semitones (from the model's key to the requested one)."""
+    source = decoded.resample(TPQ, min_dur=1) if decoded.tpq != TPQ else decoded
+    rows = [
+        (n.time, n.duration, n.pitch, n.velocity) for t in source.tracks if not t.is_drum for n in t.notes
+    ]
+    notes = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    end = round(conditions.total_quarters * TPQ)
+    bars_end = round(conditions.bars * conditions.bar_quarters * TPQ)
+    notes = notes[notes[:, 0] < bars_end]
+    notes[:, 1] = np.clip(np.minimum(notes[:, 1], bars_end - notes[:, 0]), 1, None)
+    notes[:, 2] += shift
+    notes = _final_chord(notes, end, conditions)
+    notes[:, 3] = np.clip(np.rint(notes[:, 3] * conditions.loudness), 1, 127)
+    order = np.lexsort((notes[:, 2], notes[:, 0]))
+    notes = notes[order]
+
+    score = symusic.Score(TPQ)
+    score.tempos.append(symusic.Tempo(0, qpm=conditions.tempo))
+    score.time_signatures.append(symusic.TimeSignature(0, conditions.numerator, conditions.denominator))
+    score.key_signatures.append(
+        symusic.KeySignature(0, _key_signature(conditions.tonic, conditions.mode == "min"), int(conditions.mode == "min"))
+    )
+    instruments = conditions.instruments
+    roles = _roles(notes, min(len(instruments), 3))
+    for index, instrument in enumerate(instruments):
+        role = min(index, 2) if index < 3 else 1  # a fourth instrument doubles the accompaniment
+        track = symusic.Track(name=instrument.name, program=instrument.program)
+        for onset, duration, pitch, velocity in notes[roles == role]:
+            track.notes.append(symusic.Note(int(onset), int(duration), _fold(int(pitch), instrument), int(velocity)))
+        score.tracks.append(track)
+    return score

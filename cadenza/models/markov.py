@@ -1,0 +1,223 @@
+"""A variable-order Markov model over REMI tokens, with Witten–Bell interpolation.
+
+Every context of 0 to ``order - 1`` tokens that the corpus holds is hashed (with the
+group it belongs to: all music, or one style-and-mode group) into a 64-bit key; the
+table maps each key to the successors seen after it and their counts. The probability
+of the next token interpolates from the longest context found down to the unigram:
+
+    P(x | h_L) = (c(h_L, x) + u(h_L) · P(x | h_{L-1})) / (c(h_L) + u(h_L))
+
+where c(h_L) is how often the context occurred and u(h_L) how many distinct tokens
+followed it (Witten–Bell). The unigram backs off to a uniform distribution, so no token
+ever has probability zero and constrained decoding never runs dry.
+
+Pruning: a successor of a context longer than ``keep_all_below`` tokens is kept only when
+it occurs in at least ``min_pieces`` different pieces. Patterns shared by several pieces
+are style; a long pattern found in one piece only would be a quotation of it.
+
+Saved as safetensors (the table) + JSON (the config); never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from cadenza.errors import InputFileError
+
+__all__ = ["MarkovConfig", "MarkovModel", "ALL_GROUP"]
+
+ALL_GROUP = "*"
+_BASE = np.uint64(0x100000001B3)
+_MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class MarkovConfig:
+    vocab_size: int
+    order: int = 10  # longest n-gram: order - 1 tokens of context
+    group_order: int = 6  # longest n-gram of the style-and-mode groups
+    min_pieces: int = 2
+    keep_all_below: int = 3  # contexts shorter than this keep every successor
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def tiny(cls, vocab_size: int) -> MarkovConfig:
+        """A small model that trains in a fraction of a second, for tests."""
+        return cls(vocab_size=vocab_size, order=4, group_order=3, min_pieces=1)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser over a uint64 array (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _group_salt(group: str) -> np.uint64:
+    value = 1469598103934665603
+    for byte in group.encode():
+        value = ((value ^ byte) * 1099511628211) & _MASK64
+    return np.uint64(value)
+
+
+def _context_keys(tokens: np.ndarray, length: int, group: str) -> np.ndarray:
+    """Key of the ``length`` tokens before each position ``i >= length`` of ``tokens``."""
+    shifted = tokens.astype(np.uint64) + np.uint64(1)
+    count = len(tokens) - length
+    rolling = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(length):  # rolling = sum of t[i-length+j] * BASE^(length-1-j)
+            rolling = rolling * _BASE + shifted[j : j + count]
+        salt = _group_salt(group) ^ np.uint64(length << 56)
+    return _mix(rolling ^ salt)
+
+
+def context_key(context: Sequence[int], group: str) -> int:
+    """The key of one context (the last tokens before the one to predict)."""
+    tokens = np.asarray([*context, 0], dtype=np.int64)
+    return int(_context_keys(tokens, len(context), group)[0])
+
+
+class MarkovModel:
+    """Counts of successors by hashed context; see the module docstring."""
+
+    def __init__(self, config: MarkovConfig, keys: np.ndarray, successors: np.ndarray, counts: np.ndarray) -> None:
+        self.config = config
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.successors, self.counts = keys[order], successors[order], counts[order]
+        self.context_keys, self.starts, self.widths = np.unique(self.keys, return_index=True, return_counts=True)
+        self.totals = np.add.reduceat(self.counts.astype(np.int64), self.starts) if len(self.keys) else np.zeros(0)
+
+    # ----------------------------------------------------------------- training
+    @classmethod
+    def fit(cls, config: MarkovConfig, pieces: Sequence[np.ndarray], groups: Sequence[str]) -> MarkovModel:
+        """Count every n-gram of every piece, for all music and for the piece's group."""
+        all_keys, all_next, all_counts = [], [], []
+        for group_name, longest in ((ALL_GROUP, config.order), *((g, config.group_order) for g in config.groups)):
+            members = [p for p, g in zip(pieces, groups, strict=True) if group_name in (ALL_GROUP, g)]
+            for length in range(longest):
+                keys, successors, counts = cls._count(config, members, length, group_name)
+                all_keys.append(keys)
+                all_next.append(successors)
+                all_counts.append(counts)
+        return cls(
+            config,
+            np.concatenate(all_keys),
+            np.concatenate(all_next).astype(np.uint16),
+            np.minimum(np.concatenate(all_counts), np.iinfo(np.uint16).max).astype(np.uint16),
+        )
+
+    @staticmethod
+    def _count(
+        config: MarkovConfig, pieces: Sequence[np.ndarray], length: int, group: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keys, successors, piece_ids = [], [], []
+        for number, tokens in enumerate(pieces):
+            if len(tokens) <= length:
+                continue
+            keys.append(_context_keys(tokens, length, group))
+            successors.append(tokens[length:].astype(np.uint64))
+            piece_ids.append(np.full(len(tokens) - length, number, dtype=np.int64))
+        if not keys:
+            empty = np.zeros(0, dtype=np.uint64)
+            return empty, empty, empty
+        key, succ, piece = np.concatenate(keys), np.concatenate(successors), np.concatenate(piece_ids)
+        pair = _mix(key ^ (succ * np.uint64(0x9E3779B97F4A7C15)))
+        unique_pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
+        if length >= config.keep_all_below and config.min_pieces > 1:
+            # in how many pieces each (context, successor) pair occurs
+            order = np.lexsort((piece, pair))
+            pair_sorted, piece_sorted = pair[order], piece[order]
+            first_in_piece = np.ones(len(order), dtype=bool)
+            first_in_piece[1:] = (pair_sorted[1:] != pair_sorted[:-1]) | (piece_sorted[1:] != piece_sorted[:-1])
+            in_pieces = np.unique(pair_sorted[first_in_piece], return_counts=True)[1]  # aligned with unique_pairs
+            keep = in_pieces >= config.min_pieces
+            unique_pairs, first, counts = unique_pairs[keep], first[keep], counts[keep]
+        return key[first], succ[first], counts.astype(np.uint64)
+
+    # --------------------------------------------------------------- prediction
+    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each key: its row in the context table and whether it was found."""
+        rows = np.searchsorted(self.context_keys, keys)
+        rows = np.minimum(rows, max(len(self.context_keys) - 1, 0))
+        found = self.context_keys[rows] == keys if len(self.context_keys) else np.zeros(len(keys), bool)
+        return rows, found
+
+    def _chain(self, context: Sequence[int], group: str, longest: int) -> tuple[np.ndarray, int]:
+        """Witten–Bell interpolation up the longest found context; returns (p, depth)."""
+        vocab = self.config.vocab_size
+        lengths = range(min(longest, len(context) + 1))
+        keys = np.array(
+            [context_key(context[len(context) - n :] if n else [], group) for n in lengths], dtype=np.uint64
+        )
+        rows, found = self._lookup(keys)
+        probabilities = np.full(vocab, 1.0 / vocab)
+        depth = 0
+        for n in lengths:
+            if not found[n]:
+                break  # a longer context cannot be known if this one is not
+            row = rows[n]
+            start, width, total = self.starts[row], self.widths[row], self.totals[row]
+            counts = np.zeros(vocab)
+            counts[self.successors[start : start + width]] = self.counts[start : start + width]
+            probabilities = (counts + width * probabilities) / (total + width)
+            depth = n + 1
+        return probabilities, depth
+
+    def next_distribution(self, context: Sequence[int], group: str | None = None) -> np.ndarray:
+        """P(next token | context, group) over the vocabulary."""
+        history = list(context[-(self.config.order - 1) :]) if self.config.order > 1 else []
+        p_all, depth_all = self._chain(history, ALL_GROUP, self.config.order)
+        if not group or group not in self.config.groups:
+            return p_all
+        p_group, depth_group = self._chain(history, group, self.config.group_order)
+        if depth_group == 0:
+            return p_all
+        weight = depth_group / (depth_group + depth_all)
+        return weight * p_group + (1 - weight) * p_all
+
+    def log_likelihood(self, tokens: Sequence[int], group: str | None = None, start: int = 1) -> float:
+        """Sum of ln P(token | what came before) from position ``start`` on."""
+        total = 0.0
+        for i in range(start, len(tokens)):
+            total += float(np.log(self.next_distribution(tokens[:i], group)[tokens[i]]))
+        return total
+
+    # ---------------------------------------------------------------- save/load
+    def save(self, folder: Path) -> Path:
+        from safetensors.numpy import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / "model.safetensors"
+        save_file(
+            {"keys": self.keys, "successors": self.successors, "counts": self.counts},
+            str(weights),
+            metadata={"family": "markov"},
+        )
+        config = {"family": "markov", **asdict(self.config), "groups": list(self.config.groups)}
+        (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        return weights
+
+    @classmethod
+    def load(cls, folder: Path) -> MarkovModel:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        weights = folder / "model.safetensors"
+        try:
+            config_data = json.loads((folder / "config.json").read_text())
+            tensors = load_file(str(weights))
+        except (OSError, json.JSONDecodeError, SafetensorError) as error:
+            raise InputFileError(f"is not a cadenza Markov model ({error})", folder) from None
+        known = {f.name for f in fields(MarkovConfig)}  # the composer keeps its own keys there too
+        config_data = {k: v for k, v in config_data.items() if k in known}
+        config_data["groups"] = tuple(config_data.get("groups", ()))
+        config = MarkovConfig(**config_data)
+        return cls(config, tensors["keys"], tensors["successors"], tensors["counts"])

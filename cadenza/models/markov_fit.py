@@ -1,0 +1,93 @@
+"""Training the Markov model from a built corpus: ``cadenza train markov``.
+
+Each training piece is moved to tonic C (its key label says how far), so that all keys
+pool their statistics; the composer moves the result to the requested key. Pieces are
+grouped by style and mode for the conditional part of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from cadenza.data.info import read_manifest
+from cadenza.data.labels import parse_key
+from cadenza.data.shards import open_shard
+from cadenza.data.tokens import TOKENIZER_FILE, load_tokenizer
+from cadenza.errors import InputFileError
+from cadenza.models.markov import MarkovConfig, MarkovModel
+from cadenza.models.vocabulary import Vocabulary
+
+__all__ = ["normalise_key", "train_markov", "HEAD_TOKENS"]
+
+HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
+
+
+def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarray:
+    """Move the pitch tokens of a sequence down by ``tonic`` semitones (up an octave
+    less, where that keeps more notes in range); notes that would leave the range fold."""
+    pitch_ids = np.flatnonzero(vocab.of_kind("Pitch"))
+    low_id, high_id = pitch_ids.min(), pitch_ids.max()
+    is_pitch = (tokens >= low_id) & (tokens <= high_id)
+    pitches = tokens[is_pitch].astype(np.int64)
+    best = None
+    for shift in (-tonic, 12 - tonic):
+        moved = pitches + shift
+        outside = int(np.sum((moved < low_id) | (moved > high_id)))
+        if best is None or outside < best[0]:
+            best = (outside, moved)
+    moved = best[1]
+    while (moved < low_id).any() or (moved > high_id).any():
+        moved = np.where(moved < low_id, moved + 12, np.where(moved > high_id, moved - 12, moved))
+    out = tokens.astype(np.int64).copy()
+    out[is_pitch] = moved
+    return out
+
+
+def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) -> Path:
+    """Fit a Markov model on a corpus's training split and save it as a model folder."""
+    if not (corpus / TOKENIZER_FILE).exists():
+        raise InputFileError("is not a built corpus (no tokenizer.json); run `cadenza data build`", corpus)
+    rows = read_manifest(corpus)
+    tokenizer = load_tokenizer(corpus)
+    vocab = Vocabulary.from_tokenizer_vocab(tokenizer.vocab)
+    shard = open_shard(corpus, "train")
+    pieces, groups, sources = [], [], Counter()
+    for i in range(len(shard)):
+        row_number, semitones = int(shard.index[i, 2]), int(shard.index[i, 3])
+        if semitones != 0:
+            continue  # transposed copies add nothing once every piece is moved to C
+        row = rows[row_number]
+        labels = row["labels"]
+        tonic, mode = parse_key(labels["key"]) if labels["key"] != "none" else (0, "maj")
+        music = np.asarray(shard.sequence(i)[HEAD_TOKENS:], dtype=np.int64)
+        pieces.append(normalise_key(music, tonic, vocab))
+        groups.append(f"{labels['style']}|{mode}")
+        sources[(row["source"], row["licence"])] += 1
+    if not pieces:
+        raise InputFileError("has no training pieces", corpus)
+    base = config or MarkovConfig(vocab_size=len(vocab))
+    config = replace(base, vocab_size=len(vocab), groups=tuple(sorted(set(groups))))
+    model = MarkovModel.fit(config, pieces, groups)
+    model.save(out)
+    shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    model_config = json.loads((out / "config.json").read_text())
+    styles = Counter(g.split("|")[0] for g in groups)
+    model_config.update(key_normalised=True, default_style=styles.most_common(1)[0][0])
+    (out / "config.json").write_text(json.dumps(model_config, indent=1, sort_keys=True) + "\n")
+    training = {
+        "corpus": str(corpus),
+        "pieces": len(pieces),
+        "tokens": int(sum(len(p) for p in pieces)),
+        "sources": [
+            {"name": name, "licence": licence, "pieces": count} for (name, licence), count in sorted(sources.items())
+        ],
+        "groups": dict(Counter(groups)),
+    }
+    (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True) + "\n")
+    return out

@@ -1,0 +1,246 @@
+"""A decoder-only Transformer over token sequences, with rotary positions.
+
+Pre-norm blocks (RMSNorm → causal self-attention → RMSNorm → GELU MLP), rotary position
+embeddings on queries and keys (so attention sees how far apart two tokens are, not
+where they are), an input embedding tied to the output layer, and optional *cycle*
+embeddings: for each period ``p`` in ``config.cycles`` a learned vector for
+``position mod p``. A serialisation with a fixed rhythm uses them to tell the model
+which voice and which beat comes next (4-voice 16th-note chorales: periods 4, 16, 64).
+
+The condition tokens (style, key, mood; meter, tempo and instruments inside REMI) are
+ordinary tokens at the head of the sequence: the model attends to them like any other.
+
+Sampling goes through :func:`cadenza.models.sampling.decode` with a :class:`Stepper`, a
+callable with a key-value cache that runs only the new tokens of each call. Past
+``block_size`` tokens the cache keeps a sliding window of the last ``block_size``.
+
+Saved as ``model.safetensors`` + ``config.json`` (``"family": "transformer"``); never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cadenza.errors import InputFileError
+
+__all__ = ["TransformerConfig", "TransformerModel", "KVCache", "Stepper"]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    vocab_size: int
+    block_size: int = 1024  # longest context seen in training; the attention window
+    n_layer: int = 6
+    n_head: int = 8
+    d_model: int = 512
+    dropout: float = 0.1
+    cycles: tuple[int, ...] = ()  # learned embeddings of (position mod p), e.g. voice, beat
+    tokens: str = "remi"  # what the ids mean: "remi", "jsb16" or "jsb-frames"
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
+            raise ValueError(f"d_model {self.d_model} must split into {self.n_head} heads of even size")
+
+    @classmethod
+    def tiny(cls, vocab_size: int, **overrides: object) -> TransformerConfig:
+        """Two layers of width 32: trains and samples on a CPU in a second, for tests."""
+        settings: dict = dict(block_size=128, n_layer=2, n_head=2, d_model=32, dropout=0.0)
+        return cls(vocab_size=vocab_size, **{**settings, **overrides})
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "cycles": list(self.cycles)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransformerConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}  # a model folder holds other keys too
+        values["cycles"] = tuple(values.get("cycles", ()))
+        return cls(**values)
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, per layer, for incremental decoding."""
+
+    def __init__(self, n_layer: int) -> None:
+        self.keys: list[Tensor | None] = [None] * n_layer  # each (B, H, S, head)
+        self.values: list[Tensor | None] = [None] * n_layer
+        self.length = 0  # tokens run through the model so far (absolute position of the next)
+
+
+def rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate pairs of channels (first half, second half) of ``x`` (B, H, T, head)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: TransformerConfig, layer: int) -> None:
+        super().__init__()
+        self.n_head, self.layer, self.window = config.n_head, layer, config.block_size
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.dropout = config.dropout
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None) -> Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, hd)
+        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+        dropout = self.dropout if self.training else 0.0
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        else:
+            past_k, past_v = cache.keys[self.layer], cache.values[self.layer]
+            if past_k is not None and past_v is not None:
+                k, v = torch.cat((past_k, k), dim=2), torch.cat((past_v, v), dim=2)  # (B, H, S, hd)
+            mask = None
+            if T > 1:  # causal within the new tokens, and at most `window` keys back
+                k_pos = torch.arange(k.shape[2], device=x.device) + (cache.length + T - k.shape[2])
+                q_pos = torch.arange(T, device=x.device) + cache.length
+                mask = (k_pos[None, :] <= q_pos[:, None]) & (k_pos[None, :] > q_pos[:, None] - self.window)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            cache.keys[self.layer], cache.values[self.layer] = k[:, :, 1 - self.window :], v[:, :, 1 - self.window :]
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return F.dropout(self.proj(y), dropout, self.training)
+
+
+class Block(nn.Module):
+    def __init__(self, config: TransformerConfig, layer: int) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(config.d_model)
+        self.attention = Attention(config, layer)
+        self.norm2 = nn.RMSNorm(config.d_model)
+        self.up = nn.Linear(config.d_model, 4 * config.d_model, bias=False)
+        self.down = nn.Linear(4 * config.d_model, config.d_model, bias=False)
+        self.dropout = config.dropout
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None) -> Tensor:
+        x = x + self.attention(self.norm1(x), cos, sin, cache)
+        mlp = self.down(F.gelu(self.up(self.norm2(x))))
+        return x + F.dropout(mlp, self.dropout, self.training)
+
+
+class TransformerModel(nn.Module):
+    """Logits of the next token at every position; see the module docstring."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.cycle_embeds = nn.ModuleList(nn.Embedding(p, config.d_model) for p in config.cycles)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        self.norm = nn.RMSNorm(config.d_model)
+        head = config.d_model // config.n_head
+        inverse = config.rope_base ** (-torch.arange(0, head, 2, dtype=torch.float64) / head)
+        self.register_buffer("inverse_frequency", inverse, persistent=False)  # (hd/2,) float64
+        self.apply(self._init)
+        for block in self.blocks:  # GPT-2: scale the residual projections by depth
+            for linear in (block.attention.proj, block.down):
+                nn.init.normal_(linear.weight, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: Tensor, start: Tensor | int = 0, cache: KVCache | None = None) -> Tensor:
+        """Logits (B, T, V) for tokens ``idx`` (B, T) whose first sits at position ``start``
+        (an int, or one per row (B,)); with ``cache`` the tokens follow the cached ones."""
+        B, T = idx.shape
+        offset = cache.length if cache is not None else 0
+        if cache is not None:
+            start = cache.length
+        if cache is None and T > self.config.block_size:
+            raise ValueError(f"{T} tokens exceed block_size {self.config.block_size}; use a KVCache")
+        x = self.embed(idx)  # (B, T, C)
+        if self.config.cycles:
+            positions = torch.as_tensor(start, device=idx.device).view(-1, 1) + torch.arange(T, device=idx.device)
+            for period, table in zip(self.config.cycles, self.cycle_embeds, strict=True):
+                x = x + table(positions % period)  # (B or 1, T, C)
+        x = F.dropout(x, self.config.dropout, self.training)
+        # rotary angles in float64: exact at any position, then cast to the activations' dtype
+        angles = (torch.arange(T, device=idx.device, dtype=torch.float64) + offset)[:, None] * self.inverse_frequency
+        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)  # (T, hd/2)
+        for block in self.blocks:
+            x = block(x, cos, sin, cache)
+        if cache is not None:
+            cache.length += T
+        return F.linear(self.norm(x), self.embed.weight)  # (B, T, V), tied to the input embedding
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layer)
+
+    def stepper(self) -> Stepper:
+        """A KV-cached ``next_distribution(tokens)`` for :func:`cadenza.models.sampling.decode`."""
+        return Stepper(self)
+
+    # ---------------------------------------------------------------- save/load
+    def save(self, folder: Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / "model.safetensors"
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()}
+        save_file(state, str(weights), metadata={"family": "transformer"})
+        config_path = folder / "config.json"
+        extra = json.loads(config_path.read_text()) if config_path.exists() else {}  # keep a trainer's notes
+        config = {**extra, "family": "transformer", **self.config.to_dict()}
+        config_path.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        return weights
+
+    @classmethod
+    def load(cls, folder: Path, device: str | torch.device = "cpu") -> TransformerModel:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        try:
+            data = json.loads((folder / "config.json").read_text())
+            if data.get("family") != "transformer":
+                raise InputFileError(f"holds a {data.get('family')!r} model, not a transformer", folder)
+            model = cls(TransformerConfig.from_dict(data))
+            model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        except (OSError, json.JSONDecodeError, SafetensorError, TypeError, ValueError, RuntimeError) as error:
+            raise InputFileError(f"is not a cadenza transformer model ({error})", folder) from None
+        return model.to(device).eval()
+
+
+class Stepper:
+    """``next_distribution`` with a KV cache: each call may extend the previous call's
+    tokens by one or more; only the new ones run through the model. A call whose tokens
+    do not extend the last ones starts over."""
+
+    def __init__(self, model: TransformerModel) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.tokens: list[int] = []
+        self.cache = model.new_cache()
+
+    @torch.no_grad()
+    def __call__(self, tokens: Sequence[int]) -> np.ndarray:
+        tokens = [int(t) for t in tokens]
+        seen = len(self.tokens)
+        if not tokens:
+            raise ValueError("the stepper needs at least one token (BOS)")
+        if len(tokens) <= seen or tokens[:seen] != self.tokens:
+            self.cache, seen = self.model.new_cache(), 0
+        self.model.eval()
+        new = tokens[seen:]
+        for begin in range(0, len(new), self.model.config.block_size):  # long prefixes in chunks
+            chunk = torch.tensor([new[begin : begin + self.model.config.block_size]], device=self.device)
+            logits = self.model(chunk, cache=self.cache)
+        self.tokens = tokens
+        return torch.softmax(logits[0, -1].double(), dim=-1).cpu().numpy()

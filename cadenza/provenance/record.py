@@ -1,0 +1,73 @@
+"""The provenance record of a generated piece: where it came from, and how.
+
+It names the cadenza version, the model and the sha256 of its weights, every condition
+and sampling setting, the seed, the training sources with their licences, the sha256
+of the music, and when it was made. It is written beside each output as
+``OUT.provenance.json``; a short form (everything but the time) also goes inside the
+MIDI file as a text marker, so that the music carries it wherever it is copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import symusic
+
+from cadenza import __version__
+from cadenza.compose.conditions import Resolved
+from cadenza.compose.models import ModelInfo
+from cadenza.io.atomic import atomic_output
+from cadenza.io.midi import midi_bytes
+from cadenza.models.sampling import Sampling
+
+__all__ = ["provenance_record", "embed_marker", "sidecar_path", "write_record", "music_sha256", "MARKER_PREFIX"]
+
+MARKER_PREFIX = "cadenza-provenance "
+
+
+def music_sha256(score: symusic.Score) -> str:
+    """sha256 of the Standard MIDI bytes of the notes, without the provenance marker."""
+    bare = score.copy()
+    bare.markers = symusic.Score(score.tpq).markers  # an empty marker list of the right type
+    return hashlib.sha256(midi_bytes(bare)).hexdigest()
+
+
+def provenance_record(
+    score: symusic.Score, model: ModelInfo, conditions: Resolved, sampling: Sampling, *, created: datetime | None = None
+) -> dict[str, object]:
+    training = model.training or {}
+    return {
+        "cadenza_version": __version__,
+        "model": {"name": model.name, "family": model.family, "weights_sha256": model.weights_sha256},
+        "conditions": conditions.to_dict(),
+        "sampling": asdict(sampling),
+        "seed": sampling.seed,
+        "training_sources": training.get("sources", []),
+        "music_sha256": music_sha256(score),
+        "created": (created or datetime.now(UTC)).isoformat(timespec="seconds"),
+    }
+
+
+def embed_marker(score: symusic.Score, record: dict[str, object]) -> symusic.Score:
+    """A copy of ``score`` with the record (less its creation time) as a text marker at tick 0."""
+    short = {k: v for k, v in record.items() if k != "created"}
+    marked = score.copy()
+    marked.markers.append(symusic.TextMeta(0, MARKER_PREFIX + json.dumps(short, sort_keys=True, separators=(",", ":"))))
+    return marked
+
+
+def sidecar_path(output: str | os.PathLike[str]) -> Path:
+    path = Path(output)
+    return path.with_name(path.name + ".provenance.json")
+
+
+def write_record(record: dict[str, object], output: str | os.PathLike[str], *, force: bool = False) -> Path:
+    path = sidecar_path(output)
+    with atomic_output(path, force=force) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path

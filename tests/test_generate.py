@@ -1,0 +1,152 @@
+"""`cadenza generate` on the shipped model: conditions met, exact lengths, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cadenza.analysis.key import key_segments, main_key
+from cadenza.cli import app
+from cadenza.compose import Composer, Conditions, Sampling
+from cadenza.compose.models import locate
+from cadenza.data.labels import parse_key
+from cadenza.io import load_score
+from cadenza.io.summary import summarize
+from cadenza.provenance.record import MARKER_PREFIX
+
+runner = CliRunner()
+
+
+def _generate(*args: str) -> str:
+    result = runner.invoke(app, ["generate", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _refused(*args: str) -> str:
+    result = runner.invoke(app, ["generate", *args])
+    assert result.exit_code == 2, result.output
+    return result.output
+
+
+def test_same_seed_same_bytes_other_seed_other_music(tmp_path: Path) -> None:
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        _generate("--mood", "happy", "--bars", "8", "--seed", seed, "-o", str(tmp_path / f"{name}.mid"))
+    a, b, c = ((tmp_path / f"{n}.mid").read_bytes() for n in "abc")
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize(("seconds", "tempo"), [(30, 100), (30, 72), (12.5, 133)])
+def test_seconds_give_that_length_within_a_beat(tmp_path: Path, seconds: float, tempo: int) -> None:
+    out = tmp_path / "len.mid"
+    _generate("--seconds", str(seconds), "--tempo", str(tempo), "-o", str(out))
+    length = summarize(load_score(out)).seconds
+    assert abs(length - seconds) <= 60 / tempo
+
+
+def test_bars_give_whole_bars_in_the_meter(tmp_path: Path) -> None:
+    out = tmp_path / "waltz.mid"
+    _generate("--bars", "12", "--meter", "3/4", "--tempo", "90", "-o", str(out))
+    score = load_score(out)
+    assert score.end() == 12 * 3 * score.tpq
+    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
+    assert score.tempos[0].qpm == pytest.approx(90, abs=0.01)
+
+
+def test_key_f_sharp_minor_is_analysed_as_f_sharp_minor(tmp_path: Path) -> None:
+    out = tmp_path / "fsm.mid"
+    _generate("--key", "F# minor", "--bars", "16", "--seed", "3", "-o", str(out))
+    key = main_key(key_segments(load_score(out)))
+    assert key is not None and parse_key(key.label) == (6, "min")
+
+
+def test_every_option_through_the_cli(tmp_path: Path) -> None:
+    outputs = [tmp_path / f"cue.{ext}" for ext in ("mid", "musicxml", "wav", "png")]
+    args = ["--style", "folk", "--mood", "sad", "--key", "D minor", "--tempo", "84", "--meter", "6/8", "--bars", "6"]
+    args += ["--instruments", "violin,piano,cello", "--model", "default", "--seed", "5", "--temperature", "0.9"]
+    args += ["--top-k", "40", "--top-p", "0.9", "--count", "2"]
+    for out in outputs:
+        args += ["-o", str(out)]
+    printed = _generate(*args)
+    assert printed.count("wrote") == 8
+    for number in (1, 2):
+        midi = tmp_path / f"cue-{number}.mid"
+        score = load_score(midi)
+        assert [t.name for t in score.tracks] == ["violin", "piano", "cello"]
+        assert [t.program for t in score.tracks] == [40, 0, 42]
+        assert all(55 <= n.pitch <= 103 for n in score.tracks[0].notes)  # the violin's range
+        assert score.key_signatures[0].key == -1 and score.key_signatures[0].tonality == 1  # D minor
+        assert score.end() == 6 * 3 * score.tpq  # six bars of 6/8
+        for ext in ("mid", "musicxml", "wav", "png"):
+            assert (tmp_path / f"cue-{number}.{ext}").stat().st_size > 0
+            assert (tmp_path / f"cue-{number}.{ext}.provenance.json").exists()
+    assert (tmp_path / "cue-1.mid").read_bytes() != (tmp_path / "cue-2.mid").read_bytes()
+    # an existing output is kept unless --force
+    _refused(*args)
+    _generate(*args, "--force")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bars", "8", "--seconds", "10"], "either --bars or --seconds"),
+        (["--mood", "angry"], "calm, happy, sad, tense"),
+        (["--meter", "7/8"], "4/4, 3/4"),
+        (["--instruments", "banjo"], "piano"),
+        (["--style", "jazz"], "pop, chorale"),
+        (["--key", "H major"], "not understood"),
+        (["--tempo", "500"], "30..240"),
+        (["--temperature", "0"], "temperature"),
+        (["--model", "nonexistent"], "installed"),
+    ],
+)
+def test_unknown_or_contradictory_options_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    output = _refused(*args, "-o", str(tmp_path / "x.mid"))
+    assert message in output
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_model_file_that_is_not_safetensors_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "evil"
+    shipped = locate("default")
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (folder / name).write_bytes((shipped / name).read_bytes())
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    output = _refused("--model", str(folder), "-o", str(tmp_path / "x.mid"))
+    assert "not a safetensors file" in output
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(pickle.dumps([1]))
+    assert "not a safetensors file" in _refused("--model", str(weights), "-o", str(tmp_path / "y.mid"))
+
+
+def test_provenance_record_names_model_weights_conditions_and_sources(tmp_path: Path) -> None:
+    out = tmp_path / "p.mid"
+    _generate("--mood", "calm", "--seconds", "20", "--seed", "11", "-o", str(out))
+    record = json.loads((tmp_path / "p.mid.provenance.json").read_text())
+    weights = locate("default") / "model.safetensors"
+    assert record["model"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert record["seed"] == 11 and record["sampling"]["seed"] == 11
+    assert record["conditions"]["mood"] == "calm" and record["conditions"]["seconds"] == pytest.approx(20)
+    licences = {s["name"]: s["licence"] for s in record["training_sources"]}
+    assert licences and set(licences.values()) <= {"MIT", "public-domain"}
+    assert record["created"].startswith("20")
+    markers = [m.text for m in load_score(out).markers]
+    assert len(markers) == 1 and markers[0].startswith(MARKER_PREFIX)
+    embedded = json.loads(markers[0][len(MARKER_PREFIX) :])
+    assert embedded["music_sha256"] == record["music_sha256"] and "created" not in embedded
+
+
+def test_python_api_matches_the_cli(tmp_path: Path) -> None:
+    composer = Composer.from_pretrained()
+    score = composer.generate(Conditions(mood="tense", bars=4), Sampling(seed=2))
+    assert score.note_num() > 0
+    assert score.end() == 4 * 4 * score.tpq
+    again = composer.generate(Conditions(mood="tense", bars=4), Sampling(seed=2))
+    assert score.dumps_midi() == again.dumps_midi()
