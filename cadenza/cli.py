@@ -134,7 +134,9 @@ def generate(
     instruments: Annotated[
         str | None, typer.Option(help="Comma-separated: lead, accompaniment, bass, e.g. piano,strings.")
     ] = None,
-    model: Annotated[str, typer.Option(help="An installed model (see `cadenza models`) or a model folder.")] = "default",
+    model: Annotated[
+        str, typer.Option(help="An installed model (see `cadenza models`) or a model folder.")
+    ] = "default",
     seed: Annotated[int, typer.Option(help="The same seed and conditions give the same music.")] = 0,
     temperature: Annotated[float, typer.Option(help="Above 1: bolder; below 1: safer.")] = 1.0,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k likeliest tokens (0: all).")] = 0,
@@ -315,7 +317,9 @@ def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cad
     for label, counter in info.labels.items():
         table.add_row(label, _counts(counter, most=12))
     table.add_row("dropped", _counts(info.dropped_by_reason) or "none")
-    table.add_row("tokens", ", ".join(f"{k} {v:,}" for k, v in info.tokens.items()) + f" (total {sum(info.tokens.values()):,})")
+    table.add_row(
+        "tokens", ", ".join(f"{k} {v:,}" for k, v in info.tokens.items()) + f" (total {sum(info.tokens.values()):,})"
+    )
     console.print(table)
 
 

@@ -65,8 +65,9 @@ def midi_cases(rng: random.Random) -> Iterator[Case]:
         yield f"mtrk_length{i}.mid", _midi([note])[:18] + struct.pack(">I", length) + note
     huge = _vlq(0x0FFFFFFF)
     yield "huge_deltas.mid", _midi([(huge + b"\x90\x3c\x40") * 40 + b"\x00\x80\x3c\x00" + _END])
-    yield "note_lasts_days.mid", _midi(
-        [b"\x00\xff\x51\x03\x7f\xff\xff\x00\x90\x3c\x40" + huge + b"\x80\x3c\x00" + _END], division=1
+    yield (
+        "note_lasts_days.mid",
+        _midi([b"\x00\xff\x51\x03\x7f\xff\xff\x00\x90\x3c\x40" + huge + b"\x80\x3c\x00" + _END], division=1),
     )
     yield "running_status_without_status.mid", _midi([b"\x00\x3c\x40\x10\x3c\x00" + _END])
     yield "running_status_after_meta.mid", _midi([b"\x00\xff\x01\x01a\x00\x3c\x40" + _END])
@@ -106,20 +107,26 @@ def xml_cases(rng: random.Random) -> Iterator[Case]:
     laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' + "".join(
         f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
     )
-    yield "billion_laughs.musicxml", (laughs + ']><score-partwise>&lol9;</score-partwise>').encode()
-    yield "external_entity.musicxml", (
-        b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-        b"<score-partwise>&x;</score-partwise>"
+    yield "billion_laughs.musicxml", (laughs + "]><score-partwise>&lol9;</score-partwise>").encode()
+    yield (
+        "external_entity.musicxml",
+        (
+            b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b"<score-partwise>&x;</score-partwise>"
+        ),
     )
-    yield "external_parameter_entity.xml", (
-        b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;]>'
-        b"<score-partwise/>"
+    yield (
+        "external_parameter_entity.xml",
+        (b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd"> %p;]><score-partwise/>'),
     )
-    yield "quadratic_blowup.xml", (
-        ('<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "' + "x" * 50_000 + '">]><score-partwise>')
-        + "&a;" * 5_000
-        + "</score-partwise>"
-    ).encode()
+    yield (
+        "quadratic_blowup.xml",
+        (
+            ('<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "' + "x" * 50_000 + '">]><score-partwise>')
+            + "&a;" * 5_000
+            + "</score-partwise>"
+        ).encode(),
+    )
     yield "deep_nesting.musicxml", b"<score-partwise>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</score-partwise>"
     yield "not_musicxml_root.xml", b'<?xml version="1.0"?><html><body>hello</body></html>'
     yield "broken.musicxml", valid_musicxml()[:-30]
@@ -155,14 +162,13 @@ def _zip_bomb(uncompressed_mb: int) -> bytes:
 
 
 def mxl_cases(rng: random.Random) -> Iterator[Case]:
-    container = (
-        b'<?xml version="1.0"?><container><rootfiles><rootfile full-path="{}"/></rootfiles></container>'
-    )
+    container = b'<?xml version="1.0"?><container><rootfiles><rootfile full-path="{}"/></rootfiles></container>'
     yield "zip_bomb.mxl", _zip_bomb(200)
     yield "no_score_inside.mxl", _zip({"readme.txt": b"hello"})
     yield "missing_rootfile.mxl", _zip({"META-INF/container.xml": container.replace(b"{}", b"nope.xml")})
-    yield "container_entities.mxl", _zip(
-        {"META-INF/container.xml": b'<!DOCTYPE c [<!ENTITY e "x">]><container>&e;</container>'}
+    yield (
+        "container_entities.mxl",
+        _zip({"META-INF/container.xml": b'<!DOCTYPE c [<!ENTITY e "x">]><container>&e;</container>'}),
     )
     yield "many_entries.mxl", _zip({f"f{i}.txt": b"" for i in range(1000)})
     yield "laughs_inside.mxl", _zip({"score.xml": next(xml_cases(random.Random(0)))[1]})

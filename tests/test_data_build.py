@@ -53,7 +53,13 @@ def test_two_builds_are_byte_identical(folder: Path, tmp_path: Path) -> None:
     build_corpus([spec], first, workers=2)
     build_corpus([spec], second, workers=1)
     assert _outputs(first) == _outputs(second)
-    assert set(_outputs(first)) >= {"manifest.jsonl", "train.tokens.npy", "train.index.npy", "tokenizer.json", "build.json"}
+    assert set(_outputs(first)) >= {
+        "manifest.jsonl",
+        "train.tokens.npy",
+        "train.index.npy",
+        "tokenizer.json",
+        "build.json",
+    }
 
 
 def test_bad_file_and_duplicate_are_reported_and_the_build_finishes(folder: Path, tmp_path: Path) -> None:

@@ -150,3 +150,24 @@ def test_python_api_matches_the_cli(tmp_path: Path) -> None:
     assert score.end() == 4 * 4 * score.tpq
     again = composer.generate(Conditions(mood="tense", bars=4), Sampling(seed=2))
     assert score.dumps_midi() == again.dumps_midi()
+
+
+def test_regenerating_bars_changes_only_those_bars() -> None:
+    composer = Composer.from_pretrained()
+    conditions = Conditions(mood="happy", bars=8, instruments=("violin", "piano"))
+    score = composer.generate(conditions, Sampling(seed=1))
+    redone = composer.regenerate(score, 2, 4, conditions, Sampling(seed=5))
+    bar = 4 * score.tpq
+
+    def notes(piece, first: int, last: int) -> list[tuple[int, int, int, int]]:
+        return sorted(
+            (i, n.time, n.duration, n.pitch)
+            for i, t in enumerate(piece.tracks)
+            for n in t.notes
+            if first * bar <= n.time < last * bar
+        )
+
+    assert notes(redone, 0, 2) == notes(score, 0, 2)
+    assert notes(redone, 4, 8) == notes(score, 4, 8)
+    assert notes(redone, 2, 4) != notes(score, 2, 4)
+    assert notes(redone, 2, 4)  # the bars are not left empty

@@ -41,9 +41,7 @@ def test_humdrum_chorale_loads() -> None:
 
 
 def test_abc_book_loads_every_tune(tmp_path: Path) -> None:
-    tunes = "\n".join(
-        f"X:{i}\nT:Tune {i}\nM:6/8\nL:1/8\nK:G\n|:GAB cde|d2B G3:|\n" for i in range(1, 4)
-    )
+    tunes = "\n".join(f"X:{i}\nT:Tune {i}\nM:6/8\nL:1/8\nK:G\n|:GAB cde|d2B G3:|\n" for i in range(1, 4))
     path = tmp_path / "book.abc"
     path.write_text(tunes)
     scores = load_scores(path)

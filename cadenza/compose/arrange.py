@@ -62,14 +62,45 @@ def _final_chord(notes: np.ndarray, end: int, conditions: Resolved) -> np.ndarra
     return notes
 
 
+def notes_of(score: symusic.Score) -> np.ndarray:
+    """(onset, duration, pitch, velocity) rows of every pitched note, at 480 per quarter."""
+    source = score.resample(TPQ, min_dur=1) if score.tpq != TPQ else score
+    rows = [(n.time, n.duration, n.pitch, n.velocity) for t in source.tracks if not t.is_drum for n in t.notes]
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def orchestrate(notes: np.ndarray, instruments: tuple[Instrument, ...]) -> list[list[symusic.Note]]:
+    """The notes each instrument plays: lead, accompaniment and bass, folded into range."""
+    notes = notes[np.lexsort((notes[:, 2], notes[:, 0]))]
+    roles = _roles(notes, min(len(instruments), 3))
+    parts = []
+    for index, instrument in enumerate(instruments):
+        role = min(index, 2) if index < 3 else 1  # a fourth instrument doubles the accompaniment
+        parts.append(
+            [
+                symusic.Note(int(onset), int(duration), _fold(int(pitch), instrument), int(velocity))
+                for onset, duration, pitch, velocity in notes[roles == role]
+            ]
+        )
+    return parts
+
+
+def empty_score(conditions: Resolved) -> symusic.Score:
+    """A Score with the tempo, meter, key signature and one empty track per instrument."""
+    score = symusic.Score(TPQ)
+    score.tempos.append(symusic.Tempo(0, qpm=conditions.tempo))
+    score.time_signatures.append(symusic.TimeSignature(0, conditions.numerator, conditions.denominator))
+    minor = conditions.mode == "min"
+    score.key_signatures.append(symusic.KeySignature(0, _key_signature(conditions.tonic, minor), int(minor)))
+    for instrument in conditions.instruments:
+        score.tracks.append(symusic.Track(name=instrument.name, program=instrument.program))
+    return score
+
+
 def arrange(decoded: symusic.Score, conditions: Resolved, shift: int = 0) -> symusic.Score:
     """The finished Score (tick time, 480 per quarter) for ``conditions``; the decoded
     notes are moved ``shift`` semitones (from the model's key to the requested one)."""
-    source = decoded.resample(TPQ, min_dur=1) if decoded.tpq != TPQ else decoded
-    rows = [
-        (n.time, n.duration, n.pitch, n.velocity) for t in source.tracks if not t.is_drum for n in t.notes
-    ]
-    notes = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    notes = notes_of(decoded)
     end = round(conditions.total_quarters * TPQ)
     bars_end = round(conditions.bars * conditions.bar_quarters * TPQ)
     notes = notes[notes[:, 0] < bars_end]
@@ -77,21 +108,8 @@ def arrange(decoded: symusic.Score, conditions: Resolved, shift: int = 0) -> sym
     notes[:, 2] += shift
     notes = _final_chord(notes, end, conditions)
     notes[:, 3] = np.clip(np.rint(notes[:, 3] * conditions.loudness), 1, 127)
-    order = np.lexsort((notes[:, 2], notes[:, 0]))
-    notes = notes[order]
-
-    score = symusic.Score(TPQ)
-    score.tempos.append(symusic.Tempo(0, qpm=conditions.tempo))
-    score.time_signatures.append(symusic.TimeSignature(0, conditions.numerator, conditions.denominator))
-    score.key_signatures.append(
-        symusic.KeySignature(0, _key_signature(conditions.tonic, conditions.mode == "min"), int(conditions.mode == "min"))
-    )
-    instruments = conditions.instruments
-    roles = _roles(notes, min(len(instruments), 3))
-    for index, instrument in enumerate(instruments):
-        role = min(index, 2) if index < 3 else 1  # a fourth instrument doubles the accompaniment
-        track = symusic.Track(name=instrument.name, program=instrument.program)
-        for onset, duration, pitch, velocity in notes[roles == role]:
-            track.notes.append(symusic.Note(int(onset), int(duration), _fold(int(pitch), instrument), int(velocity)))
-        score.tracks.append(track)
+    score = empty_score(conditions)
+    for track, part in zip(score.tracks, orchestrate(notes, conditions.instruments), strict=True):
+        for note in part:
+            track.notes.append(note)
     return score

@@ -10,13 +10,22 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from cadenza.compose.arrange import arrange
+from cadenza.compose.arrange import TPQ, arrange, empty_score, notes_of, orchestrate
 from cadenza.compose.conditions import Conditions, Resolved, resolve
 from cadenza.compose.models import DEFAULT_MODEL, ModelInfo, locate
 from cadenza.data.labels import key_label
 from cadenza.data.tokens import condition_tokens, load_tokenizer
-from cadenza.errors import InputFileError
-from cadenza.models.constraints import Cadence, ExactBars, FixedTempo, Grammar, Meter, PitchClasses, PitchRange, Programs
+from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.models.constraints import (
+    Cadence,
+    ExactBars,
+    FixedTempo,
+    Grammar,
+    Meter,
+    PitchClasses,
+    PitchRange,
+    Programs,
+)
 from cadenza.models.sampling import Sampling, decode
 from cadenza.models.vocabulary import Vocabulary
 
@@ -27,6 +36,7 @@ SCALES = {
     "min": (0, 2, 3, 5, 7, 8, 10, 9, 11),  # natural minor with the raised 6th and 7th
 }
 _TOKENS_PER_BAR_LIMIT = 600
+DEFAULT_SAMPLING = Sampling()
 
 
 class Composer:
@@ -46,8 +56,7 @@ class Composer:
     def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL) -> Composer:
         """A shipped model by name (``default``, see ``cadenza models``) or a model folder."""
         folder = locate(name_or_path)
-        name = folder.name if Path(str(name_or_path)).name != DEFAULT_MODEL else folder.name
-        return cls(folder, name)
+        return cls(folder, folder.name)
 
     @cached_property
     def _model(self):  # loaded on first use: the family decides the class
@@ -72,17 +81,23 @@ class Composer:
             return lambda tokens: model.next_distribution(tokens[head:], group)
         return model.stepper()
 
-    def generate(self, conditions: Conditions, sampling: Sampling = Sampling()) -> symusic.Score:
-        """A new piece that follows ``conditions``; the same seed gives the same piece."""
-        resolved = self.resolve(conditions)
-        tonic = 0 if self.key_normalised else resolved.tonic
-        shift = resolved.tonic if resolved.tonic <= 6 else resolved.tonic - 12
+    def _shift(self, resolved: Resolved) -> int:
+        """Semitones from the key the model writes in to the requested key."""
         if not self.key_normalised:
-            shift = 0
+            return 0
+        return resolved.tonic if resolved.tonic <= 6 else resolved.tonic - 12
+
+    def _head(self, resolved: Resolved) -> list[int]:
+        tonic = 0 if self.key_normalised else resolved.tonic
+        key = key_label(tonic, resolved.mode)
+        conditions = condition_tokens(resolved.style, key, resolved.mood or "calm")
+        return [self.vocab.id("BOS_None")] + [self.vocab.id(t) for t in conditions]
+
+    def _decode(self, resolved: Resolved, sampling: Sampling, prefix: list[int], until_bar: int) -> list[int]:
+        """Tokens after ``prefix`` up to the end of bar ``until_bar`` (1-based)."""
         vocab = self.vocab
-        head = [vocab.id("BOS_None")] + [
-            vocab.id(t) for t in condition_tokens(resolved.style, key_label(tonic, resolved.mode), resolved.mood or "calm")
-        ]
+        tonic = 0 if self.key_normalised else resolved.tonic
+        shift = self._shift(resolved)
         low = min(i.low for i in resolved.instruments) - shift
         high = max(i.high for i in resolved.instruments) - shift
         constraints = [
@@ -92,16 +107,57 @@ class Composer:
             Programs(vocab, [0]),  # one keyboard texture; the arrangement gives it instruments
             PitchClasses(vocab, [(tonic + p) % 12 for p in SCALES[resolved.mode]]),
             PitchRange(vocab, max(low, 21), min(high, 108)),
-            ExactBars(vocab, resolved.bars),
-            Cadence(vocab, tonic, resolved.mode == "min", last_bar=resolved.bars),
+            ExactBars(vocab, until_bar),
         ]
-        tokens = decode(
-            self._distribution(resolved, len(head)),
-            vocab,
-            head,
-            constraints,
-            sampling,
-            max_tokens=len(head) + resolved.bars * _TOKENS_PER_BAR_LIMIT,
-        )
-        decoded = self.tokenizer.decode(tokens)
-        return arrange(decoded, resolved, shift)
+        if until_bar == resolved.bars:
+            constraints.append(Cadence(vocab, tonic, resolved.mode == "min", last_bar=resolved.bars))
+        head = len(self._head(resolved))
+        limit = len(prefix) + (until_bar + 1) * _TOKENS_PER_BAR_LIMIT
+        return decode(self._distribution(resolved, head), vocab, prefix, constraints, sampling, limit)
+
+    def generate(self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING) -> symusic.Score:
+        """A new piece that follows ``conditions``; the same seed gives the same piece."""
+        resolved = self.resolve(conditions)
+        tokens = self._decode(resolved, sampling, self._head(resolved), resolved.bars)
+        return arrange(self.tokenizer.decode(tokens), resolved, self._shift(resolved))
+
+    def regenerate(
+        self, score: symusic.Score, start_bar: int, end_bar: int, conditions: Conditions, sampling: Sampling
+    ) -> symusic.Score:
+        """``score`` (made by :meth:`generate` with ``conditions``) with bars
+        ``start_bar``..``end_bar - 1`` (0-based) composed anew; every other note is kept."""
+        resolved = self.resolve(conditions)
+        if not 0 <= start_bar < end_bar <= resolved.bars:
+            raise InvalidArgumentError(f"bars {start_bar}..{end_bar} are outside the piece's {resolved.bars} bars")
+        bar_ticks = round(resolved.bar_quarters * TPQ)
+        begin, end = start_bar * bar_ticks, end_bar * bar_ticks
+        shift = self._shift(resolved)
+        context = notes_of(score)
+        context = context[context[:, 0] < begin]
+        prefix_score = empty_score(resolved)
+        del prefix_score.tracks[1:]
+        prefix_score.tracks[0].program = 0
+        for onset, duration, pitch, velocity in context:
+            moved = int(pitch) - shift
+            if 21 <= moved <= 108:
+                prefix_score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), moved, int(velocity)))
+        prefix = self._head(resolved)
+        if len(context):
+            prefix += list(self.tokenizer.encode(prefix_score).ids)
+        bar_id = self.vocab.id("Bar_None")
+        meter_id = self.vocab.time_signature(resolved.meter)
+        while prefix.count(bar_id) < start_bar:  # bars with nothing in them still count
+            prefix += [bar_id, meter_id]
+        tokens = self._decode(resolved, sampling, prefix, end_bar)
+        fresh = notes_of(self.tokenizer.decode(tokens))
+        fresh = fresh[(fresh[:, 0] >= begin) & (fresh[:, 0] < end)]
+        fresh[:, 1] = np.clip(np.minimum(fresh[:, 1], end - fresh[:, 0]), 1, None)
+        fresh[:, 2] += shift
+        fresh[:, 3] = np.clip(np.rint(fresh[:, 3] * resolved.loudness), 1, 127)
+        result = score.copy()
+        for track, part in zip(result.tracks, orchestrate(fresh, resolved.instruments), strict=True):
+            kept = [n for n in track.notes if not begin <= n.time < end]
+            track.notes = type(track.notes)()
+            for note in sorted([*kept, *part], key=lambda n: (n.time, n.pitch)):
+                track.notes.append(note)
+        return result

@@ -112,13 +112,14 @@ def build_corpus(
     sources: Iterable[SourceSpec],
     out: Path,
     *,
-    options: BuildOptions = BuildOptions(),
+    options: BuildOptions | None = None,
     workers: int = 2,
     use_ray: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildSummary:
     """Build (or incrementally rebuild) a corpus in ``out``."""
     specs = list(sources)
+    options = options or BuildOptions()
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "cache"
     refs = [ref for spec in specs for ref in list_files(spec)]
@@ -138,7 +139,7 @@ def build_corpus(
     for number, (row, tokens) in enumerate(rows):
         if row["status"] != "kept":
             continue
-        row["tokens"] = int(len(tokens[0]))
+        row["tokens"] = len(tokens[0])
         for shift, ids in sorted(tokens.items()):
             writers[row["split"]].add(ids, number, shift)
     for split, writer in writers.items():

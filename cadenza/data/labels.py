@@ -35,9 +35,7 @@ _INTERVAL_CONSONANCE = np.array([1.0, 0.0, 0.3, 0.8, 0.9, 0.7, 0.1])
 
 def parse_key(text: str) -> tuple[int, str]:
     """``"F# minor"``, ``"f#m"``, ``"Gb:maj"``, ``"Bb major"`` -> (pitch class, "maj"|"min")."""
-    match = re.fullmatch(
-        r"\s*([A-Ga-g])\s*([#b♯♭]*)\s*[:\s]?\s*(maj(?:or)?|min(?:or)?|m|M)?\s*", text
-    )
+    match = re.fullmatch(r"\s*([A-Ga-g])\s*([#b♯♭]*)\s*[:\s]?\s*(maj(?:or)?|min(?:or)?|m|M)?\s*", text)
     if not match:
         raise InvalidArgumentError(f"key {text!r} not understood; write it like 'D minor', 'F# major' or 'Bb:min'")
     letter, accidentals, mode = match.groups()
@@ -128,7 +126,11 @@ def compute_labels(score: symusic.Score, known_key: str | None = None) -> PieceL
     valence = float(np.clip((0.6 if mode == "maj" else -0.6 if mode == "min" else 0.0)
                             + 0.8 * (_consonance(score) - 0.55), -1, 1))  # fmt: skip
     arousal = float(np.clip(0.5 * (tempo - 100) / 40 + 0.3 * (density - 6) / 4 + 0.2 * (loudness - 75) / 25, -1, 1))
-    meter = f"{score.time_signatures[0].numerator}/{score.time_signatures[0].denominator}" if score.time_signatures else "4/4"
+    meter = (
+        f"{score.time_signatures[0].numerator}/{score.time_signatures[0].denominator}"
+        if score.time_signatures
+        else "4/4"
+    )
     instruments = sorted({128 if t.is_drum else t.program for t in score.tracks if len(t.notes)})
     return PieceLabels(key, mode, tempo, meter, round(density, 3), instruments,
                        round(valence, 3), round(arousal, 3), mood_of(valence, arousal))  # fmt: skip

@@ -39,7 +39,9 @@ class BuildOptions:
 
     def fingerprint(self) -> str:
         """Changes whenever the options or a library that shapes the output change."""
-        text = json.dumps({"options": asdict(self), "libraries": _library_versions(), "format": CACHE_FORMAT}, sort_keys=True)
+        text = json.dumps(
+            {"options": asdict(self), "libraries": _library_versions(), "format": CACHE_FORMAT}, sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -109,7 +111,7 @@ def _process_piece(ref: FileRef, piece, options: BuildOptions) -> PieceResult:
             pitches = [n.pitch for t in score.tracks if not t.is_drum for n in t.notes]
             low, high = min(pitches, default=60), max(pitches, default=60)
             for shift in options.transpositions:
-                if shift and _LOWEST_PITCH <= low + shift and high + shift <= _HIGHEST_PITCH:
+                if shift and low + shift >= _LOWEST_PITCH and high + shift <= _HIGHEST_PITCH:
                     shifted = score.shift_pitch(shift)
                     result.tokens[shift] = encode_piece(tokenizer, shifted, conditions_for_shift(conditions, shift))
     except Exception as error:  # miditok refuses some content (e.g. a time signature outside its vocabulary)

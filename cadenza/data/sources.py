@@ -190,7 +190,11 @@ def _pop909_in_bars(score: symusic.Score, folder: Path) -> symusic.Score:
     path = folder / "beat_midi.txt"
     if not path.exists():
         return score
-    downbeats = [float(cols[0]) for line in path.read_text().splitlines() if len(cols := line.split()) >= 3 and float(cols[2]) == 1.0]
+    downbeats = [
+        float(cols[0])
+        for line in path.read_text().splitlines()
+        if len(cols := line.split()) >= 3 and float(cols[2]) == 1.0
+    ]
     if not downbeats:
         return score
     bar = 4 * score.tpq
@@ -230,7 +234,9 @@ def _jsb_scores(ref: FileRef) -> list[SourcePiece]:
                     pitch = int(frame[voice]) if voice < len(frame) else -1
                     if pitch != current:
                         if current >= 0:
-                            track.notes.append(symusic.Note(start * step_ticks, (index - start) * step_ticks, current, 80))
+                            track.notes.append(
+                                symusic.Note(start * step_ticks, (index - start) * step_ticks, current, 80)
+                            )
                         start, current = index, pitch
                 score.tracks.append(track)
             pieces.append(SourcePiece(f"{ref.piece_id}/{split}/{number:03d}", score, split=split))

@@ -19,7 +19,7 @@ __all__ = ["STYLES", "make_tokenizer", "load_tokenizer", "condition_tokens", "en
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLES = ("pop", "chorale", "folk", "early", "classical", "other")
-_KEYS = tuple(f"{name}:{mode}" for mode in ("maj", "min") for name in PITCH_CLASS_NAMES) + ("none",)
+_KEYS = (*(f"{name}:{mode}" for mode in ("maj", "min") for name in PITCH_CLASS_NAMES), "none")
 
 
 def _condition_vocabulary() -> list[str]:

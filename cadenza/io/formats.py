@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from cadenza.errors import UnsupportedFormatError
@@ -11,7 +11,7 @@ from cadenza.errors import UnsupportedFormatError
 __all__ = ["Format", "format_of", "READABLE", "WRITABLE_SCORE", "WRITABLE"]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     MIDI = "midi"
     MUSICXML = "musicxml"
     MXL = "mxl"  # compressed MusicXML

@@ -80,7 +80,9 @@ def _unpack_mxl(data: bytes, path: str | os.PathLike[str], limits: Limits) -> by
                     rootfile = element.get("full-path")
                     break
         if rootfile is None:
-            candidates = [n for n in names if n.lower().endswith((".xml", ".musicxml")) and not n.startswith("META-INF")]
+            candidates = [
+                n for n in names if n.lower().endswith((".xml", ".musicxml")) and not n.startswith("META-INF")
+            ]
             rootfile = candidates[0] if candidates else None
         if rootfile is None or rootfile not in names:
             raise InputFileError("compressed MusicXML without a score inside", path)
@@ -116,7 +118,8 @@ def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
     Tied notes are merged, grace notes (no duration) are dropped, chords become
     simultaneous notes; tempo marks, time and key signatures are kept.
     """
-    from music21 import key, meter, note, stream as m21stream, tempo
+    from music21 import key, meter, note, tempo
+    from music21 import stream as m21stream
 
     assert isinstance(stream, m21stream.Stream)
     parts = list(stream.parts) if isinstance(stream, m21stream.Score) else [stream]
@@ -164,7 +167,8 @@ def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
 def _parse_in_child(payload: str | bytes, m21_format: str) -> list[bytes]:
     import warnings
 
-    from music21 import converter, stream as m21stream
+    from music21 import converter
+    from music21 import stream as m21stream
 
     # music21 prints warnings about every oddity it repairs; the child's stderr is not
     # the user's terminal, and what matters comes back as the answer or the error.

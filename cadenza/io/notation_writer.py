@@ -89,7 +89,9 @@ def score_to_music21(score: symusic.Score) -> object:
     return result
 
 
-def write_musicxml(score: symusic.Score, path: str | os.PathLike[str], *, force: bool = False, fmt: Format = Format.MUSICXML) -> Path:
+def write_musicxml(
+    score: symusic.Score, path: str | os.PathLike[str], *, force: bool = False, fmt: Format = Format.MUSICXML
+) -> Path:
     """Write a Score as MusicXML (.musicxml/.xml) or compressed MusicXML (.mxl), atomically."""
     m21 = score_to_music21(score)
     with atomic_output(path, force=force) as tmp:

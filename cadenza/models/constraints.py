@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class DecodingState:
             self.bars += 1
             self.position = -1
         elif kind == "TimeSig":
-            numerator, denominator = self.vocab.names[token].split("_", 1)[1].split("/")
+            numerator = self.vocab.names[token].split("_", 1)[1].split("/")[0]
             self.positions_per_bar = int(numerator) * POSITIONS_PER_BEAT
         elif kind == "Position":
             self.position = int(value)
@@ -84,7 +84,7 @@ class Grammar:
     """Only well-formed REMI successions: Bar TimeSig (Position [Tempo] (Program Pitch
     Velocity Duration)+)* ... EOS, with positions rising inside a bar."""
 
-    _NEXT = {
+    _NEXT: ClassVar[dict[str, tuple[str, ...]]] = {
         "Bar": ("TimeSig",),
         "TimeSig": ("Position", "Bar", "EOS"),
         "Position": ("Tempo", "Program"),

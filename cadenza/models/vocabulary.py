@@ -32,9 +32,7 @@ class Vocabulary:
         values = np.full(len(names), np.nan)
         for index, name in enumerate(names):
             kind, _, value = name.partition("_")
-            if kind in ("Pitch", "PitchDrum", "Position", "Program", "Velocity"):
-                values[index] = float(value)
-            elif kind == "Tempo":
+            if kind in ("Pitch", "PitchDrum", "Position", "Program", "Velocity") or kind == "Tempo":
                 values[index] = float(value)
             elif kind == "Duration":
                 beats, fraction, resolution = (int(v) for v in value.split("."))

@@ -1,0 +1,150 @@
+"""Generation on a CPU: speed and memory for 60 s of music, conditions met, and how the
+music compares with POP909's test split.
+
+    python bench/bench_generate.py [--model default] [--datasets ../shared/datasets] [--pieces 100]
+
+1. Time to generate 60 s of music (median of 5 seeds, model already loaded) and the
+   process's peak memory, beside the same model decoding with the grammar alone (the
+   cost of the constraint filters), as a ratio.
+2. ``--pieces`` pieces with conditions cycled over keys, tempos, meters, moods and
+   lengths; each checked with cadenza's own analysis: main key == requested key, tempo
+   within 1 bpm, meter equal to the requested one, length within one beat.
+3. The same pieces against POP909's test split (its songs whose content hash puts them
+   there), per feature: overlapping area of the intra-set and inter-set distance
+   distributions (Yang & Lerch 2018); beside the same measure for POP909's own training
+   split against its test split, the human reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = ["C major", "A minor", "F# minor", "Eb major", "D minor", "G major", "Bb minor", "E major"]
+METERS = ["4/4", "3/4", "6/8", "2/4"]
+MOODS = ["calm", "happy", "sad", "tense"]
+TEMPOS = [72, 96, 120, 140, 84]
+
+
+def _speed(composer, seconds: float = 60.0) -> tuple[float, float, float]:
+    from cadenza.compose import Conditions, Sampling
+    from cadenza.models.constraints import Grammar
+    from cadenza.models.sampling import decode
+
+    conditions = Conditions(seconds=seconds, tempo=120)
+    composer.generate(conditions, Sampling(seed=99))  # warm: load the model
+    timings = []
+    for seed in range(5):
+        started = time.perf_counter()
+        composer.generate(conditions, Sampling(seed=seed))
+        timings.append(time.perf_counter() - started)
+    resolved = composer.resolve(conditions)
+    head = [composer.vocab.id("BOS_None")]
+    distribution = composer._distribution(resolved, len(head))
+    grammar_only = []
+    for seed in range(5):
+        started = time.perf_counter()
+        decode(distribution, composer.vocab, head, [Grammar(composer.vocab)], Sampling(seed=seed), max_tokens=2400)
+        grammar_only.append(time.perf_counter() - started)
+    return statistics.median(timings), statistics.median(grammar_only), 2400
+
+
+def _conditions_met(composer, pieces: int) -> tuple[list, dict[str, float]]:
+    from cadenza.analysis.beats import beat_grid, meter_segments, tempo_segments
+    from cadenza.analysis.key import key_segments, main_key
+    from cadenza.compose import Conditions, Sampling
+    from cadenza.data.labels import parse_key
+
+    scores, met = [], {"key": 0, "tempo": 0, "meter": 0, "length": 0}
+    combos = itertools.cycle(itertools.product(KEYS, METERS, MOODS))
+    for number in range(pieces):
+        key, meter, mood = next(combos)
+        tempo = TEMPOS[number % len(TEMPOS)]
+        length = {"seconds": 30.0} if number % 2 else {"bars": 16}
+        conditions = Conditions(key=key, meter=meter, mood=mood, tempo=tempo, **length)
+        score = composer.generate(conditions, Sampling(seed=number))
+        scores.append(score)
+        found = main_key(key_segments(score))
+        met["key"] += found is not None and parse_key(found.label) == parse_key(key)
+        grid = beat_grid(score)
+        tempi = [bpm for _, bpm in tempo_segments(grid)]
+        met["tempo"] += bool(tempi) and all(abs(bpm - tempo) <= 1.0 for bpm in tempi)
+        meters = {f"{n}/{d}" for _, n, d in meter_segments(grid)}
+        met["meter"] += meters == {meter}
+        seconds = float(score.to("second").end())
+        wanted = composer.resolve(conditions).seconds
+        met["length"] += abs(seconds - wanted) <= 60.0 / tempo
+    return scores, {k: v / pieces for k, v in met.items()}
+
+
+def _pop909_splits(datasets: Path) -> tuple[list, list]:
+    from cadenza.data.content import content_hash, split_of
+    from cadenza.data.sources import list_files, parse_source_spec, read_file
+
+    train, test = [], []
+    for ref in list_files(parse_source_spec(f"pop909={datasets / 'pop909'}")):
+        score = read_file(ref)[0].score
+        (test if split_of(content_hash(score)) == "test" else train).append(score)
+    return train, test
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument("--pieces", type=int, default=100)
+    args = parser.parse_args()
+
+    from cadenza.analysis.compare import compare_collections
+    from cadenza.compose import Composer
+
+    console = Console()
+    composer = Composer.from_pretrained(args.model)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    generate_s, grammar_s, tokens = _speed(composer)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    table = Table(title=f"Generating 60 s of music with {composer.info.name} ({machine})")
+    for column in ("run", "wall s (median of 5)", "x real time", "ratio"):
+        table.add_column(column)
+    table.add_row("cadenza generate, all constraints", f"{generate_s:.3f}", f"{60 / generate_s:.0f}", "1.00")
+    table.add_row(
+        f"same model, grammar only ({tokens} tokens)", f"{grammar_s:.3f}", "—", f"{grammar_s / generate_s:.2f}"
+    )
+    console.print(table)
+    console.print(f"peak memory of the process (model loaded, 11 pieces made): {peak_mb:.0f} MB")
+
+    started = time.perf_counter()
+    scores, met = _conditions_met(composer, args.pieces)
+    table = Table(title=f"{args.pieces} generated pieces: requested conditions met (cadenza's analysis)")
+    for column in ("key", "tempo", "meter", "length"):
+        table.add_column(column)
+    table.add_row(*(f"{met[k]:.0%}" for k in ("key", "tempo", "meter", "length")))
+    console.print(table)
+    console.print(f"({time.perf_counter() - started:.0f} s for generation and analysis)")
+
+    train, test = _pop909_splits(args.datasets)
+    rng = np.random.default_rng(0)
+    human = [train[i] for i in rng.choice(len(train), size=min(len(scores), len(train)), replace=False)]
+    ours = compare_collections(test, scores)
+    theirs = compare_collections(test, human)
+    table = Table(title=f"Against POP909's test split ({len(test)} songs): overlapping area, higher is closer")
+    for column in ("feature", f"generated ({len(scores)})", f"POP909 train ({len(human)})"):
+        table.add_column(column)
+    for feature in ours:
+        table.add_row(feature, f"{ours[feature].overlap_area:.3f}", f"{theirs[feature].overlap_area:.3f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
