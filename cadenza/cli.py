@@ -7,19 +7,49 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError, InvalidArgumentError
 
+
+class _FriendlyGroup(TyperGroup):
+    """Turns a cadenza error into one line on stderr and exit code 2, wherever it is
+    raised (also under typer's test runner, which calls the group directly)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except CadenzaError as error:
+            error_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            error_console.print("interrupted")
+            ctx.exit(130)
+        except Exception as error:  # a bug of ours: one line, the traceback only on request
+            if os.environ.get("CADENZA_DEBUG"):
+                raise
+            error_console.print(
+                f"[red]internal error:[/red] {type(error).__name__}: {error} "
+                "(set CADENZA_DEBUG=1 for details and please report it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            ctx.exit(1)
+
+
 app = typer.Typer(
+    cls=_FriendlyGroup,
     name="cadenza",
     help="Compose, analyse and inspect music.",
     no_args_is_help=True,
@@ -214,11 +244,11 @@ app.add_typer(train_app, name="train")
 def train_markov_command(
     data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")],
     out: Annotated[Path, typer.Option("--out", help="The model folder to write.")],
-    order: Annotated[int, typer.Option(help="Longest n-gram (context + next token).")] = 10,
-    group_order: Annotated[int, typer.Option("--group-order", help="Longest n-gram per style and mode.")] = 6,
+    order: Annotated[int, typer.Option(help="Longest n-gram over all music pooled (context + next token).")] = 4,
+    group_order: Annotated[int, typer.Option("--group-order", help="Longest n-gram per style and mode.")] = 8,
     min_pieces: Annotated[
         int, typer.Option("--min-pieces", help="Keep a long pattern only if this many pieces share it.")
-    ] = 2,
+    ] = 4,
     force: Force = False,
 ) -> None:
     """Fit the variable-order Markov model (seconds to minutes on a CPU)."""
@@ -232,6 +262,22 @@ def train_markov_command(
         folder = train_markov(data, out, config)
     size = (folder / "model.safetensors").stat().st_size
     console.print(f"wrote {folder} ({size / 1e6:.1f} MB of weights)")
+
+
+evaluate_app = typer.Typer(help="Measure models on standard benchmarks.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+def _register_plugins() -> None:
+    """Commands that live beside the parts they drive (neural training, provenance)."""
+    from cadenza import cli_neural
+
+    cli_neural.register(train_app, evaluate_app)
+    try:
+        from cadenza import cli_provenance
+    except ImportError:  # pragma: no cover - while provenance is being built
+        return
+    cli_provenance.register(app)
 
 
 data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)
@@ -327,26 +373,12 @@ def _counts(counter: Counter[str], most: int = 20) -> str:
     return ", ".join(f"{k} {v}" for k, v in counter.most_common(most))
 
 
+_register_plugins()
+
+
 def main() -> None:
-    """Console entry point: run the app, turning cadenza errors into one line."""
-    try:
-        app()
-    except CadenzaError as error:
-        error_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        error_console.print("interrupted")
-        sys.exit(130)
-    except Exception as error:  # a bug of ours: one line, the traceback only on request
-        if os.environ.get("CADENZA_DEBUG"):
-            raise
-        error_console.print(
-            f"[red]internal error:[/red] {type(error).__name__}: {error} "
-            "(set CADENZA_DEBUG=1 for details and please report it)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(1)
+    """Console entry point."""
+    app()
 
 
 if __name__ == "__main__":

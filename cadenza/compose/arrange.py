@@ -62,6 +62,50 @@ def _final_chord(notes: np.ndarray, end: int, conditions: Resolved) -> np.ndarra
     return notes
 
 
+_QUALITY_INTERVALS = {"min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7)}
+
+
+def _chord_tones(label: str) -> tuple[int, tuple[int, ...]] | None:
+    """Root pitch class and triad intervals of a Harte label (``A:min7/b3``); None for N."""
+    from cadenza.data.labels import parse_key
+
+    root, _, quality = label.partition(":")
+    if root in ("N", "X", ""):
+        return None
+    pc, _ = parse_key(root)
+    quality = quality.split("/")[0]
+    for name, intervals in _QUALITY_INTERVALS.items():
+        if quality.startswith(name) or (name == "min" and quality.startswith("hdim")):
+            return pc, intervals
+    return pc, (0, 4, 7)
+
+
+def accompany(melody: np.ndarray, conditions: Resolved) -> np.ndarray:
+    """Chords under a single line, from the harmony cadenza's analysis hears in it:
+    a close triad below the tune and the root in the bass, one per chord change."""
+    from cadenza.analysis.chords import chord_segments
+
+    score = empty_score(conditions)
+    del score.tracks[1:]
+    for onset, duration, pitch, velocity in melody:
+        score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), int(pitch), int(velocity)))
+    rows = []
+    for segment in chord_segments(score):
+        tones = _chord_tones(segment.label)
+        if tones is None:
+            continue
+        start, end = int(segment.start), int(segment.end)
+        inside = melody[(melody[:, 0] < end) & (melody[:, 0] + melody[:, 1] > start)]
+        ceiling = int(inside[:, 2].min()) - 1 if len(inside) else 71
+        velocity = int(np.median(inside[:, 3]) * 0.7) if len(inside) else 60
+        root, intervals = tones
+        base = root + 12 * ((ceiling - 7 - root) // 12)  # the highest root whose triad stays below the tune
+        rows += [(start, end - start, base + i, velocity) for i in intervals]
+        bass = root + 12 * ((47 - root) // 12)  # the root between C2 and B2
+        rows.append((start, end - start, bass - 12 if bass >= base else bass, velocity))
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
 def notes_of(score: symusic.Score) -> np.ndarray:
     """(onset, duration, pitch, velocity) rows of every pitched note, at 480 per quarter."""
     source = score.resample(TPQ, min_dur=1) if score.tpq != TPQ else score
@@ -83,6 +127,13 @@ def orchestrate(notes: np.ndarray, instruments: tuple[Instrument, ...]) -> list[
             ]
         )
     return parts
+
+
+def _is_single_line(notes: np.ndarray) -> bool:
+    """Whether most onsets carry one note: a tune without its harmony."""
+    if len(notes) == 0:
+        return False
+    return len(np.unique(notes[:, 0])) >= 0.8 * len(notes)
 
 
 def empty_score(conditions: Resolved) -> symusic.Score:
@@ -107,6 +158,11 @@ def arrange(decoded: symusic.Score, conditions: Resolved, shift: int = 0) -> sym
     notes[:, 1] = np.clip(np.minimum(notes[:, 1], bars_end - notes[:, 0]), 1, None)
     notes[:, 2] += shift
     notes = _final_chord(notes, end, conditions)
+    if len(conditions.instruments) > 1 and _is_single_line(notes):
+        chords = accompany(notes, conditions)
+        chords = chords[chords[:, 0] < end]
+        chords[:, 1] = np.minimum(chords[:, 1], end - chords[:, 0])
+        notes = np.vstack([notes, chords])
     notes[:, 3] = np.clip(np.rint(notes[:, 3] * conditions.loudness), 1, 127)
     score = empty_score(conditions)
     for track, part in zip(score.tracks, orchestrate(notes, conditions.instruments), strict=True):

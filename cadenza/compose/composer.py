@@ -18,6 +18,7 @@ from cadenza.data.tokens import condition_tokens, load_tokenizer
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.constraints import (
     Cadence,
+    Continuity,
     ExactBars,
     FixedTempo,
     Grammar,
@@ -74,11 +75,28 @@ class Composer:
     def resolve(self, conditions: Conditions) -> Resolved:
         return resolve(conditions, self.default_style)
 
+    def _markov_group(self, resolved: Resolved, groups: tuple[str, ...]) -> str | None:
+        """The closest group the model knows: same style, mode and beat unit; else the
+        same style and beat unit; else the largest group with that beat unit."""
+        from cadenza.models.markov_fit import group_name
+
+        wanted = group_name(resolved.style, resolved.mode, resolved.meter)
+        unit = wanted.rsplit("|", 1)[1]
+        sizes = self.info.training.get("groups", {})
+        same_unit = sorted((g for g in groups if g.endswith(f"|{unit}")), key=lambda g: -sizes.get(g, 0))
+        for candidates in ([wanted], [g for g in same_unit if g.startswith(f"{resolved.style}|")], same_unit):
+            if candidates and candidates[0] in groups:
+                return candidates[0]
+        return None
+
     def _distribution(self, resolved: Resolved, head: int) -> Callable[[Sequence[int]], np.ndarray]:
         model = self._model
         if self.info.family == "markov":
-            group = f"{resolved.style}|{resolved.mode}"
-            return lambda tokens: model.next_distribution(tokens[head:], group)
+            from cadenza.models.markov_fit import pool_name
+
+            group = self._markov_group(resolved, model.config.groups)
+            pool = pool_name(resolved.meter)
+            return lambda tokens: model.next_distribution(tokens[head:], group, pool)
         return model.stepper()
 
     def _shift(self, resolved: Resolved) -> int:
@@ -108,6 +126,7 @@ class Composer:
             PitchClasses(vocab, [(tonic + p) % 12 for p in SCALES[resolved.mode]]),
             PitchRange(vocab, max(low, 21), min(high, 108)),
             ExactBars(vocab, until_bar),
+            Continuity(vocab),
         ]
         if until_bar == resolved.bars:
             constraints.append(Cadence(vocab, tonic, resolved.mode == "min", last_bar=resolved.bars))

@@ -28,6 +28,7 @@ __all__ = [
     "Programs",
     "ExactBars",
     "Cadence",
+    "Continuity",
 ]
 
 
@@ -44,7 +45,13 @@ class DecodingState:
     ended: bool = False
     notes: int = 0
     notes_at_position: int = 0
+    sounding_until: int = 0  # where the longest note so far ends, in positions from the piece's start
     history: list[int] = field(default_factory=list)
+
+    @property
+    def bar_start(self) -> int:
+        """The current bar's first position, counted from the piece's start."""
+        return (self.bars - 1) * self.positions_per_bar
 
     def advance(self, token: int) -> None:
         kind = self.vocab.kinds[token]
@@ -63,6 +70,9 @@ class DecodingState:
         elif kind in ("Pitch", "PitchDrum"):
             self.notes += 1
             self.notes_at_position += 1
+        elif kind == "Duration":
+            end = self.bar_start + max(self.position, 0) + round(value * POSITIONS_PER_BEAT)
+            self.sounding_until = max(self.sounding_until, end)
         elif kind == "EOS":
             self.ended = True
         self.last_kind = kind
@@ -222,3 +232,33 @@ class Cadence:
     def allowed(self, state: DecodingState) -> np.ndarray:
         mask = self.final.allowed(state)
         return mask & self.before.allowed(state) if self.before is not None else mask
+
+
+class Continuity:
+    """No silence longer than ``max_gap_beats``: the next onset comes at most that long
+    after the last note ends, and a bar closes only once its music reaches near its end.
+
+    A short-context model cannot see the time signature or how far into the bar it is;
+    without this it ends bars early and leaves holes that no style in the corpus has.
+    """
+
+    def __init__(self, vocab: Vocabulary, max_gap_beats: float = 1.0) -> None:
+        self.vocab = vocab
+        self.gap = round(max_gap_beats * POSITIONS_PER_BEAT)
+        self._positions = vocab.of_kind("Position")
+        self._bar = vocab.of_kind("Bar")
+        self._eos = vocab.of_kind("EOS")
+
+    def allowed(self, state: DecodingState) -> np.ndarray:
+        mask = np.ones(len(self.vocab), dtype=bool)
+        if state.bars == 0 or state.last_kind not in ("Duration", "TimeSig", "Tempo"):
+            return mask
+        reach = state.sounding_until - state.bar_start  # relative to this bar's start
+        latest_onset = reach + self.gap
+        mask &= ~self._positions | (np.nan_to_num(self.vocab.values, nan=-1) <= latest_onset)
+        if reach < state.positions_per_bar - self.gap:
+            open_positions = mask & self._positions & (self.vocab.values > state.position)
+            open_positions &= self.vocab.values < state.positions_per_bar
+            if open_positions.any():
+                mask &= ~(self._bar | self._eos)
+        return mask

@@ -39,11 +39,14 @@ _MASK64 = (1 << 64) - 1
 @dataclass(frozen=True)
 class MarkovConfig:
     vocab_size: int
-    order: int = 10  # longest n-gram: order - 1 tokens of context
-    group_order: int = 6  # longest n-gram of the style-and-mode groups
-    min_pieces: int = 2
+    # The groups (style and mode) carry the long contexts, so that a style is learned
+    # from its own pieces; the pooled model of all music is a short-context backoff.
+    order: int = 4  # longest n-gram of all music pooled: order - 1 tokens of context
+    group_order: int = 8  # longest n-gram within a style-and-mode group
+    min_pieces: int = 4
     keep_all_below: int = 3  # contexts shorter than this keep every successor
     groups: tuple[str, ...] = ()
+    pools: tuple[str, ...] = (ALL_GROUP,)  # the pooled models (e.g. one per beat unit)
 
     @classmethod
     def tiny(cls, vocab_size: int) -> MarkovConfig:
@@ -97,11 +100,19 @@ class MarkovModel:
 
     # ----------------------------------------------------------------- training
     @classmethod
-    def fit(cls, config: MarkovConfig, pieces: Sequence[np.ndarray], groups: Sequence[str]) -> MarkovModel:
-        """Count every n-gram of every piece, for all music and for the piece's group."""
+    def fit(
+        cls,
+        config: MarkovConfig,
+        pieces: Sequence[np.ndarray],
+        groups: Sequence[str],
+        pools: Sequence[str] | None = None,
+    ) -> MarkovModel:
+        """Count every n-gram of every piece, in its pool and in its group."""
+        pools = list(pools) if pools is not None else [ALL_GROUP] * len(pieces)
         all_keys, all_next, all_counts = [], [], []
-        for group_name, longest in ((ALL_GROUP, config.order), *((g, config.group_order) for g in config.groups)):
-            members = [p for p, g in zip(pieces, groups, strict=True) if group_name in (ALL_GROUP, g)]
+        tables = [(p, config.order) for p in config.pools] + [(g, config.group_order) for g in config.groups]
+        for group_name, longest in tables:
+            members = [p for p, g, pool in zip(pieces, groups, pools, strict=True) if group_name in (g, pool)]
             for length in range(longest):
                 keys, successors, counts = cls._count(config, members, length, group_name)
                 all_keys.append(keys)
@@ -171,10 +182,15 @@ class MarkovModel:
             depth = n + 1
         return probabilities, depth
 
-    def next_distribution(self, context: Sequence[int], group: str | None = None) -> np.ndarray:
-        """P(next token | context, group) over the vocabulary."""
-        history = list(context[-(self.config.order - 1) :]) if self.config.order > 1 else []
-        p_all, depth_all = self._chain(history, ALL_GROUP, self.config.order)
+    def next_distribution(
+        self, context: Sequence[int], group: str | None = None, pool: str | None = None
+    ) -> np.ndarray:
+        """P(next token | context, group) over the vocabulary: the group's chain mixed with
+        its pool's (weighted by how deep a context each found)."""
+        longest = max(self.config.order, self.config.group_order)
+        history = list(context[-(longest - 1) :]) if longest > 1 else []
+        pool = pool if pool in self.config.pools else self.config.pools[0]
+        p_all, depth_all = self._chain(history, pool, self.config.order)
         if not group or group not in self.config.groups:
             return p_all
         p_group, depth_group = self._chain(history, group, self.config.group_order)
@@ -183,11 +199,13 @@ class MarkovModel:
         weight = depth_group / (depth_group + depth_all)
         return weight * p_group + (1 - weight) * p_all
 
-    def log_likelihood(self, tokens: Sequence[int], group: str | None = None, start: int = 1) -> float:
+    def log_likelihood(
+        self, tokens: Sequence[int], group: str | None = None, pool: str | None = None, start: int = 1
+    ) -> float:
         """Sum of ln P(token | what came before) from position ``start`` on."""
         total = 0.0
         for i in range(start, len(tokens)):
-            total += float(np.log(self.next_distribution(tokens[:i], group)[tokens[i]]))
+            total += float(np.log(self.next_distribution(tokens[:i], group, pool)[tokens[i]]))
         return total
 
     # ---------------------------------------------------------------- save/load
@@ -201,7 +219,7 @@ class MarkovModel:
             str(weights),
             metadata={"family": "markov"},
         )
-        config = {"family": "markov", **asdict(self.config), "groups": list(self.config.groups)}
+        config = {"family": "markov", **asdict(self.config)}
         (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
         return weights
 
@@ -219,5 +237,6 @@ class MarkovModel:
         known = {f.name for f in fields(MarkovConfig)}  # the composer keeps its own keys there too
         config_data = {k: v for k, v in config_data.items() if k in known}
         config_data["groups"] = tuple(config_data.get("groups", ()))
+        config_data["pools"] = tuple(config_data.get("pools", (ALL_GROUP,)))
         config = MarkovConfig(**config_data)
         return cls(config, tensors["keys"], tensors["successors"], tensors["counts"])

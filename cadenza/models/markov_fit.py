@@ -23,9 +23,23 @@ from cadenza.errors import InputFileError
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["normalise_key", "train_markov", "HEAD_TOKENS"]
+__all__ = ["group_name", "pool_name", "normalise_key", "train_markov", "HEAD_TOKENS"]
 
 HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
+MIN_GROUP_PIECES = 20
+
+
+def pool_name(meter: str) -> str:
+    """The pooled model of every piece with the same beat unit (see :func:`group_name`)."""
+    return f"*|{meter.split('/')[-1] if '/' in meter else '4'}"
+
+
+def group_name(style: str, mode: str, meter: str) -> str:
+    """Pieces are grouped by style, mode and the beat unit of their meter: REMI counts
+    positions and durations in beats of the time signature's denominator, so a quarter
+    note in 6/8 and in 4/4 are different tokens, and must not share statistics."""
+    denominator = meter.split("/")[-1] if "/" in meter else "4"
+    return f"{style}|{mode}|{denominator}"
 
 
 def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarray:
@@ -57,7 +71,7 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     tokenizer = load_tokenizer(corpus)
     vocab = Vocabulary.from_tokenizer_vocab(tokenizer.vocab)
     shard = open_shard(corpus, "train")
-    pieces, groups, sources = [], [], Counter()
+    pieces, groups, pools, sources = [], [], [], Counter()
     for i in range(len(shard)):
         row_number, semitones = int(shard.index[i, 2]), int(shard.index[i, 3])
         if semitones != 0:
@@ -67,18 +81,28 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
         tonic, mode = parse_key(labels["key"]) if labels["key"] != "none" else (0, "maj")
         music = np.asarray(shard.sequence(i)[HEAD_TOKENS:], dtype=np.int64)
         pieces.append(normalise_key(music, tonic, vocab))
-        groups.append(f"{labels['style']}|{mode}")
+        groups.append(group_name(str(labels["style"]), mode, str(labels["meter"])))
+        pools.append(pool_name(str(labels["meter"])))
         sources[(row["source"], row["licence"])] += 1
     if not pieces:
         raise InputFileError("has no training pieces", corpus)
+    sizes = Counter(groups)
+    # a group of a handful of pieces would only parrot them: they count in the pooled model alone
+    groups = [g if sizes[g] >= MIN_GROUP_PIECES else "" for g in groups]
     base = config or MarkovConfig(vocab_size=len(vocab))
-    config = replace(base, vocab_size=len(vocab), groups=tuple(sorted(set(groups))))
-    model = MarkovModel.fit(config, pieces, groups)
+    pool_sizes = Counter(pools)
+    pools = [p if pool_sizes[p] >= MIN_GROUP_PIECES else "*|4" for p in pools]
+    config = replace(
+        base, vocab_size=len(vocab), groups=tuple(sorted(set(groups) - {""})), pools=tuple(sorted(set(pools)))
+    )
+    model = MarkovModel.fit(config, pieces, groups, pools)
     model.save(out)
     shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
     model_config = json.loads((out / "config.json").read_text())
-    styles = Counter(g.split("|")[0] for g in groups)
-    model_config.update(key_normalised=True, default_style=styles.most_common(1)[0][0])
+    styles = Counter(g.split("|")[0] for g in groups if g)
+    # pop, when the corpus has it: a full texture (melody, chords, bass) suits most uses
+    default_style = "pop" if "pop" in styles else styles.most_common(1)[0][0]
+    model_config.update(key_normalised=True, default_style=default_style)
     (out / "config.json").write_text(json.dumps(model_config, indent=1, sort_keys=True) + "\n")
     training = {
         "corpus": str(corpus),
@@ -87,7 +111,7 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
         "sources": [
             {"name": name, "licence": licence, "pieces": count} for (name, licence), count in sorted(sources.items())
         ],
-        "groups": dict(Counter(groups)),
+        "groups": {g: n for g, n in sorted(Counter(groups).items()) if g},
     }
     (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True) + "\n")
     return out
