@@ -268,6 +268,26 @@ evaluate_app = typer.Typer(help="Measure models on standard benchmarks.", no_arg
 app.add_typer(evaluate_app, name="evaluate")
 
 
+@evaluate_app.command("markov")
+def evaluate_markov_command(
+    model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
+    data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
+    split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
+    pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
+) -> None:
+    """Negative log-likelihood per token of a corpus split under a Markov model, per style."""
+    from cadenza.compose.models import locate
+    from cadenza.models.markov_fit import evaluate_markov
+
+    if split not in ("train", "valid", "test"):
+        raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")
+    results = evaluate_markov(locate(model), data, split, pieces_per_style=pieces)
+    table = Table("style", "NLL (nats/token)", "tokens", title=f"{model} on {data} ({split})")
+    for style, (nll, count) in results.items():
+        table.add_row(style, f"{nll:.3f}", f"{count:,}")
+    console.print(table)
+
+
 def _register_plugins() -> None:
     """Commands that live beside the parts they drive (neural training, provenance)."""
     from cadenza import cli_neural

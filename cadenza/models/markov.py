@@ -20,6 +20,7 @@ Saved as safetensors (the table) + JSON (the config); never pickle.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -33,6 +34,7 @@ __all__ = ["MarkovConfig", "MarkovModel", "ALL_GROUP"]
 
 ALL_GROUP = "*"
 _BASE = np.uint64(0x100000001B3)
+_BASE_INT = 0x100000001B3
 _MASK64 = (1 << 64) - 1
 
 
@@ -84,8 +86,36 @@ def _context_keys(tokens: np.ndarray, length: int, group: str) -> np.ndarray:
 
 def context_key(context: Sequence[int], group: str) -> int:
     """The key of one context (the last tokens before the one to predict)."""
-    tokens = np.asarray([*context, 0], dtype=np.int64)
-    return int(_context_keys(tokens, len(context), group)[0])
+    return suffix_keys(context, group, len(context) + 1)[len(context)]
+
+
+@functools.lru_cache(maxsize=256)
+def _salts(group: str, count: int) -> tuple[int, ...]:
+    return tuple(int(_group_salt(group)) ^ (length << 56) for length in range(count))
+
+
+def _mix_int(value: int) -> int:
+    """splitmix64 finaliser on a Python int; the same numbers as :func:`_mix`."""
+    z = (value + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def suffix_keys(context: Sequence[int], group: str, count: int) -> list[int]:
+    """Keys of the last 0, 1, ..., count-1 tokens of ``context`` (as in training).
+
+    Sampling asks for these once per token; plain integer arithmetic is several times
+    faster than numpy on a handful of values.
+    """
+    salts = _salts(group, count)
+    keys = [_mix_int(salts[0])]
+    rolling, power = 0, 1
+    for length in range(1, count):
+        rolling = (rolling + (int(context[-length]) + 1) * power) & _MASK64
+        power = (power * _BASE_INT) & _MASK64
+        keys.append(_mix_int(rolling ^ salts[length]))
+    return keys
 
 
 class MarkovModel:
@@ -164,22 +194,22 @@ class MarkovModel:
     def _chain(self, context: Sequence[int], group: str, longest: int) -> tuple[np.ndarray, int]:
         """Witten–Bell interpolation up the longest found context; returns (p, depth)."""
         vocab = self.config.vocab_size
-        lengths = range(min(longest, len(context) + 1))
-        keys = np.array(
-            [context_key(context[len(context) - n :] if n else [], group) for n in lengths], dtype=np.uint64
-        )
-        rows, found = self._lookup(keys)
-        probabilities = np.full(vocab, 1.0 / vocab)
-        depth = 0
-        for n in lengths:
-            if not found[n]:
-                break  # a longer context cannot be known if this one is not
-            row = rows[n]
-            start, width, total = self.starts[row], self.widths[row], self.totals[row]
-            counts = np.zeros(vocab)
-            counts[self.successors[start : start + width]] = self.counts[start : start + width]
-            probabilities = (counts + width * probabilities) / (total + width)
-            depth = n + 1
+        count = min(longest, len(context) + 1)
+        rows, found = self._lookup(np.array(suffix_keys(context, group, count), dtype=np.uint64))
+        depth = int(np.argmin(found)) if not found.all() else count  # a longer context is unknown if this one is
+        if depth == 0:
+            return np.full(vocab, 1.0 / vocab), 0
+        # Unrolled recursion: P = λ_0…λ_d · uniform + Σ_n λ_{n+1}…λ_d · c_n / (T_n + u_n),
+        # with λ_n = u_n / (T_n + u_n): one bincount instead of a pass per level.
+        levels = rows[:depth]
+        widths, totals = self.widths[levels].astype(np.float64), self.totals[levels].astype(np.float64)
+        escapes = widths / (totals + widths)
+        later = np.concatenate([np.cumprod(escapes[::-1])[::-1][1:], [1.0]])  # λ_{n+1}…λ_d
+        spans = [np.arange(self.starts[r], self.starts[r] + self.widths[r]) for r in levels]
+        entries = np.concatenate(spans)
+        weights = np.repeat(later / (totals + widths), [len(span) for span in spans])
+        probabilities = np.bincount(self.successors[entries], weights * self.counts[entries], minlength=vocab)
+        probabilities += np.prod(escapes) / vocab
         return probabilities, depth
 
     def next_distribution(
