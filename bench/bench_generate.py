@@ -8,7 +8,8 @@ music compares with POP909's test split.
    cost of the constraint filters), as a ratio.
 2. ``--pieces`` pieces with conditions cycled over keys, tempos, meters, moods and
    lengths; each checked with cadenza's own analysis: main key == requested key, tempo
-   within 1 bpm, meter equal to the requested one, length within one beat.
+   within 1 bpm (in beats of the meter: dotted quarters in 6/8), every bar the analysis
+   finds in the requested meter, length within one beat.
 3. The same pieces against POP909's test split (its songs whose content hash puts them
    there), per feature: overlapping area of the intra-set and inter-set distance
    distributions (Yang & Lerch 2018); beside the same measure for POP909's own training
@@ -35,6 +36,7 @@ KEYS = ["C major", "A minor", "F# minor", "Eb major", "D minor", "G major", "Bb 
 METERS = ["4/4", "3/4", "6/8", "2/4"]
 MOODS = ["calm", "happy", "sad", "tense"]
 TEMPOS = [72, 96, 120, 140, 84]
+COMPOUND = {"6/8", "9/8", "12/8"}
 
 
 def _speed(composer, seconds: float = 60.0) -> tuple[float, float, float]:
@@ -78,8 +80,10 @@ def _conditions_met(composer, pieces: int) -> tuple[list, dict[str, float]]:
         found = main_key(key_segments(score))
         met["key"] += found is not None and parse_key(found.label) == parse_key(key)
         grid = beat_grid(score)
+        # the analysis counts beats of the meter: dotted quarters in 6/8, quarters in 4/4
+        beat_bpm = tempo * 2 / 3 if meter in COMPOUND else tempo
         tempi = [bpm for _, bpm in tempo_segments(grid)]
-        met["tempo"] += bool(tempi) and all(abs(bpm - tempo) <= 1.0 for bpm in tempi)
+        met["tempo"] += bool(tempi) and all(abs(bpm - beat_bpm) <= 1.0 for bpm in tempi)
         meters = {f"{n}/{d}" for _, n, d in meter_segments(grid)}
         met["meter"] += meters == {meter}
         seconds = float(score.to("second").end())

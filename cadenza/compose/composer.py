@@ -34,7 +34,7 @@ __all__ = ["Composer", "SCALES"]
 
 SCALES = {
     "maj": (0, 2, 4, 5, 7, 9, 11),
-    "min": (0, 2, 3, 5, 7, 8, 10, 9, 11),  # natural minor with the raised 6th and 7th
+    "min": (0, 2, 3, 5, 7, 8, 10, 11),  # natural minor with the leading tone
 }
 _TOKENS_PER_BAR_LIMIT = 600
 DEFAULT_SAMPLING = Sampling()
