@@ -28,7 +28,7 @@ class _FriendlyGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit):
             raise
         except CadenzaError as error:
             error_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
@@ -172,16 +172,30 @@ def generate(
     top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k likeliest tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option("--top-p", help="Sample from the smallest set with this probability.")] = 0.95,
     count: Annotated[int, typer.Option(help="Write this many different pieces (seeds seed, seed+1, ...).")] = 1,
+    originality: Annotated[
+        str,
+        typer.Option(help="STRICT, NORMAL or OFF: compose again any passage that copies a training piece."),
+    ] = "NORMAL",
     force: Force = False,
 ) -> None:
-    """Compose new music and write it with its provenance record."""
+    """Compose new music and write it with its signed provenance record."""
     from cadenza.compose import Composer, Conditions, Sampling
+    from cadenza.compose.original import generate_original
     from cadenza.io import Format, format_of, midi_bytes, save_score
-    from cadenza.io.atomic import check_writable
-    from cadenza.provenance.record import embed_marker, provenance_record, sidecar_path, write_record
+    from cadenza.io.atomic import atomic_output, check_writable
+    from cadenza.provenance.record import (
+        embed_marker,
+        provenance_record,
+        sidecar_path,
+        with_originality,
+        write_record,
+    )
+    from cadenza.provenance.report import Level
+    from cadenza.provenance.signing import default_key, sign_record
 
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
+    level = Level.parse(originality)
     from cadenza.io.formats import WRITABLE
 
     for path in output:
@@ -201,25 +215,37 @@ def generate(
     )
     composer = Composer.from_pretrained(model)
     resolved = composer.resolve(conditions)
+    key_for_signing = default_key()
     for number in range(1, count + 1):
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
-        score = composer.generate(conditions, sampling)
-        record = provenance_record(score, composer.info, resolved, sampling)
-        marked = embed_marker(score, record)
+        score, report = generate_original(composer, conditions, sampling, level)
+        record = with_originality(provenance_record(score, composer.info, resolved, sampling), report)
         for path in output:
             target = _numbered(path, number, count)
             if format_of(target, WRITABLE) is Format.MIDI:
-                from cadenza.io.atomic import atomic_output
-
+                signed = sign_record(record, key_for_signing)
                 with atomic_output(target, force=force) as tmp:
-                    tmp.write_bytes(midi_bytes(marked))
+                    tmp.write_bytes(midi_bytes(embed_marker(score, signed)))
             else:
                 save_score(score, target, force=force)
-            write_record(record, target, force=force)
+                signed = sign_record(record, key_for_signing, file=target)
+            write_record(signed, target, force=force)
             console.print(
                 f"wrote {target} ({resolved.seconds:.1f} s, {resolved.bars} bars, {resolved.key}, "
                 f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) and {sidecar_path(target).name}"
             )
+        if report is not None:
+            console.print(_originality_line(report))
+
+
+def _originality_line(report: object) -> str:
+    data = report.to_dict()  # type: ignore[attr-defined]
+    repaired = len(data.get("repairs", []))
+    verdict = "[red]still close to a training piece[/red]" if data["flagged"] else "original"
+    return (
+        f"  originality: {verdict}; {data['share_found']:.0%} of its patterns occur in the training set"
+        + (f"; {repaired} passage(s) composed again" if repaired else "")
+    )
 
 
 @app.command("models")
@@ -293,10 +319,8 @@ def _register_plugins() -> None:
     from cadenza import cli_neural
 
     cli_neural.register(train_app, evaluate_app)
-    try:
-        from cadenza import cli_provenance
-    except ImportError:  # pragma: no cover - while provenance is being built
-        return
+    from cadenza import cli_provenance
+
     cli_provenance.register(app)
 
 

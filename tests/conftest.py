@@ -10,6 +10,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
 
+@pytest.fixture(autouse=True)
+def _keys_in_a_temporary_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signing keys that generation makes go to a temporary CADENZA_HOME, never the user's."""
+    monkeypatch.setenv("CADENZA_HOME", str(tmp_path_factory.getbasetemp() / "cadenza-home"))
+
+
 @pytest.fixture(scope="session")
 def datasets() -> Path:
     """``../shared/datasets`` beside the checkout; tests that need it skip without it."""

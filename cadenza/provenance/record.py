@@ -25,7 +25,15 @@ from cadenza.io.atomic import atomic_output
 from cadenza.io.midi import midi_bytes
 from cadenza.models.sampling import Sampling
 
-__all__ = ["provenance_record", "embed_marker", "sidecar_path", "write_record", "music_sha256", "MARKER_PREFIX"]
+__all__ = [
+    "provenance_record",
+    "embed_marker",
+    "sidecar_path",
+    "write_record",
+    "music_sha256",
+    "with_originality",
+    "MARKER_PREFIX",
+]
 
 MARKER_PREFIX = "cadenza-provenance "
 
@@ -54,8 +62,10 @@ def provenance_record(
 
 
 def embed_marker(score: symusic.Score, record: dict[str, object]) -> symusic.Score:
-    """A copy of ``score`` with the record (less its creation time) as a text marker at tick 0."""
-    short = {k: v for k, v in record.items() if k != "created"}
+    """A copy of ``score`` with the record as a text marker at tick 0, less what changes
+    from run to run (its creation time, and the signature over it, which the sidecar
+    holds), so that the same seed and conditions still give the same bytes."""
+    short = {k: v for k, v in record.items() if k not in ("created", "signature")}
     marked = score.copy()
     marked.markers.append(symusic.TextMeta(0, MARKER_PREFIX + json.dumps(short, sort_keys=True, separators=(",", ":"))))
     return marked
@@ -71,3 +81,13 @@ def write_record(record: dict[str, object], output: str | os.PathLike[str], *, f
     with atomic_output(path, force=force) as tmp:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def with_originality(record: dict[str, object], report: object | None) -> dict[str, object]:
+    """A copy of ``record`` with the originality report (an ``OriginalityReport`` or its
+    dict; ``None`` when the model has no index, which the record then says)."""
+    if report is None:
+        data: object = {"checked": False, "reason": "the model has no originality index"}
+    else:
+        data = {"checked": True, **(report.to_dict() if hasattr(report, "to_dict") else dict(report))}  # type: ignore[call-overload]
+    return {**record, "originality": data}

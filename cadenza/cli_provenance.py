@@ -1,0 +1,173 @@
+"""Commands of ``cadenza.provenance``: ``originality``, ``index``, ``keys`` and ``verify``.
+
+Mounted on the main app by :func:`register`; thin like the rest of the CLI: parse,
+call the API, format the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cadenza.errors import InvalidArgumentError
+
+__all__ = ["register", "load_index"]
+
+console = Console()
+
+keys_app = typer.Typer(help="Signing keys for provenance records.", no_args_is_help=True)
+
+
+def load_index(index: Path | None, model: str = "default"):  # -> Index
+    """The index given, else the one shipped with ``model``; a clear error without one."""
+    from cadenza.provenance.index import Index
+    from cadenza.provenance.repair import model_index
+
+    if index is not None:
+        return Index.load(index)
+    from cadenza.compose.models import locate
+
+    found = model_index(locate(model))
+    if found is None:
+        raise InvalidArgumentError(
+            f"model {model!r} ships no originality index; pass --index DIR (see `cadenza index`)"
+        )
+    return found
+
+
+def _bars(span: tuple[int, int] | list[int]) -> str:
+    return f"bar {span[0]}" if span[0] == span[1] else f"bars {span[0]}-{span[1]}"
+
+
+def originality(
+    path: Annotated[Path, typer.Argument(help="A music file to check.")],
+    index: Annotated[Path | None, typer.Option("--index", help="An index folder (default: the model's).")] = None,
+    model: Annotated[str, typer.Option(help="Use the index shipped with this model.")] = "default",
+    level: Annotated[str, typer.Option(help="STRICT, NORMAL or OFF: how short a copy is flagged.")] = "NORMAL",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    piece: Annotated[int, typer.Option("--piece", help="Which piece of a file that holds several.")] = 0,
+) -> None:
+    """How much of a piece is found in the training set, and how that compares with
+    what the training pieces share with one another."""
+    from cadenza.io import load_score
+    from cadenza.provenance.report import originality_report
+
+    report = originality_report(load_score(path, index=piece), load_index(index, model), level)
+    if as_json:
+        console.print_json(json.dumps({"file": str(path), **report.to_dict()}))
+    else:
+        _print_report(path, report)
+    if report.flagged:
+        raise typer.Exit(1)
+
+
+def _print_report(path: Path, report) -> None:
+    base = report.human_baseline
+    verdict = "[red]FLAGGED[/red]" if report.flagged else "[green]not flagged[/green]"
+    console.print(f"[bold]{path}[/bold]: {verdict} at {report.level}")
+    share_pct = base.get("share_found_percentile")
+    context = ""
+    if share_pct is not None and base.get("share_found"):
+        median = base["share_found"].get("p50", 0)
+        context = f" (human pieces of the corpus: median {median:.0%}; this piece is above {share_pct:.0f}% of them)"
+    console.print(f"fingerprints found in the training set: {report.share_found:.0%} of {report.fingerprints}{context}")
+    shared = report.longest_shared
+    if shared is None:
+        console.print("longest shared passage: none")
+    else:
+        console.print(
+            f"longest shared passage: {shared.notes} notes ({shared.identical} identical), {_bars(shared.bars)} of the "
+            f"{shared.line}, = {_bars(shared.training_bars)} of {shared.id} ({shared.source}, {shared.licence})"
+        )
+    table = Table("training piece", "source", "licence", "shared notes", "bits", "path")
+    for near in report.nearest:
+        table.add_row(
+            near["id"], near["source"], near["licence"], str(near["shared_notes"]), f"{near['bits']:.0f}", near["path"]
+        )
+    if report.nearest:
+        console.print(table)
+    for copy in report.copies:
+        console.print(
+            f"[red]copy[/red]: {_bars(copy.bars)} ({copy.line}) = {_bars(copy.training_bars)} of {copy.id}: "
+            f"{copy.identical} notes identical, {copy.bits:.0f} bits"
+        )
+
+
+def index_command(
+    data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")],
+    out: Annotated[Path, typer.Option("--out", help="The index folder (updated incrementally).")],
+    workers: Annotated[int, typer.Option("--workers", help="Processes reading files.")] = 1,
+    baseline: Annotated[int, typer.Option("--baseline", help="Pieces sampled for the human baseline.")] = 300,
+) -> None:
+    """Build or update the originality index of a corpus (to ship in a model's index/)."""
+    from cadenza.provenance.build import index_corpus
+
+    with console.status("indexing"):
+        summary = index_corpus(data, out, workers=workers, baseline_sample=baseline)
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    console.print(
+        f"indexed {summary.pieces} pieces ({summary.reused} unchanged, {summary.read} read, "
+        f"{summary.failed} unreadable), {summary.notes:,} notes; {out} is {size / 1e6:.1f} MB"
+    )
+
+
+@keys_app.command("new")
+def keys_new(
+    name: Annotated[str, typer.Option(help="The key's name.")] = "default",
+    signer: Annotated[str | None, typer.Option(help='Who signs, e.g. "Ada <ada@example.org>".')] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a key of that name.")] = False,
+) -> None:
+    """Make an ed25519 key pair for signing provenance records."""
+    from cadenza.provenance.signing import keys_dir, new_key
+
+    key = new_key(name, signer, force=force)
+    console.print(f"key {key.name} for {key.signer}, id {key.key_id}, in {keys_dir()}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The public keys this machine knows (its own and any put in the keys folder)."""
+    from cadenza.provenance.signing import keys_dir, known_keys
+
+    table = Table("key id", "signer")
+    for key_id, signer in known_keys().items():
+        table.add_row(key_id, signer)
+    console.print(f"{keys_dir()}")
+    console.print(table)
+
+
+def verify(
+    path: Annotated[Path, typer.Argument(help="A file written by `cadenza generate`.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Whether a file's music and its provenance record are intact, and who signed them."""
+    from dataclasses import asdict
+
+    from cadenza.provenance.signing import verify_file
+
+    result = verify_file(path)
+    if as_json:
+        console.print_json(json.dumps({**asdict(result), "intact": result.intact}))
+    elif result.intact:
+        music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
+        trust = "a key this machine knows" if result.known_key else "a key this machine does not know"
+        console.print(
+            f"[green]intact[/green]: {path}: {music} signed by {result.signer} (key {result.key_id}, {trust})"
+        )
+    else:
+        console.print(f"[red]NOT intact[/red]: {path}: " + "; ".join(result.problems))
+    if not result.intact:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``originality``, ``index``, ``keys new|list`` and ``verify`` to ``app``."""
+    app.command("originality")(originality)
+    app.command("index")(index_command)
+    app.add_typer(keys_app, name="keys")
+    app.command("verify")(verify)
