@@ -242,9 +242,8 @@ def _originality_line(report: object) -> str:
     data = report.to_dict()  # type: ignore[attr-defined]
     repaired = len(data.get("repairs", []))
     verdict = "[red]still close to a training piece[/red]" if data["flagged"] else "original"
-    return (
-        f"  originality: {verdict}; {data['share_found']:.0%} of its patterns occur in the training set"
-        + (f"; {repaired} passage(s) composed again" if repaired else "")
+    return f"  originality: {verdict}; {data['share_found']:.0%} of its patterns occur in the training set" + (
+        f"; {repaired} passage(s) composed again" if repaired else ""
     )
 
 

@@ -113,6 +113,23 @@ def notes_of(score: symusic.Score) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
+def untangle(notes: list[symusic.Note]) -> list[symusic.Note]:
+    """One instrument cannot strike a key that is still down: of two notes of one pitch
+    that start together the longer (and louder) stays, and a note is cut where the next
+    one of its pitch begins. (A MIDI file could not tell such notes apart either.)"""
+    by_key = sorted(notes, key=lambda n: (n.pitch, n.time, -n.duration))
+    kept: list[symusic.Note] = []
+    for note in by_key:
+        previous = kept[-1] if kept and kept[-1].pitch == note.pitch else None
+        if previous is not None and previous.time == note.time:
+            previous.velocity = max(previous.velocity, note.velocity)
+            continue
+        if previous is not None and previous.time + previous.duration > note.time:
+            previous.duration = note.time - previous.time
+        kept.append(note)
+    return sorted(kept, key=lambda n: (n.time, n.pitch))
+
+
 def orchestrate(notes: np.ndarray, instruments: tuple[Instrument, ...]) -> list[list[symusic.Note]]:
     """The notes each instrument plays: lead, accompaniment and bass, folded into range."""
     notes = notes[np.lexsort((notes[:, 2], notes[:, 0]))]
@@ -121,10 +138,12 @@ def orchestrate(notes: np.ndarray, instruments: tuple[Instrument, ...]) -> list[
     for index, instrument in enumerate(instruments):
         role = min(index, 2) if index < 3 else 1  # a fourth instrument doubles the accompaniment
         parts.append(
-            [
-                symusic.Note(int(onset), int(duration), _fold(int(pitch), instrument), int(velocity))
-                for onset, duration, pitch, velocity in notes[roles == role]
-            ]
+            untangle(
+                [
+                    symusic.Note(int(onset), int(duration), _fold(int(pitch), instrument), int(velocity))
+                    for onset, duration, pitch, velocity in notes[roles == role]
+                ]
+            )
         )
     return parts
 

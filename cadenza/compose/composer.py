@@ -177,6 +177,9 @@ class Composer:
         for track, part in zip(result.tracks, orchestrate(fresh, resolved.instruments), strict=True):
             kept = [n for n in track.notes if not begin <= n.time < end]
             track.notes = type(track.notes)()
-            for note in sorted([*kept, *part], key=lambda n: (n.time, n.pitch)):
+            # a new note may not strike a key that a kept note still holds
+            held = [(n.pitch, n.time, n.time + n.duration) for n in kept]
+            new = [n for n in part if not any(p == n.pitch and a <= n.time < b for p, a, b in held)]
+            for note in sorted([*kept, *new], key=lambda n: (n.time, n.pitch)):
                 track.notes.append(note)
         return result

@@ -16,13 +16,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import symusic
 
 from cadenza import __version__
 from cadenza.compose.conditions import Resolved
 from cadenza.compose.models import ModelInfo
 from cadenza.io.atomic import atomic_output
-from cadenza.io.midi import midi_bytes
 from cadenza.models.sampling import Sampling
 
 __all__ = [
@@ -39,10 +39,27 @@ MARKER_PREFIX = "cadenza-provenance "
 
 
 def music_sha256(score: symusic.Score) -> str:
-    """sha256 of the Standard MIDI bytes of the notes, without the provenance marker."""
-    bare = score.copy()
-    bare.markers = symusic.Score(score.tpq).markers  # an empty marker list of the right type
-    return hashlib.sha256(midi_bytes(bare)).hexdigest()
+    """sha256 of the music in a canonical form: ticks per quarter, tempo, time and key
+    signatures, and per track its name, program and sorted notes (onset, duration,
+    pitch, velocity). Markers (where the provenance itself sits) are left out, and so is
+    the order of events in a file, so a score and the same score read back from its
+    MIDI file give the same hash."""
+    tick = score if score.ttype == symusic.TimeUnit.tick else score.to("tick")
+    digest = hashlib.sha256()
+    header = {
+        "tpq": tick.tpq,
+        "tempos": sorted((t.time, t.mspq) for t in tick.tempos),
+        "time_signatures": sorted((t.time, t.numerator, t.denominator) for t in tick.time_signatures),
+        "key_signatures": sorted((k.time, k.key, k.tonality) for k in tick.key_signatures),
+    }
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for track in tick.tracks:
+        digest.update(json.dumps([track.name, track.program, track.is_drum]).encode())
+        if len(track.notes):
+            notes = track.notes.numpy()
+            table = np.stack([notes[k].astype(np.int64) for k in ("time", "duration", "pitch", "velocity")], axis=1)
+            digest.update(table[np.lexsort(table.T[::-1])].astype("<i8").tobytes())
+    return digest.hexdigest()
 
 
 def provenance_record(
