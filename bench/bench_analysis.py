@@ -81,9 +81,7 @@ def chord_scores(ref_path: Path, est_int: np.ndarray, est_lab: list[str]) -> lis
     rows = [line.split("\t") for line in ref_path.read_text().strip().splitlines()]
     ref_int = np.array([[float(r[0]), float(r[1])] for r in rows])
     ref_lab = [r[2].strip() for r in rows]
-    est_int, est_lab = mir_eval.util.adjust_intervals(
-        est_int, est_lab, ref_int.min(), ref_int.max(), "N", "N"
-    )
+    est_int, est_lab = mir_eval.util.adjust_intervals(est_int, est_lab, ref_int.min(), ref_int.max(), "N", "N")
     ints, ref, est = mir_eval.util.merge_labeled_intervals(ref_int, ref_lab, est_int, est_lab)
     dur = mir_eval.util.intervals_to_durations(ints)
     comparators: list[Callable] = [
@@ -113,11 +111,7 @@ def run_cadenza(song: Path) -> dict[str, float]:
     est_int = grid.tempo.to_seconds(np.array([[s.start, s.end] for s in segs]).reshape(-1, 2))
     root, majmin, sevenths = chord_scores(song / "chord_midi.txt", est_int, [s.label for s in segs])
     beat_f, down_f = beat_scores(song, grid.beat_seconds(), grid.downbeat_seconds())
-    key_score = (
-        float(mir_eval.key.weighted_score(reference_key(song), _mirex_key(key.label)))
-        if key
-        else 0.0
-    )
+    key_score = float(mir_eval.key.weighted_score(reference_key(song), _mirex_key(key.label))) if key else 0.0
     return {
         "root": root,
         "majmin": majmin,
@@ -142,9 +136,7 @@ def run_triad_baseline(song: Path) -> dict[str, float]:
         arr = track.notes.numpy()
         start, end, pitch = arr["time"], arr["time"] + arr["duration"], arr["pitch"]
         # overlap of every note with every beat: (notes, beats)
-        ov = np.minimum(end[:, None], bounds[None, 1:]) - np.maximum(
-            start[:, None], bounds[None, :-1]
-        )
+        ov = np.minimum(end[:, None], bounds[None, 1:]) - np.maximum(start[:, None], bounds[None, :-1])
         np.add.at(chroma.T, pitch % 12, np.clip(ov, 0, None))
     templates = np.zeros((24, 12))
     for i, (r, q) in enumerate(_TRIADS):
@@ -218,9 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", type=Path, default=repo.parent / "shared" / "datasets")
     parser.add_argument("--limit", type=int, default=None, help="first N songs only")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument(
-        "--music21-every", type=int, default=MUSIC21_EVERY, help="music21 on every k-th song"
-    )
+    parser.add_argument("--music21-every", type=int, default=MUSIC21_EVERY, help="music21 on every k-th song")
     args = parser.parse_args(argv)
     root = args.datasets / "pop909"
     songs = sorted(p for p in root.iterdir() if (p / f"{p.name}.mid").is_file())
@@ -248,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         _table(
             f"POP909, {n} songs, {args.workers} workers, wall {wall:.1f} s",
-            rows
-            + ([] if subset else [("music21 key", _summary(m21, "music21", ["key", "seconds"]))]),
+            rows + ([] if subset else [("music21 key", _summary(m21, "music21", ["key", "seconds"]))]),
         )
     )
     if subset:

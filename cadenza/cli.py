@@ -351,12 +351,12 @@ def data_build(
     from rich.progress import Progress
 
     from cadenza.data.build import build_corpus
-    from cadenza.data.process import BuildOptions
+    from cadenza.data.process import BuildOptions, parse_shifts
     from cadenza.data.sources import parse_source_spec
 
     licences = dict(_pair(item, "--licence") for item in licence)
     specs = [parse_source_spec(item, licences) for item in source]
-    options = BuildOptions(transpositions=_shifts(transpose))
+    options = BuildOptions(transpositions=parse_shifts(transpose))
     with Progress(console=error_console, transient=True) as bar:
         task = bar.add_task("building", total=None)
         summary = build_corpus(
@@ -378,18 +378,6 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     if not sep or not name or not value:
         raise InvalidArgumentError(f"{option} {text!r}: expected NAME=VALUE")
     return name, value
-
-
-def _shifts(text: str) -> tuple[int, ...]:
-    if not text.strip():
-        return ()
-    try:
-        if ".." in text:
-            low, high = (int(x) for x in text.split(".."))
-            return tuple(s for s in range(low, high + 1) if s)
-        return tuple(int(x) for x in text.split(",") if int(x))
-    except ValueError:
-        raise InvalidArgumentError(f"--transpose {text!r}: expected a range like -3..3 or a list like -2,2") from None
 
 
 @data_app.command("info")

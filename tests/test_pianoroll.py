@@ -39,9 +39,7 @@ def make_tracks(*tracks: Notes, drums: tuple[int, ...] = (), velocity: int = 127
 
 def render(score: ScoreTick, path: Path, *, max_width: int = 4000) -> np.ndarray:
     """Render to ``path`` (a folder gets roll.png) and read the pixels back."""
-    out = render_pianoroll(
-        score, path / "roll.png" if path.is_dir() else path, max_width=max_width, force=True
-    )
+    out = render_pianoroll(score, path / "roll.png" if path.is_dir() else path, max_width=max_width, force=True)
     with Image.open(out) as image:
         assert image.format == "PNG"
         return np.asarray(image.convert("RGB"))
@@ -165,9 +163,7 @@ def test_failure_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_refuses_bad_arguments_and_absurd_note_counts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_refuses_bad_arguments_and_absurd_note_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidArgumentError):
         render_pianoroll(make_tracks([(60, 0, 1)]), tmp_path / "a.png", max_width=10)
     monkeypatch.setattr(pianoroll, "MAX_ROLL_NOTES", 5)

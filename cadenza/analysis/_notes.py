@@ -72,11 +72,7 @@ def track_notes(score: symusic.Score, index: int) -> Notes:
 def pitched_notes(score: symusic.Score) -> Notes:
     """All notes of the non-drum tracks, sorted by onset then pitch."""
     score = as_tick_score(score)
-    parts = [
-        track_notes(score, i)
-        for i, track in enumerate(score.tracks)
-        if not track.is_drum and len(track.notes)
-    ]
+    parts = [track_notes(score, i) for i, track in enumerate(score.tracks) if not track.is_drum and len(track.notes)]
     if not parts:
         return _empty_notes(int(score.ticks_per_quarter))
     start = np.concatenate([p.start for p in parts])

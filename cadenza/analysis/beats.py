@@ -98,9 +98,7 @@ def _onset_weights(notes: Notes) -> np.ndarray:
 def _grid_phase(onsets: np.ndarray, weights: np.ndarray, unit: float) -> float:
     """The offset in ticks, in [0, unit), that puts the most onset weight on beats."""
     n_bins = round(unit)
-    hist = np.bincount(
-        np.floor(np.mod(onsets, unit)).astype(np.int64) % n_bins, weights, minlength=n_bins
-    )
+    hist = np.bincount(np.floor(np.mod(onsets, unit)).astype(np.int64) % n_bins, weights, minlength=n_bins)
     # circular smoothing with a Gaussian of 1/24 beat, by FFT
     sigma = unit / 24.0
     d = np.minimum(np.arange(n_bins), n_bins - np.arange(n_bins))

@@ -27,12 +27,8 @@ from cadenza.analysis.beats import BeatGrid, beat_grid
 __all__ = ["KEY_NAMES", "KeySegment", "key_scores", "key_segments", "main_key"]
 
 # Albrecht & Shanahan (2013), Music Perception 31(1)
-_MAJOR = np.array(
-    [0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081]
-)
-_MINOR = np.array(
-    [0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052]
-)
+_MAJOR = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
+_MINOR = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
 _MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 _MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 KEY_NAMES = tuple(f"{n}:maj" for n in _MAJOR_NAMES) + tuple(f"{n}:min" for n in _MINOR_NAMES)
@@ -108,9 +104,7 @@ def key_segments(score: symusic.Score, grid: BeatGrid | None = None) -> list[Key
     dist, bass = _beat_distributions(score, grid)
     if dist.sum() == 0:
         return []
-    bar_idx = (
-        np.r_[grid.downbeats, grid.beats.size] if grid.downbeats.size else np.r_[0, grid.beats.size]
-    )
+    bar_idx = np.r_[grid.downbeats, grid.beats.size] if grid.downbeats.size else np.r_[0, grid.beats.size]
     if bar_idx[0] != 0:
         bar_idx = np.r_[0, bar_idx]
     bars = np.add.reduceat(dist, bar_idx[:-1], axis=0)  # (n_bars, 12)
@@ -141,11 +135,7 @@ def key_segments(score: symusic.Score, grid: BeatGrid | None = None) -> list[Key
         if t == n or path[t] != path[a]:
             k = int(path[a])
             seg_scores = _adjusted(key_scores(bars[a:t].sum(0)), final_pc)
-            out.append(
-                KeySegment(
-                    float(bounds[a]), float(bounds[t]), KEY_NAMES[k], _confidence(seg_scores, k)
-                )
-            )
+            out.append(KeySegment(float(bounds[a]), float(bounds[t]), KEY_NAMES[k], _confidence(seg_scores, k)))
             a = t
     return out
 

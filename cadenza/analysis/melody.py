@@ -46,9 +46,9 @@ def _line(notes: Notes, highest: bool) -> np.ndarray:
         pick = hi - 1 if highest else lo
         if prev is not None and hi - lo > 1 and abs(notes.pitch[pick] - prev) > _LEAP:
             alt = hi - 2 if highest else lo + 1
-            if abs(notes.pitch[alt] - notes.pitch[pick]) <= _NEAR and abs(
-                notes.pitch[alt] - prev
-            ) < abs(notes.pitch[pick] - prev):
+            if abs(notes.pitch[alt] - notes.pitch[pick]) <= _NEAR and abs(notes.pitch[alt] - prev) < abs(
+                notes.pitch[pick] - prev
+            ):
                 pick = alt
         chosen[g] = pick
         prev = int(notes.pitch[pick])

@@ -69,19 +69,14 @@ def analyze_score(score: symusic.Score) -> dict[str, Any]:
     mel = melody_track(score)
     if mel is None:
         mel = skyline_track(score)
-    metrics = {
-        k: (None if math.isnan(v) else round(float(v), _DIGITS))
-        for k, v in all_metrics(score).items()
-    }
+    metrics = {k: (None if math.isnan(v) else round(float(v), _DIGITS)) for k, v in all_metrics(score).items()}
     return {
         "key": keys,
         "chords": chords,
         "beats": [_sec(t) for t in grid.beat_seconds()],
         "downbeats": [_sec(t) for t in grid.downbeat_seconds()],
         "tempo": [{"start": _sec(t), "bpm": round(b, 2)} for t, b in tempo_segments(grid)],
-        "time_signature": [
-            {"start": _sec(t), "numerator": n, "denominator": d} for t, n, d in meter_segments(grid)
-        ],
+        "time_signature": [{"start": _sec(t), "numerator": n, "denominator": d} for t, n, d in meter_segments(grid)],
         "melody_track": mel,
         "sections": parts,
         "metrics": metrics,
@@ -118,9 +113,7 @@ def render_report(result: dict[str, Any], max_chords: int = 48) -> Group:
     for col in ("start", "end", "key", "confidence"):
         key_table.add_column(col)
     for k in keys:
-        key_table.add_row(
-            _clock(k["start"]), _clock(k["end"]), k["label"], f"{k['confidence']:.2f}"
-        )
+        key_table.add_row(_clock(k["start"]), _clock(k["end"]), k["label"], f"{k['confidence']:.2f}")
 
     chord_table = Table(title="Chords")
     for col in ("start", "end", "chord"):

@@ -20,9 +20,17 @@ from cadenza.data.content import content_hash, split_of
 from cadenza.data.labels import compute_labels
 from cadenza.data.sources import FileRef, read_file, style_of
 from cadenza.data.tokens import condition_tokens, encode_piece, make_tokenizer
-from cadenza.errors import CadenzaError
+from cadenza.errors import CadenzaError, InvalidArgumentError
 
-__all__ = ["BuildOptions", "PieceResult", "FileResult", "process_file", "file_sha256", "shared_tokenizer"]
+__all__ = [
+    "BuildOptions",
+    "PieceResult",
+    "FileResult",
+    "process_file",
+    "file_sha256",
+    "parse_shifts",
+    "shared_tokenizer",
+]
 
 _LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
 # Bump when reading, labelling or tokenizing changes, so that old cache entries are not
@@ -70,6 +78,19 @@ class FileResult:
     pieces: list[PieceResult]
     error: str | None = None
     cached: bool = False
+
+
+def parse_shifts(text: str) -> tuple[int, ...]:
+    """Semitone shifts from ``-3..3`` (a range, ends included) or ``-2,2`` (a list)."""
+    if not text.strip():
+        return ()
+    try:
+        if ".." in text:
+            low, high = (int(x) for x in text.split(".."))
+            return tuple(range(low, high + 1))
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise InvalidArgumentError(f"--transpose {text!r}: expected a range like -3..3 or a list like -2,2") from None
 
 
 def file_sha256(path: str) -> str:

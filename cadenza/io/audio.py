@@ -129,8 +129,7 @@ def _check_limits(score: ScoreTick, path: str | os.PathLike[str]) -> float:
     seconds = float(_in_seconds(score).end())
     if not seconds <= MAX_RENDER_SECONDS:  # also catches NaN
         raise LimitExceededError(
-            f"music lasts {seconds / 3600:.1f} hours, more than "
-            f"{MAX_RENDER_SECONDS / 3600:g} to render",
+            f"music lasts {seconds / 3600:.1f} hours, more than {MAX_RENDER_SECONDS / 3600:g} to render",
             path,
         )
     return max(seconds, 0.0)
@@ -194,9 +193,7 @@ def _events(score: ScoreTick, sample_rate: int) -> np.ndarray:
     return events[np.lexsort((events[:, 1], events[:, 0]))]
 
 
-def _render_tinysoundfont(
-    score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path
-) -> None:
+def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path) -> None:
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=sample_rate)
@@ -274,9 +271,7 @@ def _render_tinysoundfont(
         out.write(block[:filled].tobytes())
 
 
-def _render_fluidsynth(
-    score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path
-) -> None:
+def _render_fluidsynth(score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path) -> None:
     midi = raw.with_name("score.mid")
     score.dump_midi(str(midi))
     command = [

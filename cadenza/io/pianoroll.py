@@ -146,9 +146,7 @@ def _layout(score: ScoreTick, max_width: int) -> _Layout:
     """The scales for ``score``, with the plot's top edge at 0."""
     end = max(int(score.end()), 1)
     quarters = end / score.tpq
-    plot_width = min(
-        max(math.ceil(quarters * PX_PER_QUARTER), MIN_PLOT_WIDTH), max_width - GUTTER - RIGHT_PAD
-    )
+    plot_width = min(max(math.ceil(quarters * PX_PER_QUARTER), MIN_PLOT_WIDTH), max_width - GUTTER - RIGHT_PAD)
     pitches = [track.notes.numpy()["pitch"] for track in score.tracks if len(track.notes)]
     if pitches:
         used = np.concatenate(pitches)
@@ -197,9 +195,7 @@ def _bar_lines(score: ScoreTick, layout: _Layout) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(ticks), np.concatenate(numbers)
 
 
-def _draw_notes(
-    pixels: np.ndarray, layout: _Layout, track: TrackTick, colour: tuple[int, ...]
-) -> None:
+def _draw_notes(pixels: np.ndarray, layout: _Layout, track: TrackTick, colour: tuple[int, ...]) -> None:
     notes = track.notes.numpy()
     if not len(notes["time"]):
         return
@@ -231,9 +227,7 @@ def _legend_entries(score: ScoreTick) -> list[Entry]:
     return entries
 
 
-def _legend_rows(
-    entries: list[Entry], font: Font, *, right: int
-) -> list[list[tuple[int, str, tuple[int, ...]]]]:
+def _legend_rows(entries: list[Entry], font: Font, *, right: int) -> list[list[tuple[int, str, tuple[int, ...]]]]:
     """Lay legend entries out left to right up to x = ``right``, in at most 3 lines."""
     rows: list[list[tuple[int, str, tuple[int, ...]]]] = []
     x = right  # forces a first row
@@ -262,7 +256,5 @@ def _draw_bar_numbers(
     last = -1000
     for x, number in zip(layout.x(ticks[strong]).tolist(), numbers[strong].tolist(), strict=True):
         if x - last >= 40:
-            draw.text(
-                (x + 2, layout.top - BAR_NUMBER_HEIGHT), str(number + 1), fill=TEXT, font=font
-            )
+            draw.text((x + 2, layout.top - BAR_NUMBER_HEIGHT), str(number + 1), fill=TEXT, font=font)
             last = x

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -133,6 +134,8 @@ class Block(nn.Module):
 class TransformerModel(nn.Module):
     """Logits of the next token at every position; see the module docstring."""
 
+    inverse_frequency: Tensor  # (head/2,) float64, a buffer
+
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = config
@@ -144,9 +147,9 @@ class TransformerModel(nn.Module):
         inverse = config.rope_base ** (-torch.arange(0, head, 2, dtype=torch.float64) / head)
         self.register_buffer("inverse_frequency", inverse, persistent=False)  # (hd/2,) float64
         self.apply(self._init)
-        for block in self.blocks:  # GPT-2: scale the residual projections by depth
-            for linear in (block.attention.proj, block.down):
-                nn.init.normal_(linear.weight, std=0.02 / math.sqrt(2 * config.n_layer))
+        for name, parameter in self.named_parameters():  # GPT-2: residual projections scaled by depth
+            if name.endswith(("attention.proj.weight", "down.weight")):
+                nn.init.normal_(parameter, std=0.02 / math.sqrt(2 * config.n_layer))
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -159,11 +162,11 @@ class TransformerModel(nn.Module):
     def forward(self, idx: Tensor, start: Tensor | int = 0, cache: KVCache | None = None) -> Tensor:
         """Logits (B, T, V) for tokens ``idx`` (B, T) whose first sits at position ``start``
         (an int, or one per row (B,)); with ``cache`` the tokens follow the cached ones."""
-        B, T = idx.shape
+        T = idx.shape[1]
         offset = cache.length if cache is not None else 0
         if cache is not None:
             start = cache.length
-        if cache is None and T > self.config.block_size:
+        if cache is None and self.config.block_size < T:
             raise ValueError(f"{T} tokens exceed block_size {self.config.block_size}; use a KVCache")
         x = self.embed(idx)  # (B, T, C)
         if self.config.cycles:
@@ -188,13 +191,16 @@ class TransformerModel(nn.Module):
         return Stepper(self)
 
     # ---------------------------------------------------------------- save/load
-    def save(self, folder: Path) -> Path:
+    def save(self, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
+        """Weights (in ``dtype``: bfloat16 halves the file; loading restores float32) and config."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / "model.safetensors"
-        state = {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()}
-        save_file(state, str(weights), metadata={"family": "transformer"})
+        state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in self.state_dict().items()}
+        temporary = folder / ".model.safetensors.tmp"
+        save_file(state, str(temporary), metadata={"family": "transformer"})
+        os.replace(temporary, weights)  # a kill never leaves half a weights file
         config_path = folder / "config.json"
         extra = json.loads(config_path.read_text()) if config_path.exists() else {}  # keep a trainer's notes
         config = {**extra, "family": "transformer", **self.config.to_dict()}

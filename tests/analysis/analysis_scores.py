@@ -25,25 +25,17 @@ def make_score(
         score.tempos.append(symusic.Tempo(0, qpm=qpm))
     if meter is not None:
         score.time_signatures.append(symusic.TimeSignature(0, *meter))
-    for track_name, specs, is_drum in [(name, notes, drum)] + [
-        (n, s, False) for n, s in extra_tracks
-    ]:
+    for track_name, specs, is_drum in [(name, notes, drum)] + [(n, s, False) for n, s in extra_tracks]:
         track = symusic.Track(name=track_name, program=0, is_drum=is_drum)
         for spec in specs:
             pitch, start, end = spec[0], spec[1], spec[2]
             velocity = spec[3] if len(spec) > 3 else 80
-            track.notes.append(
-                symusic.Note(
-                    round(start * tpq), max(round((end - start) * tpq), 1), pitch, velocity
-                )
-            )
+            track.notes.append(symusic.Note(round(start * tpq), max(round((end - start) * tpq), 1), pitch, velocity))
         score.tracks.append(track)
     return score
 
 
-def block_chords(
-    chords: Sequence[Sequence[int]], beats_each: int = 4, start: float = 0.0
-) -> list[Spec]:
+def block_chords(chords: Sequence[Sequence[int]], beats_each: int = 4, start: float = 0.0) -> list[Spec]:
     """Each chord held for ``beats_each`` beats, its lowest pitch struck again on every beat."""
     notes: list[Spec] = []
     t = start

@@ -85,11 +85,7 @@ def test_pop909_song_chords_and_key(datasets) -> None:
     assert main_key(key_segments(score)).label == "Gb:maj"  # key_audio.txt says Gb:maj
     grid = beat_grid(score)
     segs = chord_segments(score, grid)
-    ref = [
-        line.split("\t")
-        for line in (datasets / "pop909/001/chord_midi.txt").read_text().split("\n")
-        if line
-    ]
+    ref = [line.split("\t") for line in (datasets / "pop909/001/chord_midi.txt").read_text().split("\n") if line]
     # root agreement, sampled at the middle of every annotated chord
     names = {n: i for i, n in enumerate(PITCH_NAMES)} | {
         "Db": 1,

@@ -1,0 +1,202 @@
+"""Commands of the neural families: ``cadenza train transformer``, ``cadenza evaluate jsb16``
+and ``cadenza evaluate jsb-frames``. :func:`register` adds them to the main CLI's sub-apps.
+
+Settings come from the dataclass defaults, then ``--preset``, then a ``--config`` JSON
+file (``{"model": {...}, "train": {...}}``; a trained model's ``training.json`` is one),
+then ``--set section.name=value`` overrides, in that order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cadenza.data.process import parse_shifts
+from cadenza.errors import InputFileError, InvalidArgumentError
+
+__all__ = ["register", "resolve_settings"]
+
+console = Console()
+TASKS = ("remi", "jsb16", "jsb-frames")
+PRESETS = ("tiny", "default")
+
+
+def resolve_settings(
+    vocab_size: int, task: str, preset: str = "default", config: Path | None = None, overrides: list[str] | None = None
+) -> tuple:
+    """(TransformerConfig, TrainConfig) from defaults, a preset, a JSON file and overrides."""
+    from cadenza.models.transformer import TransformerConfig
+    from cadenza.train.trainer import TrainConfig
+
+    if preset not in PRESETS:
+        raise InvalidArgumentError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    model = TransformerConfig.tiny(vocab_size) if preset == "tiny" else TransformerConfig(vocab_size)
+    sections: dict[str, dict] = {"model": model.to_dict(), "train": TrainConfig().to_dict()}
+    if preset == "tiny":
+        sections["train"].update(batch_size=4, window=64, steps=200, eval_every=50, warmup=10)
+    if config is not None:
+        try:
+            loaded = json.loads(config.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputFileError(f"is not a JSON settings file ({error})", config) from None
+        for name in ("model", "train"):
+            sections[name].update(loaded.get(name, {}))
+    for item in overrides or []:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or section not in sections or name not in sections[section]:
+            raise InvalidArgumentError(
+                f"--set {item!r}: expected model.NAME=VALUE or train.NAME=VALUE with a known NAME"
+            )
+        try:
+            sections[section][name] = json.loads(text)
+        except json.JSONDecodeError:
+            sections[section][name] = text
+    sections["model"].update(vocab_size=vocab_size, tokens=task)
+    try:
+        return TransformerConfig.from_dict(sections["model"]), TrainConfig.from_dict(sections["train"])
+    except (TypeError, ValueError) as error:
+        raise InvalidArgumentError(f"invalid settings: {error}") from None
+
+
+def _remi_data(corpus: Path, out: Path) -> tuple:
+    """Training and validation sequences of a built corpus, and the notes on its sources."""
+    from cadenza.data.info import read_manifest
+    from cadenza.data.tokens import TOKENIZER_FILE, load_tokenizer
+    from cadenza.train.datasets import Sequences
+
+    for needed in (TOKENIZER_FILE, "train.tokens.npy", "valid.tokens.npy", "manifest.jsonl"):
+        if not (corpus / needed).exists():
+            raise InputFileError(f"is not a built corpus (no {needed}); run `cadenza data build`", corpus)
+    vocab_size = len(load_tokenizer(corpus).vocab)
+    try:
+        train, valid = Sequences.from_shard(corpus, "train"), Sequences.from_shard(corpus, "valid")
+    except ValueError:
+        raise InputFileError("has an empty training or validation split; add pieces", corpus) from None
+    rows = read_manifest(corpus)
+    from cadenza.data.shards import open_shard
+
+    index = open_shard(corpus, "train").index
+    sources: Counter = Counter()
+    styles: Counter = Counter()
+    for row_number in {int(r) for r in index[:, 2]}:
+        row = rows[row_number]
+        sources[(row["source"], row["licence"])] += 1
+        styles[row["labels"]["style"]] += 1
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    extra = {"family": "transformer", "key_normalised": False, "default_style": styles.most_common(1)[0][0]}
+    (out / "config.json").write_text(json.dumps(extra, indent=1, sort_keys=True) + "\n")
+    notes = {
+        "corpus": str(corpus),
+        "pieces": len(index),
+        "sources": [{"name": n, "licence": lic, "pieces": c} for (n, lic), c in sorted(sources.items())],
+    }
+    return vocab_size, train, valid, notes
+
+
+def _warm_start(model, folder: Path) -> dict:
+    """Copy a trained model's weights into ``model``; returns that model's training record."""
+    from cadenza.models.transformer import TransformerModel
+
+    start = TransformerModel.load(folder)
+    if start.config != model.config:
+        raise InvalidArgumentError(f"--init {folder}: its model settings differ from this run's")
+    model.load_state_dict(start.state_dict())
+    record = folder / "training.json"
+    earlier = json.loads(record.read_text()) if record.exists() else {}
+    return {"folder": str(folder), "result": earlier.get("result", {}), "init": earlier.get("init")}
+
+
+def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    """Add ``train transformer`` and ``evaluate jsb16`` / ``evaluate jsb-frames``."""
+
+    @train_app.command("transformer")
+    def train_transformer(
+        data: Annotated[Path, typer.Option("--data", help="A built corpus folder, or a JSB .json for --task jsb*.")],
+        out: Annotated[Path, typer.Option("--out", help="Model folder; a checkpoint there is resumed.")],
+        task: Annotated[str, typer.Option("--task", help="remi (a corpus), jsb16 or jsb-frames.")] = "remi",
+        config: Annotated[Path | None, typer.Option("--config", help="JSON: {model: {...}, train: {...}}.")] = None,
+        preset: Annotated[str, typer.Option("--preset", help="tiny (tests) or default.")] = "default",
+        set_: Annotated[list[str], typer.Option("--set", help="Override: model.n_layer=4, train.lr=3e-4.")] = [],  # noqa: B006
+        transpose: Annotated[str, typer.Option("--transpose", help="JSB: shift training pieces, e.g. -5..6.")] = "",
+        init: Annotated[
+            Path | None, typer.Option("--init", help="Start from this model folder's weights (same settings).")
+        ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    ) -> None:
+        """Train a Transformer (one process, or many under torchrun)."""
+        import torch
+
+        from cadenza.models.transformer import TransformerModel
+        from cadenza.train.distributed import setup, teardown
+        from cadenza.train.jsb import VOCAB_SIZE, jsb_sequences
+        from cadenza.train.trainer import train
+
+        if task not in TASKS:
+            raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+        if task == "remi":
+            if transpose:
+                raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
+            vocab_size, train_data, valid_data, notes = _remi_data(data, out)
+        else:
+            vocab_size, notes = VOCAB_SIZE, {"data": str(data), "task": task, "transpositions": parse_shifts(transpose)}
+            train_data = jsb_sequences(task, data, "train", parse_shifts(transpose))
+            valid_data = jsb_sequences(task, data, "valid")
+            notes["sources"] = [{"name": "jsb-chorales (train split)", "licence": "public domain", "pieces": 229}]
+        model_config, train_config = resolve_settings(vocab_size, task, preset, config, set_)
+        process = setup()
+        torch.manual_seed(train_config.seed)  # the same initial weights in every process
+        model = TransformerModel(model_config)
+        if init is not None:
+            notes["init"] = _warm_start(model, init)
+        if process.main:
+            console.print(f"{model.num_parameters():,} parameters; {train_data.targets:,} training targets")
+        try:
+            result = train(
+                model, train_data, valid_data, train_config, out, notes=notes, process=process, progress=not quiet
+            )
+        finally:
+            teardown()
+        if process.main:
+            console.print(
+                f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, "
+                f"{result.seconds / 60:.1f} min; model in {out}"
+            )
+
+    def _evaluate(task: str, model_path: Path, data: Path, split: str) -> None:
+        from cadenza.models.transformer import TransformerModel
+        from cadenza.train.jsb import evaluate_jsb
+
+        model = TransformerModel.load(model_path)
+        score = evaluate_jsb(model, task, data, split)
+        unit = "token" if task == "jsb16" else "frame"
+        console.print(
+            f"{task} {split}: {score.nll:.4f} nats per {unit} ({score.units:,} {unit}s, {score.pieces} pieces)"
+        )
+
+    @evaluate_app.command("jsb16")
+    def evaluate_jsb16(
+        model: Annotated[Path, typer.Option("--model", help="A transformer model folder trained with --task jsb16.")],
+        data: Annotated[Path, typer.Option("--data", help="Jsb16thSeparated.json")],
+        split: Annotated[str, typer.Option("--split", help="valid or test")] = "valid",
+    ) -> None:
+        """NLL in nats per token of 16th-note S A T B chorales (Coconet's protocol)."""
+        _evaluate("jsb16", model, data, split)
+
+    @evaluate_app.command("jsb-frames")
+    def evaluate_frames(
+        model: Annotated[
+            Path, typer.Option("--model", help="A transformer model folder trained with --task jsb-frames.")
+        ],
+        data: Annotated[Path, typer.Option("--data", help="jsb-chorales-quarter.json")],
+        split: Annotated[str, typer.Option("--split", help="valid or test")] = "test",
+    ) -> None:
+        """NLL in nats per quarter-note frame, an exact set likelihood (Boulanger-Lewandowski's protocol)."""
+        _evaluate("jsb-frames", model, data, split)

@@ -1,0 +1,1 @@
+"""Corpora: sources, cleaning, labels, splits, tokens, shards and the manifest."""

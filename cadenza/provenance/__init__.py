@@ -1,0 +1,1 @@
+"""Where a piece came from: provenance records, the originality index and report, signing."""

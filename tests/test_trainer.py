@@ -1,0 +1,155 @@
+"""The trainer: schedule, checkpoints, exact resume after a kill, early stopping, and
+two gloo processes under torchrun matching one process with the same global batch."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cadenza.errors import InvalidArgumentError
+from cadenza.models.transformer import TransformerConfig, TransformerModel
+from cadenza.train.checkpoint import load_checkpoint
+from cadenza.train.datasets import Sequences
+from cadenza.train.trainer import CHECKPOINT, LOG, TrainConfig, learning_rate, train
+
+APP = """
+import typer
+from cadenza.cli_neural import register
+app, train_app, evaluate_app = typer.Typer(), typer.Typer(), typer.Typer()
+app.add_typer(train_app, name="train")
+app.add_typer(evaluate_app, name="evaluate")
+register(train_app, evaluate_app)
+app()
+"""
+
+
+def _sequences(count: int, seed: int) -> Sequences:
+    """Short sequences with a pattern to learn: BOS (39), then a rising scale with repeats."""
+    rng = np.random.default_rng(seed)
+    sequences = []
+    for _ in range(count):
+        start, length = rng.integers(0, 20), rng.integers(20, 60)
+        sequences.append(np.array([39, *((start + np.arange(length) // 2) % 36)]))
+    return Sequences(sequences)
+
+
+def _model(dropout: float = 0.1) -> TransformerModel:
+    torch.manual_seed(0)
+    return TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=dropout))
+
+
+def _rows(folder: Path) -> list[dict]:
+    with (folder / LOG).open(newline="") as file:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(file)]
+
+
+CONFIG = TrainConfig(steps=12, batch_size=4, micro_batch=2, window=32, warmup=3, eval_every=4, checkpoint_every=3)
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine() -> None:
+    config = TrainConfig(steps=1000, warmup=100, lr=1e-3, min_lr=1e-4)
+    assert learning_rate(config, 0) == pytest.approx(1e-5)
+    assert learning_rate(config, 99) == pytest.approx(1e-3)
+    assert learning_rate(config, 550) == pytest.approx(5.5e-4)
+    assert learning_rate(config, 1000) == pytest.approx(1e-4)
+
+
+def test_resume_after_a_kill_continues_the_run_exactly(tmp_path: Path) -> None:
+    train_data, valid_data = _sequences(20, 1), _sequences(5, 2)
+    whole = train(_model(), train_data, valid_data, CONFIG, tmp_path / "whole", progress=False)
+
+    def kill_at_step_7(step: int) -> None:  # after the checkpoint of step 6, mid-interval
+        if step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), train_data, valid_data, CONFIG, tmp_path / "cut", progress=False, on_step=kill_at_step_7)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT).state["step"] == 6
+    fresh = TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=0.1))  # other weights: all replaced
+    resumed = train(fresh, train_data, valid_data, CONFIG, tmp_path / "cut", progress=False)
+
+    assert resumed.step == whole.step == 12
+    assert resumed.best_valid == whole.best_valid
+    assert _rows(tmp_path / "cut") == _rows(tmp_path / "whole")  # step 7 once, as before
+    a, b = load_checkpoint(tmp_path / "whole" / CHECKPOINT), load_checkpoint(tmp_path / "cut" / CHECKPOINT)
+    for name, tensor in a.model.items():
+        assert torch.equal(tensor, b.model[name]), name
+    for param, values in a.optimizer["state"].items():
+        for key, value in values.items():
+            assert torch.equal(value, b.optimizer["state"][param][key]), (param, key)
+    assert torch.equal(a.rng_torch[0], b.rng_torch[0])
+    assert torch.equal(TransformerModel.load(tmp_path / "whole").embed.weight, fresh.embed.weight)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
+    data = _sequences(10, 1)
+    train(_model(), data, data, TrainConfig(steps=2, batch_size=2, window=32, eval_every=2), tmp_path, progress=False)
+    with pytest.raises(InvalidArgumentError, match="another configuration"):
+        train(
+            _model(), data, data, TrainConfig(steps=2, batch_size=4, window=32, eval_every=2), tmp_path, progress=False
+        )
+
+
+def test_early_stopping_after_patience_evaluations_without_progress(tmp_path: Path) -> None:
+    data = _sequences(10, 1)
+    config = TrainConfig(steps=1000, batch_size=2, window=32, lr=0.3, warmup=1, eval_every=1, patience=2, clip=0)
+    result = train(_model(), data, data, config, tmp_path, progress=False)  # a rate that diverges
+    assert result.stopped == "early stopping" and result.step < 1000
+    rows = [float(r["valid_loss"]) for r in _rows(tmp_path)]
+    assert min(rows[-2:]) >= result.best_valid and math.isfinite(result.best_valid)
+    training = json.loads((tmp_path / "training.json").read_text())
+    assert training["train"]["patience"] == 2 and training["result"]["best_valid_loss"] == result.best_valid
+
+
+def _jsb_file(path: Path) -> Path:
+    """A small JSB-format file: chords that move stepwise, S A T B per 16th step."""
+    rng = np.random.default_rng(0)
+
+    def piece() -> list[list[int]]:
+        root = int(rng.integers(55, 62))
+        return [[root + 12 + s, root + 7 + s, root + 4 + s, root - 12 + s] for s in range(12) for _ in range(4)]
+
+    path.write_text(json.dumps({split: [piece() for _ in range(4)] for split in ("train", "valid", "test")}))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    data = _jsb_file(tmp_path / "jsb.json")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    common = ["train", "transformer", "--task", "jsb16", "--data", str(data), "--preset", "tiny", "--quiet"]
+    common += ["--set", "train.steps=6", "--set", "train.eval_every=3", "--set", "train.batch_size=4"]
+    single = [sys.executable, str(app), *common, "--out", str(tmp_path / "one"), "--set", "train.micro_batch=2"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+    double = [*launcher, str(app), *common, "--out", str(tmp_path / "two")]  # micro-batch 2 in each process
+    for command in (single, double):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+    one, two = _rows(tmp_path / "one"), _rows(tmp_path / "two")
+    assert len(one) == len(two) == 6
+    for a, b in zip(one, two, strict=True):
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), abs=1e-4)
+        assert a["tokens"] == b["tokens"]
+    assert float(one[-1]["valid_loss"]) == pytest.approx(float(two[-1]["valid_loss"]), abs=1e-4)
+    weights = [TransformerModel.load(tmp_path / name).state_dict() for name in ("one", "two")]
+    for name, tensor in weights[0].items():
+        torch.testing.assert_close(tensor, weights[1][name], atol=1e-4, rtol=1e-3)
+    assert "2 × CPU" in json.loads((tmp_path / "two" / "training.json").read_text())["result"]["hardware"]
