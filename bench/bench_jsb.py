@@ -7,7 +7,7 @@
 
     python bench/bench_jsb.py [--datasets ../shared/datasets]
 
-Prints two Markdown tables; docs/bench/jsb.md holds the same lines (a test checks it).
+Prints two Markdown tables; docs/benchmarks.md holds the same lines (a test checks it).
 """
 
 from __future__ import annotations

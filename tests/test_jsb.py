@@ -160,6 +160,6 @@ def test_committed_checkpoints_give_the_figures_in_the_docs(datasets: Path) -> N
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    docs = (REPO / "docs" / "bench" / "jsb.md").read_text()
+    docs = (REPO / "docs" / "benchmarks.md").read_text()
     for line in bench.our_rows(datasets / "jsb-chorales"):
         assert line in docs, line

@@ -4,7 +4,7 @@ Method (Krumhansl–Schmuckler with the Albrecht–Shanahan 2013 profiles): the 
 distribution of a stretch of music — each beat's duration-weighted chroma normalised to
 sum 1, so that dense accompaniment does not outvote the tune — is correlated with the
 24 rotated major and minor profiles. Two global adjustments, chosen once on a subset of
-POP909 (see docs/bench/analysis.md): minor keys get +0.06, because pop in a minor key
+POP909 (see docs/benchmarks.md): minor keys get +0.06, because pop in a minor key
 spends much time on its relative major's chords; and the key whose tonic is the bass
 of the last two bars gets +0.05, because music tends to end on its tonic.
 
