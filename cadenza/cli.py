@@ -9,9 +9,8 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,11 +24,11 @@ class _FriendlyGroup(TyperGroup):
     """Turns a cadenza error into one line on stderr and exit code 2, wherever it is
     raised (also under typer's test runner, which calls the group directly)."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # click's Context, which typer vendors privately
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit):
-            raise
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise  # usage errors, --help and exits: the command line's own business
         except CadenzaError as error:
             error_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
             ctx.exit(2)

@@ -87,3 +87,10 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "song.mid" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_cli_usage_errors_are_usage_errors_not_internal_errors() -> None:
+    command = [sys.executable, "-m", "cadenza.cli", "generate", "--no-such-option"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "No such option" in run.stderr and "internal error" not in run.stderr

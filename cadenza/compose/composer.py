@@ -18,6 +18,7 @@ from cadenza.data.tokens import condition_tokens, load_tokenizer
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.constraints import (
     Cadence,
+    Constraint,
     Continuity,
     ExactBars,
     FixedTempo,
@@ -118,7 +119,7 @@ class Composer:
         shift = self._shift(resolved)
         low = min(i.low for i in resolved.instruments) - shift
         high = max(i.high for i in resolved.instruments) - shift
-        constraints = [
+        constraints: list[Constraint] = [
             Grammar(vocab),
             Meter(vocab, resolved.meter),
             FixedTempo(vocab, resolved.tempo),
@@ -164,7 +165,7 @@ class Composer:
         if len(context):
             prefix += list(self.tokenizer.encode(prefix_score).ids)
         bar_id = self.vocab.id("Bar_None")
-        meter_id = self.vocab.time_signature(resolved.meter)
+        meter_id = self.vocab.id(f"TimeSig_{resolved.meter}")
         while prefix.count(bar_id) < start_bar:  # bars with nothing in them still count
             prefix += [bar_id, meter_id]
         tokens = self._decode(resolved, sampling, prefix, end_bar)

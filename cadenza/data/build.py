@@ -64,7 +64,7 @@ def _run_ray(refs: list[FileRef], options: BuildOptions, cache: Path) -> Iterato
 
 def _manifest_rows(refs: list[FileRef], results: list[FileResult]) -> list[tuple[dict, dict]]:
     """(manifest row, tokens by shift) for every piece and every unreadable file."""
-    rows = []
+    rows: list[tuple[dict, dict]] = []
     for ref, result in zip(refs, results, strict=True):
         base = {"source": ref.source, "path": ref.path, "licence": ref.licence, "sha256": result.sha256}
         if result.error is not None or not result.pieces:
@@ -86,7 +86,7 @@ def _manifest_rows(refs: list[FileRef], results: list[FileResult]) -> list[tuple
             if piece.error:
                 row.update(status="dropped", reason=piece.error)
             rows.append((row, piece.tokens))
-    rows.sort(key=lambda item: item[0]["id"])
+    rows.sort(key=lambda item: str(item[0]["id"]))
     return rows
 
 

@@ -146,7 +146,7 @@ def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
         flat = part.flatten().stripTies()
         instrument = part.getInstrument(returnDefault=True)
         program = instrument.midiProgram if instrument is not None and instrument.midiProgram is not None else 0
-        name = part.partName or (instrument.instrumentName if instrument is not None else "") or ""
+        name = getattr(part, "partName", None) or (instrument.instrumentName if instrument is not None else "") or ""
         track = symusic.Track(name=str(name), program=int(program), is_drum=False, ttype="quarter")
         for element in flat.notes:
             length = float(element.quarterLength)

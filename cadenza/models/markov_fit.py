@@ -49,13 +49,10 @@ def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarr
     low_id, high_id = pitch_ids.min(), pitch_ids.max()
     is_pitch = (tokens >= low_id) & (tokens <= high_id)
     pitches = tokens[is_pitch].astype(np.int64)
-    best = None
-    for shift in (-tonic, 12 - tonic):
-        moved = pitches + shift
-        outside = int(np.sum((moved < low_id) | (moved > high_id)))
-        if best is None or outside < best[0]:
-            best = (outside, moved)
-    moved = best[1]
+    moved = min(
+        (pitches + shift for shift in (-tonic, 12 - tonic)),
+        key=lambda m: int(np.sum((m < low_id) | (m > high_id))),  # the first wins a tie
+    )
     while (moved < low_id).any() or (moved > high_id).any():
         moved = np.where(moved < low_id, moved + 12, np.where(moved > high_id, moved - 12, moved))
     out = tokens.astype(np.int64).copy()
@@ -71,7 +68,10 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     tokenizer = load_tokenizer(corpus)
     vocab = Vocabulary.from_tokenizer_vocab(tokenizer.vocab)
     shard = open_shard(corpus, "train")
-    pieces, groups, pools, sources = [], [], [], Counter()
+    pieces: list[np.ndarray] = []
+    groups: list[str] = []
+    pools: list[str] = []
+    sources: Counter[tuple[str, str]] = Counter()
     for i in range(len(shard)):
         row_number, semitones = int(shard.index[i, 2]), int(shard.index[i, 3])
         if semitones != 0:
