@@ -113,3 +113,18 @@ def test_reshape_applies_temperature_top_k_and_top_p() -> None:
     assert cold[0] > 0.99
     with pytest.raises(Exception, match="temperature"):
         Sampling(temperature=0)
+
+
+def test_sampling_hashes_contexts_exactly_as_training_does() -> None:
+    """Training hashes every context of a corpus with numpy; sampling hashes one context
+    with plain integers. If the two ever differ, a model finds none of its contexts."""
+    from cadenza.models.markov import _context_keys, suffix_keys
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 536, size=40)
+    for group in ("*|4", "pop|maj|4", ""):
+        for length in range(8):
+            trained = _context_keys(tokens, length, group)  # key before each position i >= length
+            for position in (length, 17, 39):
+                context = list(tokens[:position])
+                assert suffix_keys(context, group, length + 1)[length] == int(trained[position - length])

@@ -36,7 +36,7 @@ _LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
 # Bump when reading, labelling or tokenizing changes, so that old cache entries are not
 # reused: CACHE_FORMAT for everything, READER_VERSION for one kind of source.
 CACHE_FORMAT = 1
-READER_VERSION = {"pop909": 2}
+READER_VERSION = {"pop909": 3}
 
 
 @dataclass(frozen=True)

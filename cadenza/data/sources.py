@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import symusic
 
 from cadenza.errors import InvalidArgumentError
@@ -168,21 +169,6 @@ def _pop909_key(folder: Path) -> str | None:
     return max(spans, key=lambda k: spans[k]) if spans else None
 
 
-def _seconds_to_tick(score: symusic.Score, seconds: float) -> int:
-    """The tick at a time in seconds, through the score's tempo map."""
-    tempos = list(score.tempos) or [symusic.Tempo(0, qpm=120.0)]
-    elapsed, tick = 0.0, 0
-    for tempo, following in zip(tempos, [*tempos[1:], None], strict=True):
-        start = max(tempo.time, tick)
-        seconds_per_tick = 60.0 / (tempo.qpm * score.tpq)
-        span = (following.time - start) * seconds_per_tick if following is not None else float("inf")
-        if elapsed + span >= seconds:
-            return round(start + (seconds - elapsed) / seconds_per_tick)
-        elapsed += span
-        tick = following.time if following is not None else tick
-    return tick
-
-
 def _pop909_in_bars(score: symusic.Score, folder: Path) -> symusic.Score:
     """POP909's files carry arbitrary time signatures (1/4, 2/4, 12/8) and start at an
     arbitrary offset; its annotated beats say where the 4/4 bars are. Shift the music so
@@ -197,10 +183,13 @@ def _pop909_in_bars(score: symusic.Score, folder: Path) -> symusic.Score:
     ]
     if not downbeats:
         return score
+    from cadenza.analysis.beats import tempo_map
+
     bar = 4 * score.tpq
-    first = _seconds_to_tick(score, downbeats[0])
+    first = round(float(tempo_map(score).to_ticks(np.array([downbeats[0]]))[0]))
     offset = (bar - first % bar) % bar
-    first_note = min((t.notes[0].time for t in score.tracks if len(t.notes)), default=0) + offset
+    onsets = [int(t.notes.numpy()["time"].min()) for t in score.tracks if len(t.notes)]
+    first_note = min(onsets, default=0) + offset
     offset -= (first_note // bar) * bar  # and drop the empty bars before the music
     aligned = score.shift_time(offset)
     aligned.time_signatures = symusic.Score(score.tpq).time_signatures
