@@ -180,28 +180,15 @@ def generate(
     """Compose new music and write it with its signed provenance record."""
     from cadenza.compose import Composer, Conditions, Sampling
     from cadenza.compose.original import generate_original
-    from cadenza.io import Format, format_of, midi_bytes, save_score
-    from cadenza.io.atomic import atomic_output, check_writable
-    from cadenza.provenance.record import (
-        embed_marker,
-        provenance_record,
-        sidecar_path,
-        with_originality,
-        write_record,
-    )
+    from cadenza.provenance.outputs import check_outputs, write_with_record
+    from cadenza.provenance.record import provenance_record, sidecar_path, with_originality
     from cadenza.provenance.report import Level
-    from cadenza.provenance.signing import default_key, sign_record
+    from cadenza.provenance.signing import default_key
 
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
     level = Level.parse(originality)
-    from cadenza.io.formats import WRITABLE
-
-    for path in output:
-        format_of(path, WRITABLE)
-        for number in range(1, count + 1):
-            check_writable(_numbered(path, number, count), force=force)
-            check_writable(sidecar_path(_numbered(path, number, count)), force=force)
+    check_outputs((_numbered(p, n, count) for p in output for n in range(1, count + 1)), force=force)
     conditions = Conditions(
         style=style,
         mood=mood,
@@ -221,14 +208,7 @@ def generate(
         record = with_originality(provenance_record(score, composer.info, resolved, sampling), report)
         for path in output:
             target = _numbered(path, number, count)
-            if format_of(target, WRITABLE) is Format.MIDI:
-                signed = sign_record(record, key_for_signing)
-                with atomic_output(target, force=force) as tmp:
-                    tmp.write_bytes(midi_bytes(embed_marker(score, signed)))
-            else:
-                save_score(score, target, force=force)
-                signed = sign_record(record, key_for_signing, file=target)
-            write_record(signed, target, force=force)
+            write_with_record(score, record, target, key_for_signing, force=force)
             console.print(
                 f"wrote {target} ({resolved.seconds:.1f} s, {resolved.bars} bars, {resolved.key}, "
                 f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) and {sidecar_path(target).name}"

@@ -167,22 +167,31 @@ def empty_score(conditions: Resolved) -> symusic.Score:
     return score
 
 
+def within(notes: np.ndarray, begin: int, end: int) -> np.ndarray:
+    """The notes that start in ``[begin, end)``, cut where that span ends."""
+    kept = notes[(notes[:, 0] >= begin) & (notes[:, 0] < end)].copy()
+    kept[:, 1] = np.clip(np.minimum(kept[:, 1], end - kept[:, 0]), 1, None)
+    return kept
+
+
+def voiced(notes: np.ndarray, shift: int, loudness: float) -> np.ndarray:
+    """The notes moved ``shift`` semitones and played ``loudness`` times as loud."""
+    moved = notes.copy()
+    moved[:, 2] += shift
+    moved[:, 3] = np.clip(np.rint(moved[:, 3] * loudness), 1, 127)
+    return moved
+
+
 def arrange(decoded: symusic.Score, conditions: Resolved, shift: int = 0) -> symusic.Score:
     """The finished Score (tick time, 480 per quarter) for ``conditions``; the decoded
     notes are moved ``shift`` semitones (from the model's key to the requested one)."""
-    notes = notes_of(decoded)
     end = round(conditions.total_quarters * TPQ)
     bars_end = round(conditions.bars * conditions.bar_quarters * TPQ)
-    notes = notes[notes[:, 0] < bars_end]
-    notes[:, 1] = np.clip(np.minimum(notes[:, 1], bars_end - notes[:, 0]), 1, None)
-    notes[:, 2] += shift
+    notes = voiced(within(notes_of(decoded), 0, bars_end), shift, 1.0)
     notes = _final_chord(notes, end, conditions)
     if len(conditions.instruments) > 1 and _is_single_line(notes):
-        chords = accompany(notes, conditions)
-        chords = chords[chords[:, 0] < end]
-        chords[:, 1] = np.minimum(chords[:, 1], end - chords[:, 0])
-        notes = np.vstack([notes, chords])
-    notes[:, 3] = np.clip(np.rint(notes[:, 3] * conditions.loudness), 1, 127)
+        notes = np.vstack([notes, within(accompany(notes, conditions), 0, end)])
+    notes = voiced(notes, 0, conditions.loudness)
     score = empty_score(conditions)
     for track, part in zip(score.tracks, orchestrate(notes, conditions.instruments), strict=True):
         for note in part:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from cadenza.compose.arrange import TPQ, arrange, empty_score, notes_of, orchestrate
+from cadenza.compose.arrange import TPQ, arrange, empty_score, notes_of, orchestrate, voiced, within
 from cadenza.compose.conditions import Conditions, Resolved, resolve
 from cadenza.compose.models import DEFAULT_MODEL, ModelInfo, locate
 from cadenza.data.labels import key_label
@@ -169,11 +169,7 @@ class Composer:
         while prefix.count(bar_id) < start_bar:  # bars with nothing in them still count
             prefix += [bar_id, meter_id]
         tokens = self._decode(resolved, sampling, prefix, end_bar)
-        fresh = notes_of(self.tokenizer.decode(tokens))
-        fresh = fresh[(fresh[:, 0] >= begin) & (fresh[:, 0] < end)]
-        fresh[:, 1] = np.clip(np.minimum(fresh[:, 1], end - fresh[:, 0]), 1, None)
-        fresh[:, 2] += shift
-        fresh[:, 3] = np.clip(np.rint(fresh[:, 3] * resolved.loudness), 1, 127)
+        fresh = voiced(within(notes_of(self.tokenizer.decode(tokens)), begin, end), shift, resolved.loudness)
         result = score.copy()
         for track, part in zip(result.tracks, orchestrate(fresh, resolved.instruments), strict=True):
             kept = [n for n in track.notes if not begin <= n.time < end]
