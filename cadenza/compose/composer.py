@@ -73,6 +73,13 @@ class Composer:
             return TransformerModel.load(self.folder)
         raise InputFileError(f"unknown model family {family!r}", self.folder)
 
+    @cached_property
+    def originality_index(self):  # -> Index | None; loaded once, however many pieces are checked
+        """The index of the pieces the model learned from, shipped in its ``index/`` folder."""
+        from cadenza.provenance.repair import model_index
+
+        return model_index(self.folder)
+
     def resolve(self, conditions: Conditions) -> Resolved:
         return resolve(conditions, self.default_style)
 

@@ -21,10 +21,10 @@ def generate_original(
     composer: Composer, conditions: Conditions, sampling: Sampling, level: str = "NORMAL"
 ) -> tuple[symusic.Score, object | None]:
     """The piece and its originality report (``None`` when the model ships no index)."""
-    from cadenza.provenance.repair import check_and_repair, model_index
+    from cadenza.provenance.repair import check_and_repair
 
     score = composer.generate(conditions, sampling)
-    index = model_index(composer.folder)
+    index = composer.originality_index
     latest = [score]
 
     def regenerate(start_bar: int, end_bar: int, attempt: int) -> symusic.Score:
