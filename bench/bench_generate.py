@@ -1,7 +1,7 @@
 """Generation on a CPU: speed and memory for 60 s of music, conditions met, and how the
 music compares with POP909's test split.
 
-    python bench/bench_generate.py [--model default] [--datasets ../shared/datasets] [--pieces 100]
+    python bench/bench_generate.py [--model NAME ...] [--datasets ../shared/datasets] [--pieces 100]
 
 1. Time to generate 60 s of music (median of 5 seeds, model already loaded) and the
    process's peak memory, beside the same model decoding with the grammar alone (the
@@ -105,7 +105,7 @@ def _pop909_splits(datasets: Path) -> tuple[list, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", action="append", help="Repeat to compare models side by side (default: default).")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--pieces", type=int, default=100)
     args = parser.parse_args()
@@ -114,39 +114,46 @@ def main() -> None:
     from cadenza.compose import Composer
 
     console = Console()
-    composer = Composer.from_pretrained(args.model)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    generate_s, grammar_s, tokens = _speed(composer)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    table = Table(title=f"Generating 60 s of music with {composer.info.name} ({machine})")
-    for column in ("run", "wall s (median of 5)", "x real time", "ratio"):
-        table.add_column(column)
-    table.add_row("cadenza generate, all constraints", f"{generate_s:.3f}", f"{60 / generate_s:.0f}", "1.00")
-    table.add_row(
-        f"same model, grammar only ({tokens} tokens)", f"{grammar_s:.3f}", "—", f"{grammar_s / generate_s:.2f}"
-    )
-    console.print(table)
-    console.print(f"peak memory of the process (model loaded, 11 pieces made): {peak_mb:.0f} MB")
+    generated: dict[str, list] = {}
+    for name in args.model or ["default"]:
+        composer = Composer.from_pretrained(name)
+        model = composer.info.name
+        generate_s, grammar_s, tokens = _speed(composer)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        table = Table(title=f"Generating 60 s of music with {model} ({machine})")
+        for column in ("run", "wall s (median of 5)", "x real time", "ratio"):
+            table.add_column(column)
+        table.add_row("cadenza generate, all constraints", f"{generate_s:.3f}", f"{60 / generate_s:.0f}", "1.00")
+        table.add_row(
+            f"same model, grammar only ({tokens} tokens)", f"{grammar_s:.3f}", "—", f"{grammar_s / generate_s:.2f}"
+        )
+        console.print(table)
+        console.print(f"peak memory of the process so far (models loaded, pieces made): {peak_mb:.0f} MB")
 
-    started = time.perf_counter()
-    scores, met = _conditions_met(composer, args.pieces)
-    table = Table(title=f"{args.pieces} generated pieces: requested conditions met (cadenza's analysis)")
-    for column in ("key", "tempo", "meter", "length"):
-        table.add_column(column)
-    table.add_row(*(f"{met[k]:.0%}" for k in ("key", "tempo", "meter", "length")))
-    console.print(table)
-    console.print(f"({time.perf_counter() - started:.0f} s for generation and analysis)")
+        started = time.perf_counter()
+        scores, met = _conditions_met(composer, args.pieces)
+        generated[model] = scores
+        table = Table(title=f"{model}: {args.pieces} generated pieces, requested conditions met (cadenza's analysis)")
+        for column in ("key", "tempo", "meter", "length"):
+            table.add_column(column)
+        table.add_row(*(f"{met[k]:.0%}" for k in ("key", "tempo", "meter", "length")))
+        console.print(table)
+        console.print(f"({time.perf_counter() - started:.0f} s for generation and analysis)")
 
     train, test = _pop909_splits(args.datasets)
     rng = np.random.default_rng(0)
-    human = [train[i] for i in rng.choice(len(train), size=min(len(scores), len(train)), replace=False)]
-    ours = compare_collections(test, scores)
+    human = [train[i] for i in rng.choice(len(train), size=min(args.pieces, len(train)), replace=False)]
+    ours = {model: compare_collections(test, scores) for model, scores in generated.items()}
     theirs = compare_collections(test, human)
     table = Table(title=f"Against POP909's test split ({len(test)} songs): overlapping area, higher is closer")
-    for column in ("feature", f"generated ({len(scores)})", f"POP909 train ({len(human)})"):
-        table.add_column(column)
-    for feature in ours:
-        table.add_row(feature, f"{ours[feature].overlap_area:.3f}", f"{theirs[feature].overlap_area:.3f}")
+    table.add_column("feature")
+    for model, scores in generated.items():
+        table.add_column(f"{model} ({len(scores)})")
+    table.add_column(f"POP909 train ({len(human)})")
+    for feature in theirs:
+        cells = [f"{ours[model][feature].overlap_area:.3f}" for model in generated]
+        table.add_row(feature, *cells, f"{theirs[feature].overlap_area:.3f}")
     console.print(table)
 
 

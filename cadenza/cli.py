@@ -280,12 +280,23 @@ def evaluate_markov_command(
     pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
 ) -> None:
     """Negative log-likelihood per token of a corpus split under a Markov model, per style."""
-    from cadenza.compose.models import locate
-    from cadenza.models.markov_fit import evaluate_markov
+    corpus_nll_table("markov", model, data, split, pieces)
+
+
+def corpus_nll_table(family: str, model: str, data: Path, split: str, pieces: int) -> None:
+    """Print the held-out NLL per style (see cadenza.models.evaluation), for either family."""
+    from cadenza.compose.models import ModelInfo, locate
+    from cadenza.models import evaluation
 
     if split not in ("train", "valid", "test"):
         raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")
-    results = evaluate_markov(locate(model), data, split, pieces_per_style=pieces)
+    folder = locate(model)
+    if ModelInfo.read(folder).family != family:
+        raise InvalidArgumentError(
+            f"{model} is not a {family} model; try `cadenza evaluate {ModelInfo.read(folder).family}`"
+        )
+    evaluate = evaluation.evaluate_markov if family == "markov" else evaluation.evaluate_transformer
+    results = evaluate(folder, data, split, pieces_per_style=pieces)
     table = Table("style", "NLL (nats/token)", "tokens", title=f"{model} on {data} ({split})")
     for style, (nll, count) in results.items():
         table.add_row(style, f"{nll:.3f}", f"{count:,}")

@@ -65,18 +65,28 @@ def resolve_settings(
         raise InvalidArgumentError(f"invalid settings: {error}") from None
 
 
-def _remi_data(corpus: Path, out: Path) -> tuple:
-    """Training and validation sequences of a built corpus, and the notes on its sources."""
+def _remi_data(corpus: Path, out: Path, key_normalised: bool = False, valid_tokens: int = 0) -> tuple:
+    """Training and validation sequences of a built corpus, and the notes on its sources.
+
+    ``key_normalised``: every piece moved to C (major or minor), as the Markov model learns;
+    the composer moves the result to the requested key. ``valid_tokens``: validate on an
+    evenly spread subset of the validation pieces of about this many tokens (0: all).
+    """
     from cadenza.data.info import read_manifest
     from cadenza.data.tokens import TOKENIZER_FILE, load_tokenizer
-    from cadenza.train.datasets import Sequences
+    from cadenza.train.datasets import Sequences, remi_sequences
 
     for needed in (TOKENIZER_FILE, "train.tokens.npy", "valid.tokens.npy", "manifest.jsonl"):
         if not (corpus / needed).exists():
             raise InputFileError(f"is not a built corpus (no {needed}); run `cadenza data build`", corpus)
     vocab_size = len(load_tokenizer(corpus).vocab)
     try:
-        train, valid = Sequences.from_shard(corpus, "train"), Sequences.from_shard(corpus, "valid")
+        if key_normalised:
+            train, valid = remi_sequences(corpus, "train"), remi_sequences(corpus, "valid", valid_tokens)
+        else:
+            train, valid = Sequences.from_shard(corpus, "train"), Sequences.from_shard(corpus, "valid")
+            if valid_tokens:
+                valid = remi_sequences(corpus, "valid", valid_tokens, key_normalised=False)
     except ValueError:
         raise InputFileError("has an empty training or validation split; add pieces", corpus) from None
     rows = read_manifest(corpus)
@@ -91,11 +101,15 @@ def _remi_data(corpus: Path, out: Path) -> tuple:
         styles[row["labels"]["style"]] += 1
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
-    extra = {"family": "transformer", "key_normalised": False, "default_style": styles.most_common(1)[0][0]}
+    # pop, when the corpus has it: a full texture (melody, chords, bass) suits most uses
+    default_style = "pop" if "pop" in styles else styles.most_common(1)[0][0]
+    extra = {"family": "transformer", "key_normalised": key_normalised, "default_style": default_style}
     (out / "config.json").write_text(json.dumps(extra, indent=1, sort_keys=True) + "\n")
     notes = {
         "corpus": str(corpus),
         "pieces": len(index),
+        "key_normalised": key_normalised,
+        "valid_tokens": valid_tokens or "all",
         "sources": [{"name": n, "licence": lic, "pieces": c} for (n, lic), c in sorted(sources.items())],
     }
     return vocab_size, train, valid, notes
@@ -130,6 +144,12 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
             Path | None, typer.Option("--init", help="Start from this model folder's weights (same settings).")
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+        normalise_key: Annotated[
+            bool, typer.Option("--normalise-key", help="remi: move every piece to C, as the Markov model does.")
+        ] = False,
+        valid_tokens: Annotated[
+            int, typer.Option("--valid-tokens", help="remi: validate on about this many tokens (0: the whole split).")
+        ] = 0,
     ) -> None:
         """Train a Transformer (one process, or many under torchrun)."""
         import torch
@@ -141,10 +161,12 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         if task not in TASKS:
             raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+        if task != "remi" and (normalise_key or valid_tokens):
+            raise InvalidArgumentError("--normalise-key and --valid-tokens are for --task remi")
         if task == "remi":
             if transpose:
                 raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
-            vocab_size, train_data, valid_data, notes = _remi_data(data, out)
+            vocab_size, train_data, valid_data, notes = _remi_data(data, out, normalise_key, valid_tokens)
         else:
             vocab_size, notes = VOCAB_SIZE, {"data": str(data), "task": task, "transpositions": parse_shifts(transpose)}
             train_data = jsb_sequences(task, data, "train", parse_shifts(transpose))
@@ -180,6 +202,19 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         console.print(
             f"{task} {split}: {score.nll:.4f} nats per {unit} ({score.units:,} {unit}s, {score.pieces} pieces)"
         )
+
+    @evaluate_app.command("transformer")
+    def evaluate_transformer_command(
+        model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
+        data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
+        split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
+        pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
+    ) -> None:
+        """Negative log-likelihood per token of a corpus split under a REMI Transformer, per style
+        (the tokens `cadenza evaluate markov` scores)."""
+        from cadenza.cli import corpus_nll_table
+
+        corpus_nll_table("transformer", model, data, split, pieces)
 
     @evaluate_app.command("jsb16")
     def evaluate_jsb16(

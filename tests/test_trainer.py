@@ -56,6 +56,16 @@ def _rows(folder: Path) -> list[dict]:
 CONFIG = TrainConfig(steps=12, batch_size=4, micro_batch=2, window=32, warmup=3, eval_every=4, checkpoint_every=3)
 
 
+def test_a_share_of_windows_begins_where_the_condition_tokens_are() -> None:
+    long = Sequences([np.arange(5000) % 40 for _ in range(8)])
+    uniform = long.draw(seed=0, step=0, count=400, window=64)
+    assert sum(w.start == 0 for w in uniform) <= 2
+    some = long.draw(seed=0, step=0, count=400, window=64, start_share=0.25)
+    assert 70 < sum(w.start == 0 for w in some) < 130
+    assert some == long.draw(seed=0, step=0, count=400, window=64, start_share=0.25)  # a function of (seed, step)
+    assert all(w.start == 0 for w in long.draw(seed=0, step=1, count=50, window=64, start_share=1.0))
+
+
 def test_learning_rate_warms_up_then_follows_a_cosine() -> None:
     config = TrainConfig(steps=1000, warmup=100, lr=1e-3, min_lr=1e-4)
     assert learning_rate(config, 0) == pytest.approx(1e-5)

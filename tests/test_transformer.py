@@ -88,6 +88,19 @@ def test_past_the_block_the_cache_slides_the_same_way_in_steps_or_at_once() -> N
     assert not np.allclose(np.log(at_once), window, atol=1e-3)  # deeper layers see further back
 
 
+def test_the_sampling_stepper_agrees_with_the_plain_kv_cache_past_the_block() -> None:
+    """The stepper's ring of cached keys, reordered rotary pairs and folded scale compute
+    what the model's own cached forward pass computes, window sliding included."""
+    model = _tiny(block_size=16, cycles=(4, 16))
+    tokens = torch.randint(0, 40, (60,))
+    cache, stepper = model.new_cache(), model.stepper()
+    for end in range(1, 61):
+        with torch.no_grad():
+            logits = model(tokens[end - 1 : end][None], cache=cache)[0, -1]
+        reference = torch.log_softmax(logits.double(), dim=-1).numpy()
+        np.testing.assert_allclose(np.log(stepper(tokens[:end].tolist())), reference, atol=1e-5)
+
+
 def test_save_then_load_gives_identical_logits(tmp_path: Path) -> None:
     model = _tiny(cycles=(4,))
     model.save(tmp_path)

@@ -23,7 +23,7 @@ from cadenza.errors import InputFileError
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["group_name", "pool_name", "normalise_key", "train_markov", "evaluate_markov", "HEAD_TOKENS"]
+__all__ = ["group_name", "pool_name", "normalise_key", "train_markov", "HEAD_TOKENS"]
 
 HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
 MIN_GROUP_PIECES = 20
@@ -115,35 +115,3 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     }
     (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True) + "\n")
     return out
-
-
-def evaluate_markov(
-    model_folder: Path, corpus: Path, split: str = "valid", pieces_per_style: int = 30, tokens_per_piece: int = 300
-) -> dict[str, tuple[float, int]]:
-    """Negative log-likelihood (nats per token) of a corpus split under a Markov model,
-    per style: the first ``tokens_per_piece`` music tokens of up to ``pieces_per_style``
-    pieces of each style, every token after the first counted. Returns {style: (nll, tokens)}."""
-    model = MarkovModel.load(model_folder)
-    rows = read_manifest(corpus)
-    vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
-    shard = open_shard(corpus, split)
-    totals: dict[str, list[float]] = {}
-    taken: Counter[str] = Counter()
-    for i in range(len(shard)):
-        if int(shard.index[i, 3]) != 0:
-            continue
-        labels = rows[int(shard.index[i, 2])]["labels"]
-        style = str(labels["style"])
-        if taken[style] >= pieces_per_style or labels["key"] == "none":
-            continue
-        taken[style] += 1
-        tonic, mode = parse_key(labels["key"])
-        meter = str(labels["meter"])
-        group, pool = group_name(style, mode, meter), pool_name(meter)
-        tokens = normalise_key(np.asarray(shard.sequence(i)[HEAD_TOKENS:], dtype=np.int64), tonic, vocab)
-        tokens = tokens[:tokens_per_piece]
-        nll = -model.log_likelihood(list(tokens), group if group in model.config.groups else None, pool)
-        entry = totals.setdefault(style, [0.0, 0])
-        entry[0] += nll
-        entry[1] += len(tokens) - 1
-    return {style: (total / max(count, 1), int(count)) for style, (total, count) in sorted(totals.items())}

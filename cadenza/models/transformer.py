@@ -225,28 +225,97 @@ class TransformerModel(nn.Module):
 
 
 class Stepper:
-    """``next_distribution`` with a KV cache: each call may extend the previous call's
-    tokens by one or more; only the new ones run through the model. A call whose tokens
-    do not extend the last ones starts over."""
+    """``next_distribution`` with a key-value cache, for sampling on a CPU.
+
+    Each call may extend the previous call's tokens by one or more; only the new ones run
+    through the model, one at a time (a call whose tokens do not extend the last ones
+    starts over). One token at a time through a small model is dominated by the cost of
+    each operation, not by arithmetic, so the step is written with as few as it can be:
+
+    - the cache is a ring of ``block_size`` slots per layer, preallocated: keys are
+      rotated at their absolute positions, so attention (a sum over slots) does not care
+      in which slot a key sits, and the window slides without copying;
+    - the query and key rows of each attention weight are reordered so that rotary pairs
+      sit side by side, which makes the rotation one complex multiplication, and the
+      query rows carry the 1/sqrt(head) scale;
+    - each RMSNorm's gain is folded into the matrix after it; keys are stored transposed;
+    - no masks: one query attends to every filled slot.
+
+    It computes what :meth:`TransformerModel.forward` computes with a sliding window of
+    ``block_size`` keys (tests compare the two).
+    """
 
     def __init__(self, model: TransformerModel) -> None:
-        self.model = model
-        self.device = next(model.parameters()).device
-        self.tokens: list[int] = []
-        self.cache = model.new_cache()
+        config = model.config
+        self.model, self.config = model, config
+        self.heads, self.head = config.n_head, config.d_model // config.n_head
+        self.window = config.block_size
+        device = next(model.parameters()).device
+        half = self.head // 2
+        pairs = torch.arange(self.head).view(2, half).t().reshape(-1)  # 0, half, 1, half+1, ...
+        order = (torch.arange(self.heads)[:, None] * self.head + pairs).reshape(-1)
+        C = config.d_model
+        weights = {name: tensor.detach().float() for name, tensor in model.state_dict().items()}
 
-    @torch.no_grad()
+        def after_norm(matrix: Tensor, norm: str) -> Tensor:
+            """``matrix`` applied after the RMSNorm ``norm``, with the norm's gain folded in."""
+            return (matrix * weights[norm]).contiguous()
+
+        self.embed = weights["embed.weight"]
+        self.head_weight = after_norm(self.embed, "norm.weight")
+        self.cycles = [(period, weights[f"cycle_embeds.{i}.weight"]) for i, period in enumerate(config.cycles)]
+        self.layers = []
+        for i in range(config.n_layer):
+            prefix = f"blocks.{i}."
+            q, k, v = weights[prefix + "attention.qkv.weight"].split(C)
+            qkv = torch.cat((q[order] / math.sqrt(self.head), k[order], v))
+            self.layers.append(
+                (
+                    after_norm(qkv, prefix + "norm1.weight"),
+                    weights[prefix + "attention.proj.weight"],
+                    after_norm(weights[prefix + "up.weight"], prefix + "norm2.weight"),
+                    weights[prefix + "down.weight"],
+                )
+            )
+        self.inverse_frequency = model.inverse_frequency.to(device)
+        # keys stored transposed: (1, head) @ (head, slots) is a fast product on a CPU, the
+        # (slots, head) @ (head, 1) one is several times slower
+        self.keys = torch.zeros(config.n_layer, self.heads, self.head, self.window, device=device)
+        self.values = torch.zeros(config.n_layer, self.heads, self.window, self.head, device=device)
+        self.tokens: list[int] = []
+
     def __call__(self, tokens: Sequence[int]) -> np.ndarray:
         tokens = [int(t) for t in tokens]
         seen = len(self.tokens)
         if not tokens:
             raise ValueError("the stepper needs at least one token (BOS)")
         if len(tokens) <= seen or tokens[:seen] != self.tokens:
-            self.cache, seen = self.model.new_cache(), 0
-        self.model.eval()
-        new = tokens[seen:]
-        for begin in range(0, len(new), self.model.config.block_size):  # long prefixes in chunks
-            chunk = torch.tensor([new[begin : begin + self.model.config.block_size]], device=self.device)
-            logits = self.model(chunk, cache=self.cache)
+            seen = 0  # the ring's filled slots are tracked by position: nothing to clear
+        with torch.inference_mode():
+            for position in range(seen, len(tokens)):
+                x = self._step(tokens[position], position)
+            logits = torch.mv(self.head_weight, F.rms_norm(x, (x.shape[-1],)))
+            probabilities = torch.softmax(logits.double(), dim=-1).numpy()
         self.tokens = tokens
-        return torch.softmax(logits[0, -1].double(), dim=-1).cpu().numpy()
+        return probabilities
+
+    def _step(self, token: int, position: int) -> Tensor:
+        """The last layer's output (C,) for ``token`` at ``position``; fills its cache slot."""
+        x = self.embed[token]
+        for period, table in self.cycles:
+            x = x + table[position % period]
+        angles = position * self.inverse_frequency  # float64: exact at any position
+        rotation = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)  # (head/2,)
+        slot, filled = position % self.window, min(position + 1, self.window)
+        C, H, hd = x.shape[-1], self.heads, self.head
+        for layer, (qkv_weight, proj, up, down) in enumerate(self.layers):
+            qkv = torch.mv(qkv_weight, F.rms_norm(x, (C,)))
+            qk = torch.view_as_real(torch.view_as_complex(qkv[: 2 * C].view(2, H, hd // 2, 2)) * rotation)
+            keys, values = self.keys[layer], self.values[layer]
+            keys[:, :, slot] = qk[1].view(H, hd)
+            values[:, slot] = qkv[2 * C :].view(H, hd)
+            scores = torch.matmul(qk[0].view(H, 1, hd), keys[:, :, :filled])  # (H, 1, filled)
+            attended = torch.matmul(torch.softmax(scores, dim=-1), values[:, :filled])  # (H, 1, hd)
+            x = x + torch.mv(proj, attended.view(C))
+            x = x + torch.mv(down, F.gelu(torch.mv(up, F.rms_norm(x, (C,)))))
+        return x

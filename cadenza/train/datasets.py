@@ -63,14 +63,21 @@ class Sequences:
     def targets(self) -> int:
         return int((self.lengths - 1).clip(min=0).sum())
 
-    def draw(self, seed: int, step: int, count: int, window: int) -> list[Window]:
+    def draw(self, seed: int, step: int, count: int, window: int, start_share: float = 0.0) -> list[Window]:
         """``count`` random windows of up to ``window`` targets for one optimizer step; a
-        sequence is drawn in proportion to its length, its start uniformly."""
+        sequence is drawn in proportion to its length, its start uniformly, except that a
+        ``start_share`` of the windows begin at the sequence's first token.
+
+        Only a window that begins there holds the condition tokens (style, key, mood) and
+        the opening that follows them; in a corpus of long pieces a uniform start almost
+        never draws one, and the model would not learn what the conditions ask for."""
         rng = np.random.default_rng([seed, step])
         targets = (self.lengths - 1).clip(min=0)
         chosen = rng.choice(len(self.sequences), size=count, p=targets / targets.sum())
         last_start = (targets[chosen] - window).clip(min=0)
         starts = np.floor(rng.random(count) * (last_start + 1)).astype(np.int64)
+        if start_share:
+            starts[rng.random(count) < start_share] = 0
         return [Window(int(s), int(o), 0) for s, o in zip(chosen, starts, strict=True)]
 
     def scored_in(self, windows: Sequence[Window], window: int) -> int:
@@ -118,3 +125,36 @@ def token_nll(logits: Tensor, batch: Batch, successors: Tensor | None = None) ->
         allowed = successors.to(logits.device)[batch.inputs]  # (B, T, V)
         logits = logits.masked_fill(~allowed, float("-inf"))
     return F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), ignore_index=-1, reduction="sum")
+
+
+def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised: bool = True) -> Sequences:
+    """A built corpus's split as :class:`Sequences`, each piece moved to C (major or minor:
+    pitches by :func:`~cadenza.models.markov_fit.normalise_key`, the Key token to ``Key_C:…``)
+    when ``key_normalised``. ``max_tokens``: an evenly spread subset of the pieces of about
+    that many tokens in all (0: every piece), for a validation pass that fits a CPU budget."""
+    from cadenza.data.info import read_manifest
+    from cadenza.data.labels import key_label, parse_key
+    from cadenza.data.shards import open_shard
+    from cadenza.data.tokens import load_tokenizer
+    from cadenza.models.markov_fit import HEAD_TOKENS, normalise_key
+    from cadenza.models.vocabulary import Vocabulary
+
+    shard = open_shard(corpus, split)
+    order = np.arange(len(shard))
+    if max_tokens and int(shard.index[:, 1].sum()) > max_tokens:
+        every = int(shard.index[:, 1].sum()) / max_tokens
+        order = order[np.unique(np.floor(np.arange(0, len(shard), every)).astype(np.int64))]
+    if not key_normalised:
+        return Sequences([shard.sequence(int(i)) for i in order])
+    rows = read_manifest(corpus)
+    vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
+    sequences = []
+    for i in order.tolist():
+        tokens = np.asarray(shard.sequence(i), dtype=np.int64)
+        key = str(rows[int(shard.index[i, 2])]["labels"]["key"])
+        if key != "none":
+            tonic, mode = parse_key(key)
+            tokens[HEAD_TOKENS:] = normalise_key(tokens[HEAD_TOKENS:], (tonic + int(shard.index[i, 3])) % 12, vocab)
+            tokens[2] = vocab.id(f"Key_{key_label(0, mode)}")
+        sequences.append(tokens.astype(np.uint16))
+    return Sequences(sequences)

@@ -48,6 +48,7 @@ class TrainConfig:
     batch_size: int = 32  # windows per optimizer step, over all processes
     micro_batch: int = 0  # windows per forward pass and process; 0: batch_size / processes
     window: int = 512  # tokens per window (at most the model's block_size)
+    start_share: float = 0.0  # windows that begin at a piece's first token, its condition tokens
     lr: float = 1e-3
     min_lr: float = 1e-4  # where the cosine ends
     warmup: int = 100  # steps of linear warm-up
@@ -257,7 +258,7 @@ def train(
             lr = learning_rate(config, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            windows = train_data.draw(config.seed, step, config.batch_size, config.window)
+            windows = train_data.draw(config.seed, step, config.batch_size, config.window, config.start_share)
             scored = train_data.scored_in(windows, config.window)
             nll = 0.0
             for m in range(accumulation):

@@ -1,0 +1,88 @@
+"""A REMI Transformer from a corpus built by `cadenza data build`: pieces moved to C for
+training, the model folder the composer needs, and the held-out likelihood both families
+are measured by."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cadenza.cli import app
+from cadenza.data.info import read_manifest
+from cadenza.data.labels import parse_key
+from cadenza.data.shards import open_shard
+from cadenza.data.tokens import load_tokenizer
+from cadenza.io import save_score
+from cadenza.models.vocabulary import Vocabulary
+from cadenza.train.datasets import remi_sequences
+from tests.helpers import make_score
+
+G_MAJOR = (67, 69, 71, 72, 74, 76, 78)
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60 different tunes in G major (eighth notes, four bars each), built into a corpus."""
+    root = tmp_path_factory.mktemp("remi")
+    (root / "tunes").mkdir()
+    rng = np.random.default_rng(0)
+    for number in range(60):
+        pitches = rng.choice(G_MAJOR, size=32)
+        notes = [(int(p), i / 2, i / 2 + 0.5) for i, p in enumerate(pitches)] + [(55, 0, 4), (50, 4, 8)]
+        save_score(make_score(notes), root / "tunes" / f"tune{number:02d}.mid")
+    _invoke("data", "build", "--source", f"tunes={root / 'tunes'}", "--licence", "tunes=CC0", "--out", str(root / "c"))
+    return root / "c"
+
+
+def test_key_normalised_sequences_are_in_c_with_a_c_key_token(corpus: Path) -> None:
+    vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
+    rows = read_manifest(corpus)
+    shard = open_shard(corpus, "train")
+    sequences = remi_sequences(corpus, "train")
+    assert len(sequences) == len(shard) > 40
+    tonics = Counter()
+    for i, tokens in enumerate(sequences.sequences):
+        tonic, mode = parse_key(rows[int(shard.index[i, 2])]["labels"]["key"])
+        tonics[tonic] += 1
+        assert vocab.names[int(tokens[2])] == f"Key_C:{mode}"
+        original = [int(vocab.values[t]) for t in shard.sequence(i) if vocab.kinds[t] == "Pitch"]
+        moved = [int(vocab.values[t]) for t in tokens if vocab.kinds[t] == "Pitch"]
+        assert len(moved) == len(original) == 34
+        assert {(p - tonic) % 12 for p in original} == {p % 12 for p in moved}
+    assert tonics.most_common(1)[0][0] == 7  # G major, as written
+
+
+def test_a_subset_for_validation_is_spread_over_the_split(corpus: Path) -> None:
+    whole = remi_sequences(corpus, "train")
+    part = remi_sequences(corpus, "train", max_tokens=whole.targets // 4)
+    assert 0.15 * len(whole) < len(part) < 0.4 * len(whole)
+
+
+def test_train_a_key_normalised_model_then_compose_and_evaluate_with_it(corpus: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    _invoke(
+        "train", "transformer", "--data", str(corpus), "--out", str(model), "--preset", "tiny", "--quiet",
+        "--normalise-key", "--valid-tokens", "2000", "--set", "train.steps=20", "--set", "train.eval_every=10",
+    )  # fmt: skip
+    config = json.loads((model / "config.json").read_text())
+    assert config["family"] == "transformer" and config["key_normalised"] is True
+    out = tmp_path / "tune.mid"
+    _invoke("generate", "--model", str(model), "--key", "D major", "--bars", "4", "-o", str(out))
+    printed = _invoke("evaluate", "transformer", "--model", str(model), "--data", str(corpus), "--split", "train")
+    row = next(line for line in printed.splitlines() if "tunes" in line)  # the folder's style
+    nll = float(row.split("│")[2])
+    assert 0 < nll < np.log(536)  # better than a uniform guess over the vocabulary after 20 steps
+    refused = runner.invoke(app, ["evaluate", "markov", "--model", str(model), "--data", str(corpus)])
+    assert refused.exit_code == 2 and "not a markov model" in refused.output
