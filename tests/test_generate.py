@@ -1,4 +1,4 @@
-"""`cadenza generate` on the shipped model: conditions met, exact lengths, provenance."""
+"""`cadenza generate` on every shipped model: conditions met, exact lengths, provenance."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from typer.testing import CliRunner
 from cadenza.analysis.key import key_segments, main_key
 from cadenza.cli import app
 from cadenza.compose import Composer, Conditions, Sampling
-from cadenza.compose.models import locate
+from cadenza.compose.models import PRETRAINED, check_safetensors, installed_models, locate
 from cadenza.data.labels import parse_key
 from cadenza.io import load_score
 from cadenza.io.summary import summarize
 from cadenza.provenance.record import MARKER_PREFIX
 
 runner = CliRunner()
+SHIPPED = [model.name for model in installed_models()]
+every_model = pytest.mark.parametrize("model", SHIPPED)
 
 
 def _generate(*args: str) -> str:
@@ -34,42 +36,56 @@ def _refused(*args: str) -> str:
     return result.output
 
 
-def test_same_seed_same_bytes_other_seed_other_music(tmp_path: Path) -> None:
+def test_the_shipped_models_are_safetensors_under_16_mb_and_the_default_is_one_of_them() -> None:
+    assert {"cadenza-markov", "cadenza-transformer"} <= set(SHIPPED)
+    for model in installed_models():
+        check_safetensors(model.folder / "model.safetensors")
+        assert model.weights_bytes <= 16 * 1024 * 1024
+    assert (PRETRAINED / "DEFAULT").read_text().strip() in SHIPPED
+
+
+@every_model
+def test_same_seed_same_bytes_other_seed_other_music(tmp_path: Path, model: str) -> None:
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
-        _generate("--mood", "happy", "--bars", "8", "--seed", seed, "-o", str(tmp_path / f"{name}.mid"))
+        out = str(tmp_path / f"{name}.mid")
+        _generate("--model", model, "--mood", "happy", "--bars", "8", "--seed", seed, "-o", out)
     a, b, c = ((tmp_path / f"{n}.mid").read_bytes() for n in "abc")
     assert a == b
     assert a != c
 
 
+@every_model
 @pytest.mark.parametrize(("seconds", "tempo"), [(30, 100), (30, 72), (12.5, 133)])
-def test_seconds_give_that_length_within_a_beat(tmp_path: Path, seconds: float, tempo: int) -> None:
+def test_seconds_give_that_length_within_a_beat(tmp_path: Path, seconds: float, tempo: int, model: str) -> None:
     out = tmp_path / "len.mid"
-    _generate("--seconds", str(seconds), "--tempo", str(tempo), "-o", str(out))
+    _generate("--model", model, "--seconds", str(seconds), "--tempo", str(tempo), "-o", str(out))
     length = summarize(load_score(out)).seconds
     assert abs(length - seconds) <= 60 / tempo
 
 
-def test_bars_give_whole_bars_in_the_meter(tmp_path: Path) -> None:
+@every_model
+def test_bars_give_whole_bars_in_the_meter(tmp_path: Path, model: str) -> None:
     out = tmp_path / "waltz.mid"
-    _generate("--bars", "12", "--meter", "3/4", "--tempo", "90", "-o", str(out))
+    _generate("--model", model, "--bars", "12", "--meter", "3/4", "--tempo", "90", "-o", str(out))
     score = load_score(out)
     assert score.end() == 12 * 3 * score.tpq
     assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
     assert score.tempos[0].qpm == pytest.approx(90, abs=0.01)
 
 
-def test_key_f_sharp_minor_is_analysed_as_f_sharp_minor(tmp_path: Path) -> None:
+@every_model
+def test_key_f_sharp_minor_is_analysed_as_f_sharp_minor(tmp_path: Path, model: str) -> None:
     out = tmp_path / "fsm.mid"
-    _generate("--key", "F# minor", "--bars", "16", "--seed", "3", "-o", str(out))
+    _generate("--model", model, "--key", "F# minor", "--bars", "16", "--seed", "3", "-o", str(out))
     key = main_key(key_segments(load_score(out)))
     assert key is not None and parse_key(key.label) == (6, "min")
 
 
-def test_every_option_through_the_cli(tmp_path: Path) -> None:
+@every_model
+def test_every_option_through_the_cli(tmp_path: Path, model: str) -> None:
     outputs = [tmp_path / f"cue.{ext}" for ext in ("mid", "musicxml", "wav", "png")]
     args = ["--style", "folk", "--mood", "sad", "--key", "D minor", "--tempo", "84", "--meter", "6/8", "--bars", "6"]
-    args += ["--instruments", "violin,piano,cello", "--model", "default", "--seed", "5", "--temperature", "0.9"]
+    args += ["--instruments", "violin,piano,cello", "--model", model, "--seed", "5", "--temperature", "0.9"]
     args += ["--top-k", "40", "--top-p", "0.9", "--count", "2"]
     for out in outputs:
         args += ["-o", str(out)]
@@ -126,11 +142,13 @@ def test_a_model_file_that_is_not_safetensors_is_refused(tmp_path: Path) -> None
     assert "not a safetensors file" in _refused("--model", str(weights), "-o", str(tmp_path / "y.mid"))
 
 
-def test_provenance_record_names_model_weights_conditions_and_sources(tmp_path: Path) -> None:
+@every_model
+def test_provenance_record_names_model_weights_conditions_and_sources(tmp_path: Path, model: str) -> None:
     out = tmp_path / "p.mid"
-    _generate("--mood", "calm", "--seconds", "20", "--seed", "11", "-o", str(out))
+    _generate("--model", model, "--mood", "calm", "--seconds", "20", "--seed", "11", "-o", str(out))
     record = json.loads((tmp_path / "p.mid.provenance.json").read_text())
-    weights = locate("default") / "model.safetensors"
+    weights = locate(model) / "model.safetensors"
+    assert record["model"]["name"] == model
     assert record["model"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert record["seed"] == 11 and record["sampling"]["seed"] == 11
     assert record["conditions"]["mood"] == "calm" and record["conditions"]["seconds"] == pytest.approx(20)
@@ -143,17 +161,25 @@ def test_provenance_record_names_model_weights_conditions_and_sources(tmp_path: 
     assert embedded["music_sha256"] == record["music_sha256"] and "created" not in embedded
 
 
-def test_python_api_matches_the_cli(tmp_path: Path) -> None:
-    composer = Composer.from_pretrained()
+@every_model
+def test_python_api_matches_the_cli(tmp_path: Path, model: str) -> None:
+    composer = Composer.from_pretrained(model)
     score = composer.generate(Conditions(mood="tense", bars=4), Sampling(seed=2))
     assert score.note_num() > 0
     assert score.end() == 4 * 4 * score.tpq
     again = composer.generate(Conditions(mood="tense", bars=4), Sampling(seed=2))
     assert score.dumps_midi() == again.dumps_midi()
+    out = tmp_path / "cli.mid"
+    _generate("--model", model, "--mood", "tense", "--bars", "4", "--seed", "2", "--originality", "OFF", "-o", str(out))
+    from_cli = load_score(out)
+    assert [(n.time, n.duration, n.pitch) for t in from_cli.tracks for n in t.notes] == [
+        (n.time, n.duration, n.pitch) for t in score.tracks for n in t.notes
+    ]
 
 
-def test_regenerating_bars_changes_only_those_bars() -> None:
-    composer = Composer.from_pretrained()
+@every_model
+def test_regenerating_bars_changes_only_those_bars(model: str) -> None:
+    composer = Composer.from_pretrained(model)
     conditions = Conditions(mood="happy", bars=8, instruments=("violin", "piano"))
     score = composer.generate(conditions, Sampling(seed=1))
     redone = composer.regenerate(score, 2, 4, conditions, Sampling(seed=5))
