@@ -9,7 +9,7 @@ import pytest
 
 from cadenza.data.tokens import make_tokenizer
 from cadenza.errors import InputFileError
-from cadenza.models.constraints import Cadence, ExactBars, Grammar, Meter, PitchClasses, PitchRange
+from cadenza.models.constraints import Cadence, ExactBars, Grammar, Meter, PitchClasses, PitchRange, fixed_mask
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.sampling import Sampling, decode, reshape
 from cadenza.models.vocabulary import Vocabulary
@@ -96,6 +96,16 @@ def test_constraints_give_a_valid_piece_of_exact_bars_in_key_and_meter(tokenizer
     assert all(n.time + n.duration <= 4 * bar for n in notes)  # nothing sounds past the last bar
     last_bar = [n.pitch % 12 for n in notes if n.time >= 3 * bar]
     assert set(last_bar) <= {0, 4, 7}  # the tonic chord closes the piece
+
+
+def test_only_constraints_that_ignore_the_state_are_combined_once(vocab) -> None:
+    """The loop ANDs these masks once per piece instead of at every token."""
+    assert fixed_mask(Meter(vocab, "3/4")) is not None
+    assert fixed_mask(PitchRange(vocab, 55, 79)) is not None
+    assert fixed_mask(PitchClasses(vocab, (0, 4, 7))) is not None
+    assert fixed_mask(PitchClasses(vocab, (0, 4, 7), bars=[4])) is None  # only in bar 4
+    assert fixed_mask(Grammar(vocab)) is None and fixed_mask(ExactBars(vocab, 4)) is None
+    assert fixed_mask(Cadence(vocab, 0, False, last_bar=4)) is None
 
 
 def test_contradictory_constraints_still_decode(vocab) -> None:

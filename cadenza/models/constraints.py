@@ -29,6 +29,7 @@ __all__ = [
     "ExactBars",
     "Cadence",
     "Continuity",
+    "fixed_mask",
 ]
 
 
@@ -83,6 +84,13 @@ class Constraint(Protocol):
     def allowed(self, state: DecodingState) -> np.ndarray: ...
 
 
+def fixed_mask(constraint: Constraint) -> np.ndarray | None:
+    """The mask of a constraint that allows the same tokens whatever the state (a meter,
+    a tempo, a range), or None: the decoding loop combines those once, not at every token."""
+    mask = getattr(constraint, "mask", None)
+    return mask if getattr(constraint, "fixed", False) else None
+
+
 def _mask(vocab: Vocabulary, kinds: Iterable[str]) -> np.ndarray:
     mask = np.zeros(len(vocab), dtype=bool)
     for kind in kinds:
@@ -131,6 +139,8 @@ class Grammar:
 class Meter:
     """Every bar in one time signature, e.g. ``Meter(vocab, "3/4")``."""
 
+    fixed = True
+
     def __init__(self, vocab: Vocabulary, meter: str) -> None:
         token = vocab.time_signature(meter)
         if token is None:
@@ -144,6 +154,8 @@ class Meter:
 
 class FixedTempo:
     """No tempo token but the one nearest the requested tempo."""
+
+    fixed = True
 
     def __init__(self, vocab: Vocabulary, bpm: float) -> None:
         self.mask = ~vocab.of_kind("Tempo")
@@ -161,6 +173,7 @@ class PitchClasses:
         in_set = np.isin(np.nan_to_num(vocab.values).astype(int) % 12, list(classes))
         self.mask = ~pitches | in_set
         self.bars = None if bars is None else set(bars)
+        self.fixed = bars is None
 
     def allowed(self, state: DecodingState) -> np.ndarray:
         if self.bars is not None and state.bars not in self.bars:
@@ -169,6 +182,8 @@ class PitchClasses:
 
 
 class PitchRange:
+    fixed = True
+
     def __init__(self, vocab: Vocabulary, low: int, high: int) -> None:
         pitches = vocab.of_kind("Pitch")
         values = np.nan_to_num(vocab.values)
@@ -180,6 +195,8 @@ class PitchRange:
 
 class Programs:
     """Only these General MIDI programs (-1 for drums)."""
+
+    fixed = True
 
     def __init__(self, vocab: Vocabulary, programs: Iterable[int]) -> None:
         self.mask = ~vocab.of_kind("Program")
@@ -201,6 +218,7 @@ class ExactBars:
         self._bar = vocab.of_kind("Bar")
         self._eos = vocab.of_kind("EOS")
         self._durations = vocab.of_kind("Duration")
+        self._values = np.nan_to_num(vocab.values)
 
     def allowed(self, state: DecodingState) -> np.ndarray:
         mask = np.ones(len(self.vocab), dtype=bool)
@@ -212,7 +230,7 @@ class ExactBars:
             # positions and durations count beats of the time signature's denominator
             bars_left = self.bars - state.bars
             room = (bars_left * state.positions_per_bar + state.positions_per_bar - state.position) / POSITIONS_PER_BEAT
-            too_long = self._durations & (np.nan_to_num(self.vocab.values) > room + 1e-9)
+            too_long = self._durations & (self._values > room + 1e-9)
             if (self._durations & ~too_long).any():
                 mask &= ~too_long
         return mask
@@ -245,6 +263,7 @@ class Continuity:
     def __init__(self, vocab: Vocabulary, max_gap_beats: float = 1.0) -> None:
         self.vocab = vocab
         self.gap = round(max_gap_beats * POSITIONS_PER_BEAT)
+        self._values = np.nan_to_num(vocab.values, nan=-1)
         self._positions = vocab.of_kind("Position")
         self._bar = vocab.of_kind("Bar")
         self._eos = vocab.of_kind("EOS")
@@ -255,7 +274,7 @@ class Continuity:
             return mask
         reach = state.sounding_until - state.bar_start  # relative to this bar's start
         latest_onset = reach + self.gap
-        mask &= ~self._positions | (np.nan_to_num(self.vocab.values, nan=-1) <= latest_onset)
+        mask &= ~self._positions | (self._values <= latest_onset)
         if reach < state.positions_per_bar - self.gap:
             open_positions = mask & self._positions & (self.vocab.values > state.position)
             open_positions &= self.vocab.values < state.positions_per_bar

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cadenza.errors import InvalidArgumentError
-from cadenza.models.constraints import Constraint, DecodingState
+from cadenza.models.constraints import Constraint, DecodingState, fixed_mask
 from cadenza.models.vocabulary import Vocabulary
 
 __all__ = ["Sampling", "decode", "reshape"]
@@ -50,7 +50,8 @@ def reshape(probabilities: np.ndarray, sampling: Sampling) -> np.ndarray:
         p = np.where(p >= cutoff, p, 0.0)
         p /= p.sum()
     if sampling.top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
+        candidates = np.flatnonzero(p)  # sorting only these keeps the same order: zeros sort last
+        order = candidates[np.argsort(-p[candidates], kind="stable")]
         cumulative = np.cumsum(p[order])
         keep = order[: int(np.searchsorted(cumulative, sampling.top_p) + 1)]
         trimmed = np.zeros_like(p)
@@ -76,9 +77,17 @@ def decode(
     tokens = list(prefix)
     for token in prefix:
         state.advance(token)
+    fixed = np.ones(len(vocab), dtype=bool)
+    changing = []
+    for constraint in constraints:
+        mask = fixed_mask(constraint)
+        if mask is None:
+            changing.append(constraint)
+        else:
+            fixed &= mask
     while not state.ended and len(tokens) < max_tokens:
-        allowed = np.ones(len(vocab), dtype=bool)
-        for constraint in constraints:
+        allowed = fixed.copy()
+        for constraint in changing:
             allowed &= constraint.allowed(state)
         if not allowed.any():  # constraints that contradict here: the grammar (first) wins
             allowed = constraints[0].allowed(state)
