@@ -89,18 +89,17 @@ def main() -> None:
     if not (jsb / "Jsb16thSeparated.json").exists():
         raise SystemExit(f"no JSB chorales under {jsb}")
     started = time.perf_counter()
-    print("## JSB chorales, 16th-note S A T B: nats per token (every token)\n")
-    print(HEADER)
-    for cells in PUBLISHED_JSB16:
-        print(_row((cells[0], cells[1], "", "", "", cells[2], cells[3])))
-    for line in our_rows(jsb, "jsb16"):
-        print(line)
-    print("\n## JSB chorales, quarter-note frames: nats per frame (exact set likelihood)\n")
-    print(HEADER)
-    for cells in PUBLISHED_FRAMES:
-        print(_row((cells[0], cells[1], "", "", "", cells[2], cells[3])))
-    for line in our_rows(jsb, "jsb-frames"):
-        print(line)
+    tables = (
+        ("## JSB chorales, 16th-note S A T B: nats per token (every token)", PUBLISHED_JSB16, "jsb16"),
+        ("## JSB chorales, quarter-note frames: nats per frame (exact set likelihood)", PUBLISHED_FRAMES, "jsb-frames"),
+    )
+    for number, (title, published, task) in enumerate(tables):
+        print(("\n" if number else "") + title + "\n")
+        print(HEADER)
+        for cells in published:
+            print(_row((cells[0], cells[1], "", "", "", cells[2], cells[3])))
+        for line in our_rows(jsb, task):
+            print(line)
     print(f"\n(evaluated in {time.perf_counter() - started:.0f} s)")
 
 

@@ -272,35 +272,38 @@ evaluate_app = typer.Typer(help="Measure models on standard benchmarks.", no_arg
 app.add_typer(evaluate_app, name="evaluate")
 
 
-@evaluate_app.command("markov")
-def evaluate_markov_command(
-    model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
-    data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
-    split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
-    pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
-) -> None:
-    """Negative log-likelihood per token of a corpus split under a Markov model, per style."""
-    corpus_nll_table("markov", model, data, split, pieces)
+def _corpus_nll_command(family: str) -> None:
+    """``cadenza evaluate markov|transformer``: the held-out NLL per style of
+    :mod:`cadenza.models.evaluation`, the same tokens for either family."""
+
+    @evaluate_app.command(
+        family, help=f"Negative log-likelihood per token of a corpus split under a {family} model, per style."
+    )
+    def command(
+        model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
+        data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
+        split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
+        pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
+    ) -> None:
+        from cadenza.compose.models import ModelInfo, locate
+        from cadenza.models import evaluation
+
+        if split not in ("train", "valid", "test"):
+            raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")
+        folder = locate(model)
+        found = ModelInfo.read(folder).family
+        if found != family:
+            raise InvalidArgumentError(f"{model} is not a {family} model; try `cadenza evaluate {found}`")
+        evaluate = evaluation.evaluate_markov if family == "markov" else evaluation.evaluate_transformer
+        results = evaluate(folder, data, split, pieces_per_style=pieces)
+        table = Table("style", "NLL (nats/token)", "tokens", title=f"{model} on {data} ({split})")
+        for style, (nll, count) in results.items():
+            table.add_row(style, f"{nll:.3f}", f"{count:,}")
+        console.print(table)
 
 
-def corpus_nll_table(family: str, model: str, data: Path, split: str, pieces: int) -> None:
-    """Print the held-out NLL per style (see cadenza.models.evaluation), for either family."""
-    from cadenza.compose.models import ModelInfo, locate
-    from cadenza.models import evaluation
-
-    if split not in ("train", "valid", "test"):
-        raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")
-    folder = locate(model)
-    if ModelInfo.read(folder).family != family:
-        raise InvalidArgumentError(
-            f"{model} is not a {family} model; try `cadenza evaluate {ModelInfo.read(folder).family}`"
-        )
-    evaluate = evaluation.evaluate_markov if family == "markov" else evaluation.evaluate_transformer
-    results = evaluate(folder, data, split, pieces_per_style=pieces)
-    table = Table("style", "NLL (nats/token)", "tokens", title=f"{model} on {data} ({split})")
-    for style, (nll, count) in results.items():
-        table.add_row(style, f"{nll:.3f}", f"{count:,}")
-    console.print(table)
+for _family in ("markov", "transformer"):
+    _corpus_nll_command(_family)
 
 
 def _register_plugins() -> None:

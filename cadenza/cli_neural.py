@@ -203,19 +203,6 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
             f"{task} {split}: {score.nll:.4f} nats per {unit} ({score.units:,} {unit}s, {score.pieces} pieces)"
         )
 
-    @evaluate_app.command("transformer")
-    def evaluate_transformer_command(
-        model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
-        data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
-        split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
-        pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
-    ) -> None:
-        """Negative log-likelihood per token of a corpus split under a REMI Transformer, per style
-        (the tokens `cadenza evaluate markov` scores)."""
-        from cadenza.cli import corpus_nll_table
-
-        corpus_nll_table("transformer", model, data, split, pieces)
-
     @evaluate_app.command("jsb16")
     def evaluate_jsb16(
         model: Annotated[Path, typer.Option("--model", help="A transformer model folder trained with --task jsb16.")],

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from cadenza.data.info import read_manifest
-from cadenza.data.labels import key_label, parse_key
+from cadenza.data.labels import parse_key
 from cadenza.data.shards import open_shard
 from cadenza.data.tokens import load_tokenizer
-from cadenza.models.markov_fit import HEAD_TOKENS, group_name, normalise_key, pool_name
+from cadenza.models.markov_fit import HEAD_TOKENS, group_name, piece_in_c, pool_name
 from cadenza.models.vocabulary import Vocabulary
 
 __all__ = ["EvaluationPiece", "evaluation_pieces", "evaluate_markov", "evaluate_transformer"]
@@ -51,11 +51,9 @@ def evaluation_pieces(
             continue
         taken[style] += 1
         tonic, mode = parse_key(labels["key"])
-        sequence = np.asarray(shard.sequence(i), dtype=np.int64)
-        head = sequence[:HEAD_TOKENS].copy()
-        head[2] = vocab.id(f"Key_{key_label(0, mode)}")
-        music = normalise_key(sequence[HEAD_TOKENS:], tonic, vocab)[:tokens_per_piece]
-        yield EvaluationPiece(style, mode, str(labels["meter"]), head, music)
+        tokens = piece_in_c(shard.sequence(i), tonic, mode, vocab)
+        music = tokens[HEAD_TOKENS : HEAD_TOKENS + tokens_per_piece]
+        yield EvaluationPiece(style, mode, str(labels["meter"]), tokens[:HEAD_TOKENS], music)
 
 
 def _per_style(scores: Iterator[tuple[str, float, int]]) -> dict[str, tuple[float, int]]:

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from cadenza.data.info import read_manifest
-from cadenza.data.labels import parse_key
+from cadenza.data.labels import key_label, parse_key
 from cadenza.data.shards import open_shard
 from cadenza.data.tokens import TOKENIZER_FILE, load_tokenizer
 from cadenza.errors import InputFileError
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["group_name", "pool_name", "normalise_key", "train_markov", "HEAD_TOKENS"]
+__all__ = ["group_name", "pool_name", "normalise_key", "piece_in_c", "train_markov", "HEAD_TOKENS"]
 
 HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
 MIN_GROUP_PIECES = 20
@@ -58,6 +58,15 @@ def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarr
     out = tokens.astype(np.int64).copy()
     out[is_pitch] = moved
     return out
+
+
+def piece_in_c(sequence: np.ndarray, tonic: int, mode: str, vocab: Vocabulary) -> np.ndarray:
+    """A corpus sequence (BOS, style, key, mood, music) moved to C: its music by
+    :func:`normalise_key`, its key token to ``Key_C:maj`` or ``Key_C:min`` (int64)."""
+    tokens = np.asarray(sequence, dtype=np.int64).copy()
+    tokens[HEAD_TOKENS:] = normalise_key(tokens[HEAD_TOKENS:], tonic, vocab)
+    tokens[2] = vocab.id(f"Key_{key_label(0, mode)}")
+    return tokens
 
 
 def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) -> Path:

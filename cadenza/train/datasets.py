@@ -128,15 +128,14 @@ def token_nll(logits: Tensor, batch: Batch, successors: Tensor | None = None) ->
 
 
 def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised: bool = True) -> Sequences:
-    """A built corpus's split as :class:`Sequences`, each piece moved to C (major or minor:
-    pitches by :func:`~cadenza.models.markov_fit.normalise_key`, the Key token to ``Key_C:…``)
-    when ``key_normalised``. ``max_tokens``: an evenly spread subset of the pieces of about
+    """A built corpus's split as :class:`Sequences`, each piece moved to C major or minor
+    (:func:`~cadenza.models.markov_fit.piece_in_c`) when ``key_normalised``. ``max_tokens``: an evenly spread subset of the pieces of about
     that many tokens in all (0: every piece), for a validation pass that fits a CPU budget."""
     from cadenza.data.info import read_manifest
-    from cadenza.data.labels import key_label, parse_key
+    from cadenza.data.labels import parse_key
     from cadenza.data.shards import open_shard
     from cadenza.data.tokens import load_tokenizer
-    from cadenza.models.markov_fit import HEAD_TOKENS, normalise_key
+    from cadenza.models.markov_fit import piece_in_c
     from cadenza.models.vocabulary import Vocabulary
 
     shard = open_shard(corpus, split)
@@ -150,11 +149,10 @@ def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised
     vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
     sequences = []
     for i in order.tolist():
-        tokens = np.asarray(shard.sequence(i), dtype=np.int64)
+        tokens = shard.sequence(i)
         key = str(rows[int(shard.index[i, 2])]["labels"]["key"])
-        if key != "none":
+        if key != "none":  # the label is the untransposed piece's; the shard row says how far it moved
             tonic, mode = parse_key(key)
-            tokens[HEAD_TOKENS:] = normalise_key(tokens[HEAD_TOKENS:], (tonic + int(shard.index[i, 3])) % 12, vocab)
-            tokens[2] = vocab.id(f"Key_{key_label(0, mode)}")
-        sequences.append(tokens.astype(np.uint16))
+            tokens = piece_in_c(tokens, (tonic + int(shard.index[i, 3])) % 12, mode, vocab).astype(np.uint16)
+        sequences.append(tokens)
     return Sequences(sequences)
