@@ -86,3 +86,18 @@ def test_train_a_key_normalised_model_then_compose_and_evaluate_with_it(corpus: 
     assert 0 < nll < np.log(536)  # better than a uniform guess over the vocabulary after 20 steps
     refused = runner.invoke(app, ["evaluate", "markov", "--model", str(model), "--data", str(corpus)])
     assert refused.exit_code == 2 and "not a markov model" in refused.output
+
+
+def test_markov_trains_on_a_corpus_too_small_for_any_group(corpus: Path, tmp_path: Path) -> None:
+    """Fewer than 20 pieces per style, mode and beat unit: every piece goes to the pooled
+    tables, and the model still has a default style (the corpus's)."""
+    small = tmp_path / "tunes"
+    small.mkdir()
+    for number in range(12):
+        name = f"tune{number:02d}.mid"
+        (small / name).write_bytes((corpus.parent / "tunes" / name).read_bytes())
+    _invoke("data", "build", "--source", f"tunes={small}", "--licence", "tunes=CC0", "--out", str(tmp_path / "c"))
+    _invoke("train", "markov", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "m"))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["groups"] == [] and config["default_style"] == "tunes"
+    _invoke("generate", "--model", str(tmp_path / "m"), "--bars", "2", "-o", str(tmp_path / "x.mid"))

@@ -97,6 +97,7 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
         raise InputFileError("has no training pieces", corpus)
     sizes = Counter(groups)
     # a group of a handful of pieces would only parrot them: they count in the pooled model alone
+    styles = Counter(g.split("|")[0] for g in groups)  # of every piece, grouped or not
     groups = [g if sizes[g] >= MIN_GROUP_PIECES else "" for g in groups]
     base = config or MarkovConfig(vocab_size=len(vocab))
     pool_sizes = Counter(pools)
@@ -108,7 +109,6 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     model.save(out)
     shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
     model_config = json.loads((out / "config.json").read_text())
-    styles = Counter(g.split("|")[0] for g in groups if g)
     # pop, when the corpus has it: a full texture (melody, chords, bass) suits most uses
     default_style = "pop" if "pop" in styles else styles.most_common(1)[0][0]
     model_config.update(key_normalised=True, default_style=default_style)

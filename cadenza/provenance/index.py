@@ -166,7 +166,8 @@ class Index:
     def piece_lines(self, piece: int) -> list[Line]:
         """The stored lines of one training piece."""
         lines = []
-        for line in np.flatnonzero(self.line_piece == piece):
+        first, end = np.searchsorted(self.line_piece, [piece, piece + 1])  # lines are stored piece by piece
+        for line in range(first, end):
             a, b = self.line_offsets[line], self.line_offsets[line + 1]
             lines.append(Line(LINE_NAMES[self.line_kind[line]], self.pitches[a:b].astype(np.int64),
                               self.onsets[a:b], self.bars[a:b].astype(np.int64)))  # fmt: skip
