@@ -197,3 +197,10 @@ def test_regenerating_bars_changes_only_those_bars(model: str) -> None:
     assert notes(redone, 4, 8) == notes(score, 4, 8)
     assert notes(redone, 2, 4) != notes(score, 2, 4)
     assert notes(redone, 2, 4)  # the bars are not left empty
+    for track in redone.tracks:
+        fresh = [n for n in track.notes if 2 * bar <= n.time < 4 * bar]
+        assert all(n.time + n.duration <= 4 * bar for n in fresh)  # nothing new sounds past the bars redone
+        held: dict[int, int] = {}  # pitch -> when its last note ends: a key is not struck while it sounds
+        for n in sorted(track.notes, key=lambda n: (n.time, n.pitch)):
+            assert n.time >= held.get(n.pitch, 0), (track.name, n)
+            held[n.pitch] = max(held.get(n.pitch, 0), n.time + n.duration)

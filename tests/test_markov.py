@@ -107,6 +107,21 @@ def test_only_constraints_that_ignore_the_state_are_combined_once(vocab) -> None
     assert fixed_mask(Grammar(vocab)) is None and fixed_mask(ExactBars(vocab, 4)) is None
     assert fixed_mask(Cadence(vocab, 0, False, last_bar=4)) is None
 
+    class Opaque:  # the same constraint, but the loop cannot tell that it ignores the state
+        def __init__(self, constraint) -> None:
+            self.constraint = constraint
+
+        def allowed(self, state):
+            return self.constraint.allowed(state)
+
+    uniform = lambda tokens: np.full(len(vocab), 1.0 / len(vocab))  # noqa: E731
+    constraints = [Grammar(vocab), Meter(vocab, "3/4"), PitchClasses(vocab, (0, 2, 4, 5, 7, 9, 11)),
+                   PitchRange(vocab, 55, 79), ExactBars(vocab, 3)]  # fmt: skip
+    head = [vocab.id("BOS_None")]
+    combined = decode(uniform, vocab, head, constraints, Sampling(seed=4), max_tokens=2000)
+    per_token = decode(uniform, vocab, head, [Opaque(c) for c in constraints], Sampling(seed=4), max_tokens=2000)
+    assert combined == per_token and len(combined) > 20
+
 
 def test_contradictory_constraints_still_decode(vocab) -> None:
     uniform = lambda tokens: np.full(len(vocab), 1.0 / len(vocab))  # noqa: E731
