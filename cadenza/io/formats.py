@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cadenza.errors import UnsupportedFormatError
 
-__all__ = ["Format", "format_of", "READABLE", "WRITABLE_SCORE", "WRITABLE"]
+__all__ = ["Format", "format_of", "is_midi", "READABLE", "WRITABLE_SCORE", "WRITABLE"]
 
 
 class Format(StrEnum):
@@ -40,6 +40,11 @@ WRITABLE = WRITABLE_SCORE | {Format.WAV, Format.PNG}
 
 def _extensions(formats: frozenset[Format]) -> str:
     return ", ".join(ext for ext, fmt in _BY_EXTENSION.items() if fmt in formats)
+
+
+def is_midi(path: str | os.PathLike[str]) -> bool:
+    """Whether a path's extension names MIDI (never raises, whatever the extension)."""
+    return _BY_EXTENSION.get(Path(path).suffix.lower()) is Format.MIDI
 
 
 def format_of(path: str | os.PathLike[str], allowed: frozenset[Format] = READABLE) -> Format:

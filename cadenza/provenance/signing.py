@@ -24,8 +24,13 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cadenza.errors import InputFileError, InvalidArgumentError, OutputExistsError
+from cadenza.io.formats import is_midi
+
+if TYPE_CHECKING:
+    import symusic
 
 __all__ = [
     "SigningKey",
@@ -182,7 +187,7 @@ def sign_record(record: dict, key: SigningKey, *, file: str | os.PathLike[str] |
     before signing. A MIDI file is checked through ``music_sha256`` instead.
     """
     signed = {k: v for k, v in record.items() if k != "signature"}
-    if file is not None and Path(file).suffix.lower() not in (".mid", ".midi"):
+    if file is not None and not is_midi(file):
         signed["file_sha256"] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     message, record_sha = _message(signed)
     signed["signature"] = {
@@ -234,12 +239,12 @@ class Verification:
         return self.record_intact and self.music_intact is not False and not self.problems
 
 
-def _music_intact(path: Path, record: dict) -> tuple[bool | None, list[str]]:
-    if path.suffix.lower() in (".mid", ".midi"):
-        from cadenza.io import load_score
+def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool | None, list[str]]:
+    """``score``: the file read back when it is MIDI (None otherwise)."""
+    if score is not None:
         from cadenza.provenance.record import music_sha256
 
-        same = music_sha256(load_score(path)) == record.get("music_sha256")
+        same = music_sha256(score) == record.get("music_sha256")
         return same, [] if same else ["the music was changed after the record was made"]
     if "file_sha256" in record:
         same = hashlib.sha256(path.read_bytes()).hexdigest() == record["file_sha256"]
@@ -271,22 +276,24 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         raise InputFileError("damaged provenance record (not an object)", record_path)
     record_ok, why = verify_record(record)
     problems = [why] if why else []
-    music_ok, music_problems = _music_intact(path, record)
-    problems += music_problems + _marker_problems(path, record)
+    score = None
+    if is_midi(path):
+        from cadenza.io import load_score
+
+        score = load_score(path)
+    music_ok, music_problems = _music_intact(path, score, record)
+    problems += music_problems + (_marker_problems(score, record) if score is not None else [])
     block = record.get("signature") if isinstance(record.get("signature"), dict) else {}
     key_id = block.get("key_id") if block else None
     return Verification(str(path), str(record_path), record_ok, music_ok, block.get("signer") if block else None,
                         key_id, key_id in known_keys(), problems)  # fmt: skip
 
 
-def _marker_problems(path: Path, record: dict) -> list[str]:
+def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     """A MIDI file's own provenance marker must agree with the record it sits beside."""
-    if path.suffix.lower() not in (".mid", ".midi"):
-        return []
-    from cadenza.io import load_score
     from cadenza.provenance.record import MARKER_PREFIX
 
-    for marker in load_score(path).markers:
+    for marker in score.markers:
         if marker.text.startswith(MARKER_PREFIX):
             try:
                 embedded = json.loads(marker.text[len(MARKER_PREFIX) :])
