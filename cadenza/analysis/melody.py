@@ -18,7 +18,7 @@ import symusic
 
 from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes
 
-__all__ = ["MELODY_NAME", "bass", "melody", "melody_track"]
+__all__ = ["MELODY_NAME", "bass", "melody", "melody_track", "outer_line"]
 
 MELODY_NAME = re.compile(r"melod|lead|vocal|voice|voix|sopran|tune|\bsing|\bmel\b", re.IGNORECASE)
 _LEAP = 12
@@ -33,7 +33,7 @@ def melody_track(score: symusic.Score) -> int | None:
     return None
 
 
-def _line(notes: Notes, highest: bool) -> np.ndarray:
+def outer_line(notes: Notes, highest: bool) -> np.ndarray:
     """Indices of the notes on the outer line (highest or lowest) with continuity."""
     if len(notes) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -74,14 +74,14 @@ def melody(score: symusic.Score) -> symusic.Track:
     notes = pitched_notes(score)
     if index is not None:
         notes = notes.select(notes.track == index)
-    return _as_track(notes, _line(notes, highest=True), "melody")
+    return _as_track(notes, outer_line(notes, highest=True), "melody")
 
 
 def skyline_track(score: symusic.Score) -> int | None:
     """The track that gives most notes to the skyline melody (``None`` without notes)."""
     score = as_tick_score(score)
     notes = pitched_notes(score)
-    idx = _line(notes, highest=True)
+    idx = outer_line(notes, highest=True)
     if idx.size == 0:
         return None
     return int(np.bincount(notes.track[idx]).argmax())
@@ -91,4 +91,4 @@ def bass(score: symusic.Score) -> symusic.Track:
     """The bass line (lowest note at each onset) as a monophonic track in ticks."""
     score = as_tick_score(score)
     notes = pitched_notes(score)
-    return _as_track(notes, _line(notes, highest=False), "bass")
+    return _as_track(notes, outer_line(notes, highest=False), "bass")

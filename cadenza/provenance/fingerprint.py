@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import symusic
 
-from cadenza.analysis._notes import as_tick_score, pitched_notes
-from cadenza.analysis.melody import bass, melody, melody_track
+from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes
+from cadenza.analysis.melody import melody_track, outer_line
 
 __all__ = [
     "END",
@@ -208,14 +208,11 @@ def _in_register(pitches: np.ndarray, highest: bool) -> np.ndarray:
     return keep
 
 
-def _line(score: symusic.Score, name: str) -> Line:
+def _line(score: symusic.Score, name: str, pool: Notes) -> Line:
+    """The melody (or bass) of the notes in ``pool``, the analysis's outer line, cleaned."""
     highest = name == "melody"
-    notes = (melody(score) if highest else bass(score)).notes.numpy()
-    onsets, pitches = notes["time"].astype(np.int64), notes["pitch"].astype(np.int64)
-    pool = pitched_notes(score)
-    named = melody_track(score) if highest else None
-    if named is not None:
-        pool = pool.select(pool.track == named)
+    chosen = outer_line(pool, highest)
+    onsets, pitches = pool.start[chosen].astype(np.int64), pool.pitch[chosen].astype(np.int64)
     keep = ~_under_held(onsets, pitches, np.stack([pool.start, pool.end, pool.pitch], axis=1), highest)
     onsets, pitches = onsets[keep], pitches[keep]
     keep = ~_lone(pitches, highest)
@@ -231,7 +228,10 @@ def lines_of(score: symusic.Score, config: FingerprintConfig = DEFAULT_CONFIG) -
     A one-voice piece has the same notes in both: only the melody is kept then.
     """
     score = as_tick_score(score)
-    top, low = _line(score, "melody"), _line(score, "bass")
+    notes = pitched_notes(score)  # once for both lines: this runs for every indexed and checked piece
+    named = melody_track(score)
+    top = _line(score, "melody", notes if named is None else notes.select(notes.track == named))
+    low = _line(score, "bass", notes)
     lines = [top]
     if len(low) != len(top) or not np.array_equal(low.pitches, top.pitches):
         lines.append(low)
