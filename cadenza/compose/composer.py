@@ -104,7 +104,8 @@ class Composer:
 
             group = self._markov_group(resolved, model.config.groups)
             pool = pool_name(resolved.meter)
-            return lambda tokens: model.next_distribution(tokens[head:], group, pool)
+            window = max(model.config.order, model.config.group_order) - 1  # tokens of context it can use
+            return lambda tokens: model.next_distribution(tokens[max(head, len(tokens) - window) :], group, pool)
         return model.stepper()
 
     def _shift(self, resolved: Resolved) -> int:

@@ -234,8 +234,10 @@ class MarkovModel:
     ) -> float:
         """Sum of ln P(token | what came before) from position ``start`` on."""
         total = 0.0
+        window = max(self.config.order, self.config.group_order) - 1  # the context next_distribution uses
         for i in range(start, len(tokens)):
-            total += float(np.log(self.next_distribution(tokens[:i], group, pool)[tokens[i]]))
+            context = tokens[max(0, i - window) : i]
+            total += float(np.log(self.next_distribution(context, group, pool)[tokens[i]]))
         return total
 
     # ---------------------------------------------------------------- save/load
