@@ -62,22 +62,15 @@ def _final_chord(notes: np.ndarray, end: int, conditions: Resolved) -> np.ndarra
     return notes
 
 
-_QUALITY_INTERVALS = {"min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7)}
-
-
 def _chord_tones(label: str) -> tuple[int, tuple[int, ...]] | None:
-    """Root pitch class and triad intervals of a Harte label (``A:min7/b3``); None for N."""
-    from cadenza.data.labels import parse_key
+    """Root pitch class and triad intervals of one of the analysis's Harte labels
+    (``A:min7/b3``); None for no chord."""
+    from cadenza.analysis.chords import PITCH_NAMES, QUALITIES
 
     root, _, quality = label.partition(":")
-    if root in ("N", "X", ""):
+    if root not in PITCH_NAMES:
         return None
-    pc, _ = parse_key(root)
-    quality = quality.split("/")[0]
-    for name, intervals in _QUALITY_INTERVALS.items():
-        if quality.startswith(name) or (name == "min" and quality.startswith("hdim")):
-            return pc, intervals
-    return pc, (0, 4, 7)
+    return PITCH_NAMES.index(root), QUALITIES.get(quality.split("/")[0], QUALITIES["maj"])[:3]
 
 
 def accompany(melody: np.ndarray, conditions: Resolved) -> np.ndarray:
