@@ -78,12 +78,8 @@ def accompany(melody: np.ndarray, conditions: Resolved) -> np.ndarray:
     a close triad below the tune and the root in the bass, one per chord change."""
     from cadenza.analysis.chords import chord_segments
 
-    score = empty_score(conditions)
-    del score.tracks[1:]
-    for onset, duration, pitch, velocity in melody:
-        score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), int(pitch), int(velocity)))
     rows = []
-    for segment in chord_segments(score):
+    for segment in chord_segments(score_of(melody, conditions)):
         tones = _chord_tones(segment.label)
         if tones is None:
             continue
@@ -104,6 +100,16 @@ def notes_of(score: symusic.Score) -> np.ndarray:
     source = score.resample(TPQ, min_dur=1) if score.tpq != TPQ else score
     rows = [(n.time, n.duration, n.pitch, n.velocity) for t in source.tracks if not t.is_drum for n in t.notes]
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def score_of(notes: np.ndarray, conditions: Resolved) -> symusic.Score:
+    """The inverse of :func:`notes_of`: the rows as one track (the first instrument's) of a
+    Score with the conditions' tempo, meter and key signature."""
+    score = empty_score(conditions)
+    del score.tracks[1:]
+    for onset, duration, pitch, velocity in notes:
+        score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), int(pitch), int(velocity)))
+    return score
 
 
 def untangle(notes: list[symusic.Note]) -> list[symusic.Note]:

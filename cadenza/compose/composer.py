@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from cadenza.compose.arrange import TPQ, arrange, empty_score, notes_of, orchestrate, voiced, within
+from cadenza.compose.arrange import TPQ, arrange, notes_of, orchestrate, score_of, voiced, within
 from cadenza.compose.conditions import Conditions, Resolved, resolve
 from cadenza.compose.models import DEFAULT_MODEL, ModelInfo, locate
 from cadenza.data.labels import key_label
@@ -162,13 +162,9 @@ class Composer:
         shift = self._shift(resolved)
         context = notes_of(score)
         context = context[context[:, 0] < begin]
-        prefix_score = empty_score(resolved)
-        del prefix_score.tracks[1:]
+        context[:, 2] -= shift  # into the key the model writes in
+        prefix_score = score_of(context[(context[:, 2] >= 21) & (context[:, 2] <= 108)], resolved)
         prefix_score.tracks[0].program = 0
-        for onset, duration, pitch, velocity in context:
-            moved = int(pitch) - shift
-            if 21 <= moved <= 108:
-                prefix_score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), moved, int(velocity)))
         prefix = self._head(resolved)
         if len(context):
             prefix += list(self.tokenizer.encode(prefix_score).ids)
