@@ -86,10 +86,10 @@ class Composer:
     def _markov_group(self, resolved: Resolved, groups: tuple[str, ...]) -> str | None:
         """The closest group the model knows: same style, mode and beat unit; else the
         same style and beat unit; else the largest group with that beat unit."""
-        from cadenza.models.markov_fit import group_name
+        from cadenza.models.markov_fit import beat_unit, group_name
 
         wanted = group_name(resolved.style, resolved.mode, resolved.meter)
-        unit = wanted.rsplit("|", 1)[1]
+        unit = beat_unit(resolved.meter)
         sizes = self.info.training.get("groups", {})
         same_unit = sorted((g for g in groups if g.endswith(f"|{unit}")), key=lambda g: -sizes.get(g, 0))
         for candidates in ([wanted], [g for g in same_unit if g.startswith(f"{resolved.style}|")], same_unit):

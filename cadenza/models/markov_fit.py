@@ -23,23 +23,27 @@ from cadenza.errors import InputFileError
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["group_name", "pool_name", "normalise_key", "piece_in_c", "train_markov", "HEAD_TOKENS"]
+__all__ = ["beat_unit", "group_name", "pool_name", "normalise_key", "piece_in_c", "train_markov", "HEAD_TOKENS"]
 
 HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
 MIN_GROUP_PIECES = 20
 
 
+def beat_unit(meter: str) -> str:
+    """The denominator of a meter ("6/8" -> "8"); "4" for a piece without one."""
+    return meter.split("/")[-1] if "/" in meter else "4"
+
+
 def pool_name(meter: str) -> str:
     """The pooled model of every piece with the same beat unit (see :func:`group_name`)."""
-    return f"*|{meter.split('/')[-1] if '/' in meter else '4'}"
+    return f"*|{beat_unit(meter)}"
 
 
 def group_name(style: str, mode: str, meter: str) -> str:
     """Pieces are grouped by style, mode and the beat unit of their meter: REMI counts
     positions and durations in beats of the time signature's denominator, so a quarter
     note in 6/8 and in 4/4 are different tokens, and must not share statistics."""
-    denominator = meter.split("/")[-1] if "/" in meter else "4"
-    return f"{style}|{mode}|{denominator}"
+    return f"{style}|{mode}|{beat_unit(meter)}"
 
 
 def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarray:
@@ -101,7 +105,7 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     groups = [g if sizes[g] >= MIN_GROUP_PIECES else "" for g in groups]
     base = config or MarkovConfig(vocab_size=len(vocab))
     pool_sizes = Counter(pools)
-    pools = [p if pool_sizes[p] >= MIN_GROUP_PIECES else "*|4" for p in pools]
+    pools = [p if pool_sizes[p] >= MIN_GROUP_PIECES else pool_name("4/4") for p in pools]
     config = replace(
         base, vocab_size=len(vocab), groups=tuple(sorted(set(groups) - {""})), pools=tuple(sorted(set(pools)))
     )
