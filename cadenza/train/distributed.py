@@ -45,7 +45,11 @@ def setup(backend: str | None = None) -> Process:
 
 
 def teardown() -> None:
+    """Leave the process group together: rank 0 holds the rendezvous store, and a rank
+    that still talks to it after rank 0 has gone aborts (gloo: "terminate called without
+    an active exception")."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
