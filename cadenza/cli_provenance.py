@@ -195,7 +195,8 @@ def verify(
             error_console.print(f"[yellow]warning[/yellow]: {_text(warning)}", highlight=False, soft_wrap=True)
         if result.intact:
             music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
-            console.print(f"[green]intact[/green]: {_text(path)}: {music} {_identity(result)}", highlight=False, soft_wrap=True)
+            line = f"[green]intact[/green]: {_text(path)}: {music} {_identity(result)}"
+            console.print(line, highlight=False, soft_wrap=True)
         else:
             problems = "; ".join(_text(p) for p in result.problems)
             console.print(f"[red]NOT intact[/red]: {_text(path)}: {problems}", highlight=False, soft_wrap=True)

@@ -279,3 +279,16 @@ def test_a_fifo_for_a_record_is_refused_without_waiting(tmp_path: Path) -> None:
     os.mkfifo(sidecar_path(path))
     code, output = cadenza("verify", str(path))
     assert code == 2 and "not a regular file" in output, output
+
+
+@pytest.mark.parametrize("depth", [900, 990, 998])
+def test_a_record_nested_just_within_json_limits_is_a_verdict_not_a_crash(tmp_path: Path, depth: int) -> None:
+    cadenza("keys", "new")
+    path = signed_midi(tmp_path, "default")
+    sidecar = sidecar_path(path)
+    text = sidecar.read_text()
+    assert '"seed": 7' in text
+    sidecar.write_text(text.replace('"seed": 7', '"seed": ' + "[" * depth + "]" * depth))
+    code, output = cadenza("verify", str(path))
+    assert code in (1, 2) and len(output.strip().splitlines()) == 1, output
+    assert "internal error" not in output and "Traceback" not in output

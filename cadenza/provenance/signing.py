@@ -180,6 +180,11 @@ def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tupl
     return None, []
 
 
+def _json_text(part: dict, key: str) -> str | None:
+    """``part[key]`` as JSON text (so that a NaN equals itself), None when absent."""
+    return json.dumps(part[key], sort_keys=True) if key in part else None
+
+
 def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     """A MIDI file's own provenance marker must say what the record says (all of it
     but the creation time and the signature, which the marker leaves out)."""
@@ -192,11 +197,10 @@ def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
         embedded = json.loads(markers[0][len(MARKER_PREFIX) :])
     except (ValueError, RecursionError):
         return ["the provenance marker inside the file is damaged"]
-    expected = {k: v for k, v in record.items() if k not in ("created", "signature")}
     if not isinstance(embedded, dict):
         return ["the provenance marker inside the file is damaged"]
-    missing = object()
-    differ = sorted(str(k) for k in {*expected, *embedded} if embedded.get(k, missing) != expected.get(k, missing))
+    expected = {k: v for k, v in record.items() if k not in ("created", "signature")}
+    differ = sorted(k for k in {*expected, *embedded} if _json_text(embedded, k) != _json_text(expected, k))
     if differ:
         return [f"the provenance marker inside the file differs from the record ({', '.join(differ[:5])})"]
     return []
@@ -231,14 +235,17 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
     record = read_json(record_path, RECORD_BYTES)
     if not isinstance(record, dict):
         raise InputFileError("is not a provenance record (not a JSON object)", record_path)
-    signature = _check_signature(record)
-    problems = [signature.problem] if signature.problem else []
     score = None
     if is_midi(path):
         from cadenza.io import load_score
 
         score = load_score(path)
-        problems += _marker_problems(score, record)
+    try:
+        signature = _check_signature(record)
+        problems = [signature.problem] if signature.problem else []
+        problems += _marker_problems(score, record) if score is not None else []
+    except RecursionError:  # a record that json could read but not write back: hostile
+        raise InputFileError("is not a provenance record (nested too deeply)", record_path) from None
     music_ok, music_problems = _music_intact(path, score, record)
     warnings: list[str] = []
     try:
