@@ -161,12 +161,12 @@ def _identity(result) -> str:  # a Verification whose signature holds
 
 def verify(
     path: Annotated[Path, typer.Argument(help="A file written by `cadenza generate`.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The findings as JSON.")] = False,
 ) -> None:
     """Whether a file's music and its provenance record are intact, and who signed them.
 
-    Exit code 0: intact; 1: not intact; 2: could not check (no file, no record, or one
-    that cannot be read)."""
+    Exit code 0: intact; 1: not intact; 2: could not check (no file, no record, or a
+    record that cannot be read)."""
     import os
     from dataclasses import asdict
 

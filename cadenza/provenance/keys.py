@@ -32,6 +32,7 @@ __all__ = [
     "ALGORITHM",
     "DEFAULT_KEY",
     "SigningKey",
+    "b64",
     "check_keys_dir",
     "default_key",
     "key_id",
@@ -63,6 +64,7 @@ def key_id(public: bytes) -> str:
 
 
 def b64(data: bytes) -> str:
+    """Standard base64 text of ``data``, as keys and signatures are written."""
     return base64.b64encode(data).decode("ascii")
 
 
