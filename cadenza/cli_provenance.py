@@ -165,8 +165,7 @@ def verify(
 ) -> None:
     """Whether a file's music and its provenance record are intact, and who signed them.
 
-    Exit code 0: intact; 1: not intact; 2: could not check (no file, no record, or a
-    record that cannot be read)."""
+    Exit code 0: intact; 1: not intact; 2: could not check (no file, no record, or an unreadable one)."""
     import os
     from dataclasses import asdict
 
