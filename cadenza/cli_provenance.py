@@ -19,6 +19,7 @@ from cadenza.errors import InvalidArgumentError
 __all__ = ["register", "load_index"]
 
 console = Console()
+error_console = Console(stderr=True)
 
 keys_app = typer.Typer(help="Signing keys for provenance records.", no_args_is_help=True)
 
@@ -116,6 +117,14 @@ def index_command(
     )
 
 
+def _text(value: object) -> str:
+    """Text from a file or a path, safe to print: no Rich markup, no control characters."""
+    from rich.markup import escape
+
+    text = str(value)
+    return escape("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+
+
 @keys_app.command("new")
 def keys_new(
     name: Annotated[str, typer.Option(help="The key's name.")] = "default",
@@ -123,44 +132,73 @@ def keys_new(
     force: Annotated[bool, typer.Option("--force", help="Replace a key of that name.")] = False,
 ) -> None:
     """Make an ed25519 key pair for signing provenance records."""
-    from cadenza.provenance.signing import keys_dir, new_key
+    from cadenza.provenance.keys import keys_dir, new_key
 
     key = new_key(name, signer, force=force)
-    console.print(f"key {key.name} for {key.signer}, id {key.key_id}, in {keys_dir()}")
+    console.print(f"key {_text(key.name)} for {_text(key.signer)}, id {key.key_id}, in {_text(keys_dir())}")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """The public keys this machine knows (its own and any put in the keys folder)."""
-    from cadenza.provenance.signing import keys_dir, known_keys
+    from cadenza.provenance.keys import keys_dir, known_keys
 
     table = Table("key id", "signer")
     for key_id, signer in known_keys().items():
-        table.add_row(key_id, signer)
-    console.print(f"{keys_dir()}")
+        table.add_row(key_id, _text(signer))
+    console.print(_text(keys_dir()))
     console.print(table)
+
+
+def _identity(result) -> str:  # a Verification whose signature holds
+    claimed = _text(result.signer)
+    if result.known_key:
+        also = "" if result.known_signer == result.signer else f"; the record names the signer {claimed}"
+        return f"signed by {_text(result.known_signer)} (key {result.key_id}, a key this machine knows{also})"
+    unknown = f"signed with key {result.key_id}, which this machine does not know"
+    return f"{unknown} (the record names the signer {claimed}, unconfirmed)"
 
 
 def verify(
     path: Annotated[Path, typer.Argument(help="A file written by `cadenza generate`.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The findings as JSON.")] = False,
 ) -> None:
-    """Whether a file's music and its provenance record are intact, and who signed them."""
+    """Whether a file's music and its provenance record are intact, and who signed them.
+
+    Exit code 0: intact; 1: not intact; 2: could not check (no file, no record, or an unreadable one)."""
+    import os
     from dataclasses import asdict
 
+    from cadenza.errors import CadenzaError
     from cadenza.provenance.signing import verify_file
 
-    result = verify_file(path)
+    try:
+        result = verify_file(path)
+    except CadenzaError as error:
+        error_console.print(f"[red]could not check[/red]: {_text(error)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except Exception as error:  # a bug of ours is not a verdict on the file
+        if os.environ.get("CADENZA_DEBUG"):
+            raise
+        error_console.print(
+            f"[red]could not check[/red]: {_text(path)}: internal error {type(error).__name__} "
+            "(set CADENZA_DEBUG=1 for details and please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
     if as_json:
         console.print_json(json.dumps({**asdict(result), "intact": result.intact}))
-    elif result.intact:
-        music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
-        trust = "a key this machine knows" if result.known_key else "a key this machine does not know"
-        console.print(
-            f"[green]intact[/green]: {path}: {music} signed by {result.signer} (key {result.key_id}, {trust})"
-        )
     else:
-        console.print(f"[red]NOT intact[/red]: {path}: " + "; ".join(result.problems))
+        for warning in result.warnings:
+            error_console.print(f"[yellow]warning[/yellow]: {_text(warning)}", highlight=False, soft_wrap=True)
+        if result.intact:
+            music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
+            line = f"[green]intact[/green]: {_text(path)}: {music} {_identity(result)}"
+            console.print(line, highlight=False, soft_wrap=True)
+        else:
+            problems = "; ".join(_text(p) for p in result.problems)
+            console.print(f"[red]NOT intact[/red]: {_text(path)}: {problems}", highlight=False, soft_wrap=True)
     if not result.intact:
         raise typer.Exit(1)
 

@@ -178,3 +178,27 @@ def test_generate_writes_a_report_and_a_signed_record_for_every_output(tmp_path:
         record = json.loads(written.with_name(written.name + ".provenance.json").read_text())
         assert record["originality"]["level"] == "NORMAL" and "share_found" in record["originality"]
         assert verify_file(written).intact
+
+
+def test_signing_key_by_name_is_never_made_on_the_fly(home: Path) -> None:
+    from cadenza.provenance.signing import signing_key
+
+    with pytest.raises(InputFileError, match="keys new --name studio"):
+        signing_key("studio")
+    assert not (home / "keys" / "studio.key").exists()
+    made = new_key("studio", "Ada")
+    assert signing_key("studio").key_id == made.key_id
+    assert signing_key(None).name == "default" and (home / "keys" / "default.key").exists()
+
+
+def test_a_public_key_file_that_is_not_its_private_keys_is_refused(home: Path) -> None:
+    new_key("studio", "Ada")
+    other = new_key("other", "Bob")
+    pub = home / "keys" / "studio.pub.json"
+    data = json.loads(pub.read_text())
+    pub.write_text(
+        json.dumps({**data, "public_key": json.loads((home / "keys" / "other.pub.json").read_text())["public_key"]})
+    )
+    with pytest.raises(InputFileError, match=r"not the public key of studio\.key"):
+        load_key("studio")
+    assert other.key_id in known_keys()

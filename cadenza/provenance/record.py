@@ -9,14 +9,12 @@ MIDI file as a text marker, so that the music carries it wherever it is copied.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import symusic
 
 from cadenza import __version__
@@ -24,6 +22,7 @@ from cadenza.compose.conditions import Resolved
 from cadenza.compose.models import ModelInfo
 from cadenza.io.atomic import atomic_output
 from cadenza.models.sampling import Sampling
+from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256, pedal_controls
 
 __all__ = [
     "provenance_record",
@@ -34,32 +33,6 @@ __all__ = [
     "with_originality",
     "MARKER_PREFIX",
 ]
-
-MARKER_PREFIX = "cadenza-provenance "
-
-
-def music_sha256(score: symusic.Score) -> str:
-    """sha256 of the music in a canonical form: ticks per quarter, tempo, time and key
-    signatures, and per track its name, program and sorted notes (onset, duration,
-    pitch, velocity). Markers (where the provenance itself sits) are left out, and so is
-    the order of events in a file, so a score and the same score read back from its
-    MIDI file give the same hash."""
-    tick = score if score.ttype == symusic.TimeUnit.tick else score.to("tick")
-    digest = hashlib.sha256()
-    header = {
-        "tpq": tick.tpq,
-        "tempos": sorted((t.time, t.mspq) for t in tick.tempos),
-        "time_signatures": sorted((t.time, t.numerator, t.denominator) for t in tick.time_signatures),
-        "key_signatures": sorted((k.time, k.key, k.tonality) for k in tick.key_signatures),
-    }
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    for track in tick.tracks:
-        digest.update(json.dumps([track.name, track.program, track.is_drum]).encode())
-        if len(track.notes):
-            notes = track.notes.numpy()
-            table = np.stack([notes[k].astype(np.int64) for k in ("time", "duration", "pitch", "velocity")], axis=1)
-            digest.update(table[np.lexsort(table.T[::-1])].astype("<i8").tobytes())
-    return digest.hexdigest()
 
 
 def provenance_record(
@@ -84,6 +57,9 @@ def embed_marker(score: symusic.Score, record: dict[str, object]) -> symusic.Sco
     holds), so that the same seed and conditions still give the same bytes."""
     short = {k: v for k, v in record.items() if k not in ("created", "signature")}
     marked = score.copy()
+    for track in marked.tracks:  # a MIDI file holds pedals as sustain controllers only
+        for time, number, value in pedal_controls(track):
+            track.controls.append(symusic.ControlChange(time, number, value))
     marked.markers.append(symusic.TextMeta(0, MARKER_PREFIX + json.dumps(short, sort_keys=True, separators=(",", ":"))))
     return marked
 
