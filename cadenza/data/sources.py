@@ -214,7 +214,7 @@ def _annotation(path: Path) -> str | None:
         return None
     reason = not_regular(path)
     if reason is not None:
-        raise InputFileError(reason, path)
+        raise InputFileError(f"{path.name} is {reason}", path)
     return path.read_text()
 
 
