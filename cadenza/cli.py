@@ -334,11 +334,18 @@ def data_build(
     licence: Annotated[
         list[str], typer.Option("--licence", help="NAME=LICENCE for a folder source (default: unknown).")
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    style: Annotated[
+        list[str],
+        typer.Option(
+            "--style",
+            help="NAME=STYLE, repeatable: label a source's pieces pop, chorale, folk, early or classical "
+            "(a folder source without one is labelled 'other' and composed as the model's default style).",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
     transpose: Annotated[
         str, typer.Option("--transpose", help="Augment training pieces by these semitone shifts, e.g. -3..3 or -2,2.")
     ] = "",
     workers: Annotated[int, typer.Option("--workers", help="Processes (default: every core).")] = 0,
-    ray: Annotated[bool, typer.Option("--ray", help="Spread the work with Ray (must be installed).")] = False,
 ) -> None:
     """Parse, clean, label, split and tokenize sources into shards with a manifest."""
     from rich.progress import Progress
@@ -348,7 +355,10 @@ def data_build(
     from cadenza.data.sources import parse_source_spec
 
     licences = dict(_pair(item, "--licence") for item in licence)
-    specs = [parse_source_spec(item, licences) for item in source]
+    styles = dict(_pair(item, "--style") for item in style)
+    specs = [parse_source_spec(item, licences, styles) for item in source]
+    for name in sorted(set(styles) - {spec.name for spec in specs}):
+        raise InvalidArgumentError(f"--style {name}={styles[name]}: no --source is named {name!r}")
     options = BuildOptions(transpositions=parse_shifts(transpose))
     with Progress(console=error_console, transient=True) as bar:
         task = bar.add_task("building", total=None)
@@ -357,7 +367,6 @@ def data_build(
             out,
             options=options,
             workers=workers or os.cpu_count() or 1,
-            use_ray=ray,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
@@ -376,10 +385,13 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 @data_app.command("info")
 def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cadenza data build`.")]) -> None:
     """Counts per source, split and label, and total tokens, of a built corpus."""
+    from rich.markup import escape
+
     from cadenza.data.info import corpus_info
+    from cadenza.data.sources import UNLABELLED
 
     info = corpus_info(folder)
-    console.print(f"[bold]{folder}[/bold]: {info.kept} pieces kept of {info.pieces}")
+    console.print(f"[bold]{escape(str(folder))}[/bold]: {info.kept} pieces kept of {info.pieces}")
     table = Table("what", "counts")
     table.add_row("source", _counts(info.by_source))
     table.add_row("split", _counts(info.by_split))
@@ -391,10 +403,19 @@ def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cad
         "tokens", ", ".join(f"{k} {v:,}" for k, v in info.tokens.items()) + f" (total {sum(info.tokens.values()):,})"
     )
     console.print(table)
+    if info.labels["style"].get(UNLABELLED):
+        console.print(
+            f"style {UNLABELLED}: pieces of a folder source built without --style NAME=STYLE; a model trained "
+            "on them composes them as its default style (generate without --style)",
+            highlight=False,
+        )
 
 
 def _counts(counter: Counter[str], most: int = 20) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counter.most_common(most))
+    """Names from a manifest, as text: never read as markup."""
+    from rich.markup import escape
+
+    return escape(", ".join(f"{k} {v}" for k, v in counter.most_common(most)))
 
 
 _register_plugins()

@@ -7,20 +7,38 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cadenza.data.build import BUILD_FILE, MANIFEST_FILE
+from cadenza.data.content import SPLITS
+from cadenza.data.corpus import MANIFEST_FILE, check_corpus
 from cadenza.errors import InputFileError
 
 __all__ = ["CorpusInfo", "corpus_info", "read_manifest"]
 
+_TEXT_FIELDS = {"kept": ("id", "source", "licence", "split", "content_hash"), "dropped": ("id", "reason")}
+
+
+def _row(line: str, number: int, path: Path) -> dict:
+    try:
+        row = json.loads(line)
+    except RecursionError:
+        raise InputFileError(f"line {number}: nests too deeply to be a manifest row", path) from None
+    except ValueError as error:
+        raise InputFileError(f"line {number}: damaged manifest row ({error})", path) from None
+    status = row.get("status") if isinstance(row, dict) else None
+    fields = _TEXT_FIELDS.get(status) if isinstance(status, str) else None
+    if (
+        fields is None
+        or not all(isinstance(row.get(name), str) for name in fields)
+        or (status == "kept" and (row["split"] not in SPLITS or not isinstance(row.get("labels"), dict)))
+    ):
+        raise InputFileError(f"line {number}: not a manifest row cadenza wrote", path)
+    return row
+
 
 def read_manifest(folder: Path) -> list[dict]:
+    """The rows of a complete, consistent corpus (one line naming the folder or the file otherwise)."""
+    check_corpus(folder)
     path = folder / MANIFEST_FILE
-    if not path.exists():
-        raise InputFileError(f"no {MANIFEST_FILE}: not a corpus built by `cadenza data build`", folder)
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise InputFileError(f"damaged manifest ({error})", path) from None
+    return [_row(line, number, path) for number, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
 
 
 @dataclass
@@ -50,7 +68,6 @@ def corpus_info(folder: Path) -> CorpusInfo:
         info.licences[row["licence"]] += 1
         for label, counter in info.labels.items():
             counter[str(row["labels"].get(label))] += 1
-    build = folder / BUILD_FILE
-    if build.exists():
-        info.tokens = json.loads(build.read_text()).get("tokens", {})
+    tokens = check_corpus(folder).get("tokens", {})
+    info.tokens = {str(k): v for k, v in tokens.items() if isinstance(v, int)} if isinstance(tokens, dict) else {}
     return info

@@ -1,14 +1,17 @@
 """The work done on one input file, in a worker process: read, hash, label, tokenize.
 
-The result is cached on disk under the file's sha256 and the build options, so an
-unchanged input is never parsed again. The cache holds JSON and a .npy of tokens:
-nothing that needs unpickling.
+The result is cached on disk under what produced it (the file's sha256, its reader, its
+style label, the build options, the library and cadenza versions), so an unchanged input
+is never parsed again. The cache holds JSON and a .npy of tokens, nothing that needs
+unpickling; an entry records what produced it and the sha256 of its own content, and an
+entry that does not match both is built again, never used.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -16,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cadenza import __version__
 from cadenza.data.content import content_hash, split_of
+from cadenza.data.corpus import not_regular, regular_sha256
 from cadenza.data.labels import compute_labels
 from cadenza.data.sources import FileRef, read_file, style_of
 from cadenza.data.tokens import condition_tokens, encode_piece, make_tokenizer
@@ -35,7 +40,7 @@ __all__ = [
 _LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
 # Bump when reading, labelling or tokenizing changes, so that old cache entries are not
 # reused: CACHE_FORMAT for everything, READER_VERSION for one kind of source.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 READER_VERSION = {"pop909": 3}
 
 
@@ -94,11 +99,7 @@ def parse_shifts(text: str) -> tuple[int, ...]:
 
 
 def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return regular_sha256(path)
 
 
 _tokenizer = None
@@ -154,15 +155,30 @@ def conditions_for_shift(conditions: list[str], shift: int) -> list[str]:
     return out
 
 
-def _cache_paths(cache: Path, sha: str, ref: FileRef, options: BuildOptions) -> tuple[Path, Path]:
+def _produced_by(sha: str, ref: FileRef, options: BuildOptions) -> dict[str, str]:
+    """Everything a cache entry depends on."""
     reader = READER_VERSION.get(ref.kind, 1)
-    kind = ref.kind if reader == 1 else f"{ref.kind}@{reader}"
-    key = hashlib.sha256(f"{sha}|{kind}|{ref.piece_id}|{options.fingerprint()}".encode()).hexdigest()[:32]
+    return {
+        "sha256": sha,
+        "reader": ref.kind if reader == 1 else f"{ref.kind}@{reader}",
+        "piece_id": ref.piece_id,
+        "style": style_of(ref),
+        "options": options.fingerprint(),
+        "cadenza": __version__,
+    }
+
+
+def _cache_paths(cache: Path, produced_by: dict[str, str]) -> tuple[Path, Path]:
+    key = _digest(produced_by)[:32]
     folder = cache / key[:2]
     return folder / f"{key}.json", folder / f"{key}.npy"
 
 
-def _save_cache(result: FileResult, meta_path: Path, tokens_path: Path) -> None:
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _save_cache(result: FileResult, produced_by: dict[str, str], meta_path: Path, tokens_path: Path) -> None:
     meta_path.parent.mkdir(parents=True, exist_ok=True)
     arrays, pieces = [], []
     offset = 0
@@ -174,39 +190,57 @@ def _save_cache(result: FileResult, meta_path: Path, tokens_path: Path) -> None:
             offset += len(ids)
         row = {k: v for k, v in asdict(piece).items() if k != "tokens"}
         pieces.append({**row, "spans": spans})
+    buffer = io.BytesIO()
+    np.save(buffer, np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint16))
     tmp = tokens_path.with_suffix(".tmp.npy")
-    np.save(tmp, np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint16))
+    tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, tokens_path)
+    meta = {
+        "produced_by": produced_by,
+        "tokens_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+        "sha256": result.sha256,
+        "error": result.error,
+        "pieces": pieces,
+    }
     tmp_meta = meta_path.with_suffix(".tmp")
-    tmp_meta.write_text(json.dumps({"sha256": result.sha256, "error": result.error, "pieces": pieces}))
+    tmp_meta.write_text(json.dumps({**meta, "check": _digest(meta)}))
     os.replace(tmp_meta, meta_path)
 
 
-def _load_cache(meta_path: Path, tokens_path: Path) -> FileResult | None:
-    if not (meta_path.exists() and tokens_path.exists()):
-        return None
+def _load_cache(produced_by: dict[str, str], meta_path: Path, tokens_path: Path) -> FileResult | None:
+    """The entry, if it is whole and was produced by exactly this; None otherwise (it is then rebuilt)."""
     try:
         meta = json.loads(meta_path.read_text())
-        tokens = np.load(tokens_path, allow_pickle=False)
-    except (OSError, ValueError):
-        return None  # a damaged cache entry is rebuilt
-    pieces = []
-    for row in meta["pieces"]:
-        spans = row.pop("spans")
-        piece = PieceResult(**row)
-        piece.tokens = {int(s): np.asarray(tokens[o : o + n]) for s, (o, n) in spans.items()}
-        pieces.append(piece)
-    return FileResult(meta["sha256"], pieces, meta["error"], cached=True)
+        check = meta.pop("check")
+        data = tokens_path.read_bytes()
+        if check != _digest(meta) or meta["produced_by"] != produced_by:
+            return None
+        if meta["tokens_sha256"] != hashlib.sha256(data).hexdigest():
+            return None
+        tokens = np.load(io.BytesIO(data), allow_pickle=False)
+        pieces = []
+        for row in meta["pieces"]:
+            spans = row.pop("spans")
+            piece = PieceResult(**row)
+            piece.tokens = {int(s): np.asarray(tokens[o : o + n]) for s, (o, n) in spans.items()}
+            pieces.append(piece)
+        return FileResult(meta["sha256"], pieces, meta["error"], cached=True)
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        return None  # missing, damaged or of another format: built again
 
 
 def process_file(ref: FileRef, options: BuildOptions, cache: Path | None) -> FileResult:
     """Everything the build needs from one file; never raises for a bad file."""
+    reason = not_regular(ref.path)
+    if reason is not None:
+        return FileResult("", [], reason)
     try:
         sha = file_sha256(ref.path)
     except OSError as error:
         return FileResult("", [], f"unreadable: {error.strerror or error}")
-    paths = _cache_paths(cache, sha, ref, options) if cache is not None else None
-    if paths is not None and (hit := _load_cache(*paths)) is not None:
+    produced_by = _produced_by(sha, ref, options)
+    paths = _cache_paths(cache, produced_by) if cache is not None else None
+    if paths is not None and (hit := _load_cache(produced_by, *paths)) is not None:
         return hit
     try:
         pieces = read_file(ref)
@@ -216,5 +250,5 @@ def process_file(ref: FileRef, options: BuildOptions, cache: Path | None) -> Fil
     except Exception as error:  # one bad file never stops a build
         result = FileResult(sha, [], f"unreadable: {type(error).__name__}: {str(error)[:200]}")
     if paths is not None:
-        _save_cache(result, *paths)
+        _save_cache(result, produced_by, *paths)
     return result

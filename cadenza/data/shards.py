@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cadenza.data.corpus import check_corpus
+from cadenza.errors import InputFileError
+
 __all__ = ["ShardWriter", "Shard", "open_shard"]
 
 INDEX_COLUMNS = ("offset", "length", "row", "semitones")
@@ -54,7 +57,16 @@ class Shard:
 
 
 def open_shard(folder: Path, split: str) -> Shard:
-    """Open a split's shard memory-mapped (nothing is read until it is used)."""
-    tokens = np.load(folder / f"{split}.tokens.npy", mmap_mode="r", allow_pickle=False)
-    index = np.load(folder / f"{split}.index.npy", allow_pickle=False)
+    """Open a split's shard memory-mapped (nothing is read until it is used), once the
+    corpus is known to be whole (:func:`~cadenza.data.corpus.check_corpus`)."""
+    check_corpus(folder)
+    path = folder / f"{split}.index.npy"
+    try:
+        tokens = np.load(folder / f"{split}.tokens.npy", mmap_mode="r", allow_pickle=False)
+        index = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputFileError(f"is not a shard cadenza wrote ({error})", path) from None
+    ends = index[:, 0] + index[:, 1] if index.ndim == 2 and index.shape[1] == len(INDEX_COLUMNS) else None
+    if ends is None or tokens.ndim != 1 or (len(ends) and (index[:, :2].min() < 0 or ends.max() > len(tokens))):
+        raise InputFileError("is not a shard index cadenza wrote (its rows point outside the tokens)", path)
     return Shard(tokens, index)

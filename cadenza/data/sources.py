@@ -8,14 +8,18 @@ a JSB split), so reading yields a list.
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import symusic
 
-from cadenza.errors import InvalidArgumentError
+from cadenza.data.corpus import not_regular
+from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.io import Limits, load_scores
 from cadenza.io.formats import READABLE, format_of
 
@@ -28,6 +32,8 @@ __all__ = [
     "read_file",
     "MUSIC21_PUBLIC_DOMAIN",
     "style_of",
+    "LABELLED_STYLES",
+    "UNLABELLED",
 ]
 
 # music21 corpus collections whose works are in the public domain. Left out: demos,
@@ -46,6 +52,11 @@ _STYLE_OF_COLLECTION = {
     **dict.fromkeys(("essenFolksong", "ryansMammoth", "oneills1850", "airdsAirs", "miscFolk"), "folk"),
 }
 KNOWN_KINDS = ("pop909", "jsb", "music21", "folder")
+# The styles a source may be labelled with (``--style NAME=STYLE``); a folder source
+# without one is labelled UNLABELLED, the condition token every vocabulary has for it.
+LABELLED_STYLES = ("pop", "chorale", "folk", "early", "classical")
+UNLABELLED = "other"
+MUSIC_EXTENSIONS = ".mid .midi .musicxml .xml .mxl .abc .krn"
 # An ABC book of the Essen collection holds over a thousand tunes and takes music21
 # about 30 s: a corpus build allows more time per file than a single command does.
 CORPUS_LIMITS = Limits(parse_timeout_s=600.0)
@@ -61,6 +72,7 @@ class FileRef:
     licence: str
     collection: str  # composer or collection (music21), the source name otherwise
     piece_id: str  # stable id of the file within the corpus, e.g. "pop909/001"
+    style: str = ""  # the style the source was labelled with; "" for its kind's own
 
 
 @dataclass
@@ -79,10 +91,14 @@ class SourceSpec:
     kind: str
     location: str
     licence: str
+    style: str = ""  # one of LABELLED_STYLES, or "" for the kind's own (UNLABELLED for a folder)
 
 
-def parse_source_spec(text: str, licences: dict[str, str] | None = None) -> SourceSpec:
-    """``NAME=PATH``: pop909=DIR, jsb=FILE.json, music21=bach,palestrina (or all), other=DIR."""
+def parse_source_spec(
+    text: str, licences: dict[str, str] | None = None, styles: dict[str, str] | None = None
+) -> SourceSpec:
+    """``NAME=PATH``: pop909=DIR, jsb=FILE.json, music21=bach,palestrina (or all), other=DIR;
+    ``styles`` labels a source's pieces (NAME -> one of LABELLED_STYLES)."""
     name, sep, location = text.partition("=")
     name = name.strip()
     if not sep or not name or not location:
@@ -92,7 +108,10 @@ def parse_source_spec(text: str, licences: dict[str, str] | None = None) -> Sour
     licence = (licences or {}).get(name, default_licence)
     if kind != "music21" and not Path(location).exists():
         raise InvalidArgumentError(f"--source {name}: {location} does not exist")
-    return SourceSpec(name, kind, location, licence)
+    style = (styles or {}).get(name, "")
+    if style and style not in LABELLED_STYLES:
+        raise InvalidArgumentError(f"--style {name}={style}: the style must be one of {', '.join(LABELLED_STYLES)}")
+    return SourceSpec(name, kind, location, licence, style)
 
 
 def _music21_root() -> Path:
@@ -122,47 +141,90 @@ def list_files(spec: SourceSpec) -> list[FileRef]:
         root = _music21_root()
         return [
             FileRef(spec.name, "music21", str(path), spec.licence, collection,
-                    f"music21/{path.relative_to(root).with_suffix('').as_posix()}")
+                    f"music21/{path.relative_to(root).with_suffix('').as_posix()}", spec.style)
             for collection, path in _music21_files(spec.location)
         ]  # fmt: skip
     location = Path(spec.location)
     if spec.kind == "jsb":
-        return [FileRef(spec.name, "jsb", str(location), spec.licence, "bach", f"{spec.name}")]
+        return [FileRef(spec.name, "jsb", str(location), spec.licence, "bach", f"{spec.name}", spec.style)]
     if spec.kind == "pop909":
+        songs = sorted(location.glob("*/*.mid"))
+        if not songs:
+            raise _nothing_to_read(spec, "POP909's layout: a folder per song holding its MIDI file (001/001.mid)")
         return [
-            FileRef(spec.name, "pop909", str(path), spec.licence, "pop909", f"{spec.name}/{path.stem}")
-            for path in sorted(location.glob("*/*.mid"))
+            FileRef(spec.name, "pop909", str(path), spec.licence, "pop909", f"{spec.name}/{path.stem}", spec.style)
+            for path in songs
         ]
-    files = [location] if location.is_file() else sorted(p for p in location.rglob("*") if p.is_file())
+    # Files that are not regular (a FIFO, a device) are listed too, to be reported as
+    # dropped without ever being opened.
+    files = [location] if not location.is_dir() else sorted(p for p in location.rglob("*") if not p.is_dir())
     refs = []
     for path in files:
-        try:
-            format_of(path, READABLE)
-        except Exception:
+        if not _is_music(path):
             continue  # not a music file by its extension: not part of the corpus
-        rel = path.name if location.is_file() else path.relative_to(location).as_posix()
-        refs.append(FileRef(spec.name, "folder", str(path), spec.licence, spec.name, f"{spec.name}/{rel}"))
+        rel = path.name if not location.is_dir() else path.relative_to(location).as_posix()
+        refs.append(FileRef(spec.name, "folder", str(path), spec.licence, spec.name, f"{spec.name}/{rel}", spec.style))
+    if not refs:
+        raise _nothing_to_read(spec, f"music files ending in {MUSIC_EXTENSIONS} (in any sub-folder)")
     return refs
 
 
+def _is_music(path: Path) -> bool:
+    try:
+        format_of(path, READABLE)
+    except Exception:
+        return False
+    return True
+
+
+def _nothing_to_read(spec: SourceSpec, expected: str) -> InvalidArgumentError:
+    """Why a source gives no file to read: what was expected and what is there."""
+    location = Path(spec.location)
+    found = [location] if not location.is_dir() else list(islice(location.rglob("*"), 100_000))
+    kinds: Counter[str] = Counter()
+    for path in found:
+        if path.is_dir():
+            continue
+        kinds[path.suffix.lower() or "(no extension)" if not_regular(path) is None else "not regular"] += 1
+    what = f"found {kinds.total()} files: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common(8))
+    return InvalidArgumentError(
+        f"--source {spec.name}: {location} holds nothing to read; expected {expected}; "
+        + (what if kinds else "found no file at all")
+    )
+
+
 def style_of(ref: FileRef) -> str:
-    """The style label a piece carries: pop, chorale, early, folk, classical or the source name."""
+    """The style label a piece carries: the one its source was labelled with, else pop,
+    chorale, early, folk or classical by source, else UNLABELLED (a folder of one's own)."""
+    if ref.style:
+        return ref.style
     if ref.kind == "pop909":
         return "pop"
     if ref.kind == "jsb":
         return "chorale"
     if ref.kind == "music21":
         return _STYLE_OF_COLLECTION.get(ref.collection, "classical")
-    return ref.source
+    return UNLABELLED
+
+
+def _annotation(path: Path) -> str | None:
+    """The text of a source's annotation file beside a piece, None when there is none;
+    never opens what is not a regular file (a FIFO would block)."""
+    if not os.path.lexists(path):
+        return None
+    reason = not_regular(path)
+    if reason is not None:
+        raise InputFileError(f"{path.name} is {reason}", path)
+    return path.read_text()
 
 
 def _pop909_key(folder: Path) -> str | None:
     """The key that covers most of the song in POP909's ``key_audio.txt`` (e.g. ``Gb:maj``)."""
-    path = folder / "key_audio.txt"
-    if not path.exists():
+    text = _annotation(folder / "key_audio.txt")
+    if text is None:
         return None
     spans: dict[str, float] = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 3:
             spans[parts[2]] = spans.get(parts[2], 0.0) + float(parts[1]) - float(parts[0])
@@ -173,13 +235,11 @@ def _pop909_in_bars(score: symusic.Score, folder: Path) -> symusic.Score:
     """POP909's files carry arbitrary time signatures (1/4, 2/4, 12/8) and start at an
     arbitrary offset; its annotated beats say where the 4/4 bars are. Shift the music so
     that the first annotated downbeat falls on a bar line, and mark it 4/4."""
-    path = folder / "beat_midi.txt"
-    if not path.exists():
+    text = _annotation(folder / "beat_midi.txt")
+    if text is None:
         return score
     downbeats = [
-        float(cols[0])
-        for line in path.read_text().splitlines()
-        if len(cols := line.split()) >= 3 and float(cols[2]) == 1.0
+        float(cols[0]) for line in text.splitlines() if len(cols := line.split()) >= 3 and float(cols[2]) == 1.0
     ]
     if not downbeats:
         return score

@@ -1,0 +1,136 @@
+"""A built corpus folder as one thing: its files, their digests, and the check that they
+belong together.
+
+``build.json`` is the last file a build writes, and it lists the sha256 of every other
+file of the corpus. A reader (training, evaluation, ``cadenza data info``) refuses a
+folder whose files are missing or are not the ones listed there: shards from one build
+beside the manifest of another point at other pieces' rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+from cadenza.data.content import SPLITS
+from cadenza.data.tokens import TOKENIZER_FILE
+from cadenza.errors import InputFileError
+
+__all__ = [
+    "MANIFEST_FILE",
+    "BUILD_FILE",
+    "CACHE_FOLDER",
+    "corpus_files",
+    "digests",
+    "check_corpus",
+    "read_json",
+    "regular_sha256",
+    "not_regular",
+]
+
+MANIFEST_FILE = "manifest.jsonl"
+BUILD_FILE = "build.json"
+CACHE_FOLDER = "cache"
+REBUILD = "rebuild it with `cadenza data build` (unchanged files come from its cache)"
+
+# folder -> (the stat of its files when last checked, its build.json): a folder is
+# hashed again only when one of its files changed
+_checked: dict[str, tuple[tuple, dict]] = {}
+
+
+def corpus_files() -> tuple[str, ...]:
+    """The files of a corpus that ``build.json`` vouches for."""
+    shards = (f"{split}.{part}.npy" for split in SPLITS for part in ("tokens", "index"))
+    return (MANIFEST_FILE, TOKENIZER_FILE, *shards)
+
+
+def not_regular(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a regular file (a FIFO, a device, a folder), or None if it is.
+    Decided from its status alone: a FIFO is never opened (opening one blocks)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+             stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}  # fmt: skip
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a plain file")
+    return f"not a regular file ({kind}): skipped without opening it"
+
+
+def regular_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a regular file's bytes. Opened without blocking and checked after
+    opening too, so that a file swapped for a FIFO after it was listed cannot hang us."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        digest = hashlib.sha256()
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {name: regular_sha256(folder / name) for name in corpus_files()}
+
+
+def read_json(path: Path) -> object:
+    """A JSON file, or one line naming it: damaged, not UTF-8, or nested too deeply."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise InputFileError("is not a JSON file cadenza wrote: it nests too deeply", path) from None
+    except UnicodeDecodeError:
+        raise InputFileError("is not a JSON file cadenza wrote: not UTF-8 text", path) from None
+    except ValueError as error:
+        raise InputFileError(f"is damaged JSON ({error})", path) from None
+    except OSError as error:
+        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
+
+
+def _state(folder: Path) -> tuple:
+    state: list[tuple] = []
+    for name in (BUILD_FILE, *corpus_files()):
+        try:
+            found = os.stat(folder / name)
+        except OSError:
+            state.append((name, None))
+            continue
+        state.append((name, found.st_ino, found.st_size, found.st_mtime_ns, found.st_mode))
+    return tuple(state)
+
+
+def check_corpus(folder: Path) -> dict:
+    """The ``build.json`` of a complete, consistent corpus; one line naming the folder otherwise."""
+    if not folder.is_dir():
+        raise InputFileError("is not a corpus folder made by `cadenza data build`", folder)
+    if not (folder / BUILD_FILE).exists():
+        raise InputFileError(
+            f"is not a corpus made by `cadenza data build` (no {BUILD_FILE}; a build writes it last)", folder
+        )
+    key, state = str(folder.resolve()), _state(folder)
+    if key in _checked and _checked[key][0] == state:
+        return _checked[key][1]
+    description = read_json(folder / BUILD_FILE)
+    if not isinstance(description, dict):
+        raise InputFileError("is not the build.json of a corpus", folder / BUILD_FILE)
+    listed = description.get("files")
+    if not isinstance(listed, dict):
+        raise InputFileError(f"its {BUILD_FILE} lists no file digests (an older cadenza built it); {REBUILD}", folder)
+    for name in corpus_files():
+        reason = not_regular(folder / name)
+        if reason is not None:
+            raise InputFileError(f"is an incomplete corpus: {name} is missing or {reason}; {REBUILD}", folder)
+        if regular_sha256(folder / name) != listed.get(name):
+            raise InputFileError(
+                f"is an inconsistent corpus: {name} is not the file its {BUILD_FILE} lists "
+                f"(an interrupted build or a replaced file); {REBUILD}",
+                folder,
+            )
+    _checked[key] = (state, description)
+    return description
