@@ -108,7 +108,7 @@ def parse_key(text: str) -> tuple[int, str]:
     """
     match = _KEY.fullmatch(text)
     if not match:
-        raise InvalidArgumentError(f"key {text!r} not understood; accepted: {_KEY_ACCEPTED}")
+        raise InvalidArgumentError(f"key {text[:60]!r} not understood; accepted: {_KEY_ACCEPTED}")
     letter, accidental, word, mode = match.groups()
     is_minor = mode is not None and (mode == "m" or mode.lower().startswith("min"))
     return _tonic_pc(letter, accidental or word), "min" if is_minor else "maj"
