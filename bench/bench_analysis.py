@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cadenza.analysis.beats import beat_grid
 from cadenza.analysis.chords import chord_segments
 from cadenza.analysis.key import key_segments, main_key
+from cadenza.theory import PITCH_NAMES as _NAMES
 
 MUSIC21_EVERY = 40
 _TRIADS = [(r, q) for q in ("maj", "min") for r in range(12)]
-_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def _read_table(path: Path) -> list[list[str]]:

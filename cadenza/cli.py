@@ -155,11 +155,11 @@ def generate(
     ],
     style: Annotated[str | None, typer.Option(help="pop, chorale, folk, early or classical.")] = None,
     mood: Annotated[str | None, typer.Option(help="calm, happy, sad or tense.")] = None,
-    key: Annotated[str | None, typer.Option(help='e.g. "D minor", "F# major", "Bb".')] = None,
+    key: Annotated[str | None, typer.Option(help='e.g. "D minor", "f# m", "Bb" (any case).')] = None,
     tempo: Annotated[float | None, typer.Option(help="Quarter notes per minute (30-240).")] = None,
     meter: Annotated[str | None, typer.Option(help="4/4, 3/4, 2/4, 6/8, 12/8, 3/8, 5/4 or 6/4.")] = None,
     bars: Annotated[int | None, typer.Option(help="Exactly this many bars.")] = None,
-    seconds: Annotated[float | None, typer.Option(help="This many seconds (±1 beat), ending on a cadence.")] = None,
+    seconds: Annotated[float | None, typer.Option(help="Exactly this many seconds, ending on a cadence.")] = None,
     instruments: Annotated[
         str | None, typer.Option(help="Comma-separated: lead, accompaniment, bass, e.g. piano,strings.")
     ] = None,

@@ -21,24 +21,10 @@ import symusic
 
 from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes, window_chroma
 from cadenza.analysis.beats import BeatGrid, beat_grid
+from cadenza.theory import PITCH_NAMES, QUALITIES
 
 __all__ = ["PITCH_NAMES", "QUALITIES", "ChordSegment", "beat_chords", "chord_segments"]
 
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-# quality -> semitones above the root (Harte shorthand names)
-QUALITIES: dict[str, tuple[int, ...]] = {
-    "maj": (0, 4, 7),
-    "min": (0, 3, 7),
-    "7": (0, 4, 7, 10),
-    "maj7": (0, 4, 7, 11),
-    "min7": (0, 3, 7, 10),
-    "dim": (0, 3, 6),
-    "aug": (0, 4, 8),
-    "sus2": (0, 2, 7),
-    "sus4": (0, 5, 7),
-    "hdim7": (0, 3, 6, 10),
-    "dim7": (0, 3, 6, 9),
-}
 # log prior of each quality (per beat): triads are the rule in the music we meet
 _QUALITY_PRIOR = {
     "maj": 0.0,

@@ -23,15 +23,14 @@ import symusic
 
 from cadenza.analysis._notes import as_tick_score, pitched_notes, window_chroma
 from cadenza.analysis.beats import BeatGrid, beat_grid
+from cadenza.theory import MODES, key_name
 
 __all__ = ["KEY_NAMES", "KeySegment", "key_scores", "key_segments", "main_key"]
 
 # Albrecht & Shanahan (2013), Music Perception 31(1)
 _MAJOR = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
 _MINOR = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
-_MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-_MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
-KEY_NAMES = tuple(f"{n}:maj" for n in _MAJOR_NAMES) + tuple(f"{n}:min" for n in _MINOR_NAMES)
+KEY_NAMES = tuple(key_name(tonic, mode) for mode in MODES for tonic in range(12))  # "C:maj" .. "B:min"
 MINOR_BIAS = 0.06
 FINAL_TONIC_BONUS = 0.05
 CHANGE_COST = 0.6  # per modulation, in units of correlation summed over bars

@@ -14,6 +14,7 @@ import numpy as np
 import symusic
 
 from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes, tempo_map
+from cadenza.theory import SCALES
 
 __all__ = [
     "all_metrics",
@@ -26,9 +27,6 @@ __all__ = [
     "polyphony_rate",
     "scale_consistency",
 ]
-
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 
 
 def _notes(score: symusic.Score) -> Notes:
@@ -77,7 +75,7 @@ def scale_consistency(score: symusic.Score) -> float:
         return math.nan
     counts = np.bincount(n.pitch % 12, minlength=12)
     best = 0
-    for scale in (_MAJOR_SCALE, _MINOR_SCALE):
+    for scale in (SCALES["major"], SCALES["natural minor"]):
         for root in range(12):
             best = max(best, int(counts[[(root + s) % 12 for s in scale]].sum()))
     return best / len(n)

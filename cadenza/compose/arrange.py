@@ -12,16 +12,11 @@ import numpy as np
 import symusic
 
 from cadenza.compose.conditions import Instrument, Resolved
+from cadenza.theory import PITCH_NAMES, QUALITIES, key_signature
 
 __all__ = ["arrange"]
 
 TPQ = 480
-_SHARPS_OF_MAJOR_TONIC = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
-
-
-def _key_signature(tonic: int, minor: bool) -> int:
-    relative_major = (tonic + 3) % 12 if minor else tonic
-    return _SHARPS_OF_MAJOR_TONIC[relative_major]
 
 
 def _fold(pitch: int, instrument: Instrument) -> int:
@@ -65,8 +60,6 @@ def _final_chord(notes: np.ndarray, end: int, conditions: Resolved) -> np.ndarra
 def _chord_tones(label: str) -> tuple[int, tuple[int, ...]] | None:
     """Root pitch class and triad intervals of one of the analysis's Harte labels
     (``A:min7/b3``); None for no chord."""
-    from cadenza.analysis.chords import PITCH_NAMES, QUALITIES
-
     root, _, quality = label.partition(":")
     if root not in PITCH_NAMES:
         return None
@@ -160,7 +153,7 @@ def empty_score(conditions: Resolved) -> symusic.Score:
     score.tempos.append(symusic.Tempo(0, qpm=conditions.tempo))
     score.time_signatures.append(symusic.TimeSignature(0, conditions.numerator, conditions.denominator))
     minor = conditions.mode == "min"
-    score.key_signatures.append(symusic.KeySignature(0, _key_signature(conditions.tonic, minor), int(minor)))
+    score.key_signatures.append(symusic.KeySignature(0, key_signature(conditions.tonic, conditions.mode), int(minor)))
     for instrument in conditions.instruments:
         score.tracks.append(symusic.Track(name=instrument.name, program=instrument.program))
     return score

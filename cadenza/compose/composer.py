@@ -30,13 +30,10 @@ from cadenza.models.constraints import (
 )
 from cadenza.models.sampling import Sampling, decode
 from cadenza.models.vocabulary import Vocabulary
+from cadenza.theory import KEY_SCALES as SCALES
 
 __all__ = ["Composer", "SCALES"]
 
-SCALES = {
-    "maj": (0, 2, 4, 5, 7, 9, 11),
-    "min": (0, 2, 3, 5, 7, 8, 10, 11),  # natural minor with the leading tone
-}
 _TOKENS_PER_BAR_LIMIT = 600
 DEFAULT_SAMPLING = Sampling()
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from cadenza.data.labels import MOODS, key_label, parse_key
+from cadenza.data.labels import MOODS
 from cadenza.data.tokens import STYLES
 from cadenza.errors import InvalidArgumentError
+from cadenza.theory import key_label, parse_key
 
 __all__ = ["Conditions", "Resolved", "Instrument", "INSTRUMENTS", "METERS", "resolve"]
 
@@ -122,43 +123,102 @@ class Resolved:
         return data
 
 
-def _choice(value: str, accepted: tuple[str, ...] | list[str], what: str) -> str:
+MAX_BARS = 1000
+SECONDS_RANGE = (2.0, 1800.0)
+TEMPO_RANGE = (30.0, 240.0)
+
+
+def choice(value: str, accepted: tuple[str, ...] | list[str], what: str) -> str:
+    """``value`` if it is one of ``accepted``; else InvalidArgumentError listing them."""
     if value not in accepted:
         raise InvalidArgumentError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
     return value
 
 
+def check_style(style: str) -> str:
+    return choice(style, [s for s in STYLES if s != "other"], "style")
+
+
+def check_tempo(tempo: float) -> float:
+    """A tempo in quarter notes per minute, within :data:`TEMPO_RANGE`."""
+    low, high = TEMPO_RANGE
+    if not low <= tempo <= high:  # also refuses nan
+        raise InvalidArgumentError(f"tempo {tempo:g} bpm is outside {low:g}..{high:g}")
+    return float(tempo)
+
+
+def parse_meter(meter: str) -> tuple[int, int]:
+    """``"6/8"`` -> (6, 8), for the meters in :data:`METERS`."""
+    numerator, denominator = choice(meter, METERS, "meter").split("/")
+    return int(numerator), int(denominator)
+
+
+def instruments_of(names: tuple[str, ...] | list[str]) -> tuple[Instrument, ...]:
+    """Up to four instruments by name (case and spaces ignored); none means piano."""
+    chosen = tuple(INSTRUMENTS[choice(n.strip().lower(), list(INSTRUMENTS), "instrument")] for n in names or ("piano",))
+    if len(chosen) > 4:
+        raise InvalidArgumentError("at most 4 instruments: a lead, an accompaniment, a bass and a doubling")
+    return chosen
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 3):g} s"
+
+
+def bars_for_seconds(seconds: float, tempo: float, meter: str) -> tuple[int, float]:
+    """Whole bars and the quarters the final chord is held beyond them, so that the piece
+    lasts exactly ``seconds`` (to within half a tick: 2.1 ms at 30 bpm).
+
+    A length shorter than one bar, or longer than :data:`MAX_BARS` bars, cannot be met:
+    InvalidArgumentError names the nearest length that can, and the tempo that would
+    give the length asked for. The length is never silently changed.
+    """
+    low, high = SECONDS_RANGE
+    if not low <= seconds <= high:
+        raise InvalidArgumentError(f"--seconds {seconds:g} is outside {low:g}..{high:g}")
+    numerator, denominator = parse_meter(meter)
+    bar_quarters = numerator * 4 / denominator
+    bar_seconds = bar_quarters * 60 / tempo
+    bars = math.floor(seconds / bar_seconds + 1e-9)
+    if bars < 1:
+        needed = math.ceil(bar_quarters * 60 / seconds * 100) / 100  # the tempo at which one bar fits
+        faster = f", or --tempo {needed:g} or faster for {_seconds(seconds)}" if needed <= TEMPO_RANGE[1] else ""
+        raise InvalidArgumentError(
+            f"--seconds {seconds:g} is shorter than one bar of {meter} at {tempo:g} bpm; "
+            f"the nearest length that can be met is {_seconds(bar_seconds)} (one bar){faster}"
+        )
+    if bars > MAX_BARS:
+        slower = math.floor(MAX_BARS * bar_quarters * 60 / seconds * 100) / 100
+        raise InvalidArgumentError(
+            f"--seconds {seconds:g} at {tempo:g} bpm in {meter} needs {bars} bars, more than {MAX_BARS}; "
+            f"the nearest length that can be met is {_seconds(MAX_BARS * bar_seconds)}, "
+            f"or --tempo {slower:g} or slower for {_seconds(seconds)}"
+        )
+    return bars, max(0.0, seconds * tempo / 60 - bars * bar_quarters)
+
+
 def resolve(conditions: Conditions, default_style: str = "pop") -> Resolved:
     """Check and complete conditions; raises InvalidArgumentError naming what is accepted."""
     c = conditions
-    style = _choice(c.style, [s for s in STYLES if s != "other"], "style") if c.style else default_style
-    mood = _choice(c.mood, MOODS, "mood") if c.mood else None
+    style = check_style(c.style) if c.style else default_style
+    mood = choice(c.mood, MOODS, "mood") if c.mood else None
     mode, tempo, loudness = _MOOD_DEFAULTS[mood] if mood else ("maj", 100.0, 0.9)
     if c.key:
         tonic, mode = parse_key(c.key)
     else:
         tonic = 0 if mode == "maj" else 9  # C major or A minor
     if c.tempo is not None:
-        if not 30 <= c.tempo <= 240:
-            raise InvalidArgumentError(f"tempo {c.tempo:g} bpm is outside 30..240")
-        tempo = float(c.tempo)
-    numerator, denominator = (int(x) for x in _choice(c.meter or "4/4", METERS, "meter").split("/"))
-    bar_quarters = numerator * 4 / denominator
+        tempo = check_tempo(c.tempo)
+    meter = c.meter or "4/4"
+    numerator, denominator = parse_meter(meter)
     if c.bars is not None and c.seconds is not None:
         raise InvalidArgumentError("give either --bars or --seconds, not both")
     tail = 0.0
     if c.seconds is not None:
-        if not 2 <= c.seconds <= 1800:
-            raise InvalidArgumentError(f"--seconds {c.seconds:g} is outside 2..1800")
-        quarters = c.seconds * tempo / 60
-        bars = max(1, math.floor(quarters / bar_quarters + 1e-9))
-        tail = max(0.0, quarters - bars * bar_quarters)
+        bars, tail = bars_for_seconds(c.seconds, tempo, meter)
     else:
         bars = 16 if c.bars is None else c.bars
-        if not 1 <= bars <= 1000:
-            raise InvalidArgumentError(f"--bars {bars} is outside 1..1000")
-    names = c.instruments or ("piano",)
-    instruments = tuple(INSTRUMENTS[_choice(n.strip().lower(), list(INSTRUMENTS), "instrument")] for n in names)
-    if len(instruments) > 4:
-        raise InvalidArgumentError("at most 4 instruments: a lead, an accompaniment, a bass and a doubling")
+        if not 1 <= bars <= MAX_BARS:
+            raise InvalidArgumentError(f"--bars {bars} is outside 1..{MAX_BARS}")
+    instruments = instruments_of(c.instruments)
     return Resolved(style, mood, tonic, mode, tempo, numerator, denominator, bars, tail, instruments, loudness)

@@ -8,13 +8,12 @@ density and loudness. The four quadrants are named calm (+valence, −arousal), 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import symusic
 
-from cadenza.errors import InvalidArgumentError
+from cadenza.theory import PITCH_NAMES, key_label, parse_key
 
 __all__ = [
     "PieceLabels",
@@ -26,28 +25,12 @@ __all__ = [
     "mood_of",
 ]
 
+# Kept here for the modules that import them from labels; cadenza.theory owns them.
+PITCH_CLASS_NAMES = PITCH_NAMES
+
 MOODS = ("calm", "happy", "sad", "tense")
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 # Consonance of the interval classes 0..6 (unison/octave, m2, M2, m3, M3, P4, tritone).
 _INTERVAL_CONSONANCE = np.array([1.0, 0.0, 0.3, 0.8, 0.9, 0.7, 0.1])
-
-
-def parse_key(text: str) -> tuple[int, str]:
-    """``"F# minor"``, ``"f#m"``, ``"Gb:maj"``, ``"Bb major"`` -> (pitch class, "maj"|"min")."""
-    match = re.fullmatch(r"\s*([A-Ga-g])\s*([#b♯♭]*)\s*[:\s]?\s*(maj(?:or)?|min(?:or)?|m|M)?\s*", text)
-    if not match:
-        raise InvalidArgumentError(f"key {text!r} not understood; write it like 'D minor', 'F# major' or 'Bb:min'")
-    letter, accidentals, mode = match.groups()
-    pc = (_LETTER_PC[letter.upper()] + accidentals.count("#") + accidentals.count("♯")
-          - accidentals.count("b") - accidentals.count("♭")) % 12  # fmt: skip
-    is_minor = mode is not None and (mode.lower().startswith("min") or mode == "m")
-    return pc, "min" if is_minor else "maj"
-
-
-def key_label(pc: int, mode: str) -> str:
-    """The canonical spelling of a key, e.g. ``key_label(3, "maj") == "Eb:maj"``."""
-    return f"{PITCH_CLASS_NAMES[pc % 12]}:{mode}"
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from cadenza.data.labels import MOODS, PITCH_CLASS_NAMES
+from cadenza.data.labels import MOODS
+from cadenza.theory import MODES, key_label
 
 __all__ = ["STYLES", "make_tokenizer", "load_tokenizer", "condition_tokens", "encode_piece", "TOKENIZER_FILE"]
 
 TOKENIZER_FILE = "tokenizer.json"
 STYLES = ("pop", "chorale", "folk", "early", "classical", "other")
-_KEYS = (*(f"{name}:{mode}" for mode in ("maj", "min") for name in PITCH_CLASS_NAMES), "none")
+_KEYS = (*(key_label(tonic, mode) for mode in MODES for tonic in range(12)), "none")
 
 
 def _condition_vocabulary() -> list[str]:

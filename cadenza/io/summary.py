@@ -10,12 +10,9 @@ from dataclasses import asdict, dataclass
 
 import symusic
 
-__all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
+from cadenza.theory import key_signature_name
 
-_SHARP_MAJOR = ["C", "G", "D", "A", "E", "B", "F#", "C#"]
-_FLAT_MAJOR = ["C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"]
-_SHARP_MINOR = ["A", "E", "B", "F#", "C#", "G#", "D#", "A#"]
-_FLAT_MINOR = ["A", "D", "G", "C", "F", "Bb", "Eb", "Ab"]
+__all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
 
 
 def instrument_name(program: int, is_drum: bool = False) -> str:
@@ -25,14 +22,6 @@ def instrument_name(program: int, is_drum: bool = False) -> str:
     from pretty_midi.constants import INSTRUMENT_MAP
 
     return INSTRUMENT_MAP[program] if 0 <= program < len(INSTRUMENT_MAP) else f"Program {program}"
-
-
-def key_signature_name(sharps: int, minor: bool) -> str:
-    """``key_signature_name(-3, False)`` is ``'Eb major'``."""
-    if not -7 <= sharps <= 7:
-        return f"{sharps:+d} accidentals"
-    names = (_SHARP_MINOR if sharps >= 0 else _FLAT_MINOR) if minor else (_SHARP_MAJOR if sharps >= 0 else _FLAT_MAJOR)
-    return f"{names[abs(sharps)]} {'minor' if minor else 'major'}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,346 @@
+"""A plan: what a piece will be, section by section and bar by bar, before any note is written.
+
+A :class:`Plan` is a list of :class:`Section` s, each with its own length, key, tempo,
+meter, mood and intensity (0 quiet and sparse .. 1 full), and what it repeats; each
+section may say, bar by bar, the chord, intensity and density it wants
+(:class:`BarControl`; ``None`` leaves that to the generator). Today's flat
+:class:`~cadenza.compose.conditions.Conditions` resolve to a one-section plan
+(:meth:`Plan.from_conditions`), and each section gives back the flat
+:class:`~cadenza.compose.conditions.Resolved` that the generator takes
+(:meth:`Plan.resolved`), so the two agree exactly. Every value is checked when a plan
+is made, with the same checks as the conditions, and an error names the section (and
+bar) and what is accepted.
+
+Its JSON form (:meth:`Plan.to_dict` / :meth:`Plan.from_dict`)::
+
+    {"version": 1, "style": "pop", "instruments": ["piano"], "tail_quarters": 0.0,
+     "sections": [{"name": "A", "bars": 8, "key": "D:min", "tempo": 100.0, "meter": "4/4",
+                   "mood": "sad", "intensity": 0.333333, "repeat_of": null,
+                   "controls": [{"chord": "D:min", "intensity": 0.4, "density": null}, ...]}]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, fields
+from os import PathLike
+from typing import Any
+
+from cadenza.compose.conditions import (
+    MAX_BARS,
+    Conditions,
+    Resolved,
+    check_style,
+    check_tempo,
+    choice,
+    instruments_of,
+    parse_meter,
+    resolve,
+)
+from cadenza.data.labels import MOODS
+from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.theory import key_label, parse_chord, parse_key
+
+__all__ = ["PLAN_VERSION", "BarControl", "Section", "Plan", "loudness_of", "intensity_of"]
+
+PLAN_VERSION = 1
+MAX_PLAN_JSON_BYTES = 4_000_000
+
+
+def loudness_of(intensity: float) -> float:
+    """The velocity scale today's arrangement applies: intensity 0 -> 0.5, 1 -> 1.1."""
+    return round(0.5 + 0.6 * intensity, 6)
+
+
+def intensity_of(loudness: float) -> float:
+    """The inverse of :func:`loudness_of` (to six decimals, which loudness_of undoes exactly)."""
+    return round((loudness - 0.5) / 0.6, 6)
+
+
+def _unit(value: float | None, what: str) -> None:
+    if value is not None and not 0 <= value <= 1:  # also refuses nan
+        raise InvalidArgumentError(f"{what} {value!r} is outside 0..1")
+
+
+@dataclass(frozen=True)
+class BarControl:
+    """What one bar asks for; ``None`` leaves it to the generator.
+
+    ``chord`` is a Harte label as the analysis writes it (``"A:min"``, ``"G:7/3"``,
+    ``"N"`` for none); ``intensity`` (0 quiet .. 1 full) and ``density`` (0 sparse .. 1 busy)
+    are in 0..1.
+    """
+
+    chord: str | None = None
+    intensity: float | None = None
+    density: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.chord is not None:
+            parse_chord(self.chord)
+        _unit(self.intensity, "intensity")
+        _unit(self.density, "density")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch of the piece in one key, tempo and meter.
+
+    ``key`` may be given in any spelling :func:`cadenza.theory.parse_key` reads and is kept
+    as its label (``"d minor"`` -> ``"D:min"``). ``controls`` is empty or one
+    :class:`BarControl` per bar. ``repeat_of`` names an earlier section whose music this
+    one plays again (in its own key, tempo and intensity).
+    """
+
+    name: str
+    bars: int
+    key: str
+    tempo: float
+    meter: str
+    mood: str | None = None
+    intensity: float = 0.5
+    repeat_of: str | None = None
+    controls: tuple[BarControl, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidArgumentError("a section needs a name")
+        try:
+            if not 1 <= self.bars <= MAX_BARS:
+                raise InvalidArgumentError(f"bars {self.bars} is outside 1..{MAX_BARS}")
+            object.__setattr__(self, "key", key_label(*parse_key(self.key)))
+            object.__setattr__(self, "tempo", check_tempo(self.tempo))
+            parse_meter(self.meter)
+            if self.mood is not None:
+                choice(self.mood, MOODS, "mood")
+            _unit(self.intensity, "intensity")
+            if self.controls and len(self.controls) != self.bars:
+                raise InvalidArgumentError(f"{len(self.controls)} bar controls for {self.bars} bars")
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"section {self.name!r}: {error.reason}") from None
+
+    @property
+    def tonic(self) -> int:
+        return parse_key(self.key)[0]
+
+    @property
+    def mode(self) -> str:
+        return parse_key(self.key)[1]
+
+    @property
+    def bar_quarters(self) -> float:
+        numerator, denominator = parse_meter(self.meter)
+        return numerator * 4 / denominator
+
+    @property
+    def seconds(self) -> float:
+        return self.bars * self.bar_quarters * 60 / self.tempo
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sections of a piece in order, its style and instruments, and how long the final
+    chord is held past the last bar (``tail_quarters``, so a length in seconds is met)."""
+
+    sections: tuple[Section, ...]
+    style: str
+    instruments: tuple[str, ...] = ("piano",)
+    tail_quarters: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.sections:
+            raise InvalidArgumentError("a plan needs at least one section")
+        check_style(self.style)
+        object.__setattr__(self, "instruments", tuple(i.name for i in instruments_of(self.instruments)))
+        names: list[str] = []
+        for section in self.sections:
+            if section.name in names:
+                raise InvalidArgumentError(f"two sections are named {section.name!r}")
+            if section.repeat_of is not None:
+                self._check_repeat(section, names)
+            names.append(section.name)
+        if self.bars > MAX_BARS:
+            raise InvalidArgumentError(f"the plan has {self.bars} bars, more than {MAX_BARS}")
+        last = self.sections[-1]
+        if not 0 <= self.tail_quarters < last.bar_quarters:  # also refuses nan
+            raise InvalidArgumentError(
+                f"tail_quarters {self.tail_quarters!r} is outside 0..{last.bar_quarters:g} (one bar of {last.meter})"
+            )
+
+    def _check_repeat(self, section: Section, earlier: list[str]) -> None:
+        if section.repeat_of not in earlier:
+            raise InvalidArgumentError(
+                f"section {section.name!r} repeats {section.repeat_of!r}, which is not an earlier section; "
+                f"earlier: {', '.join(earlier) or 'none'}"
+            )
+        original = next(s for s in self.sections if s.name == section.repeat_of)
+        if (original.bars, original.meter) != (section.bars, section.meter):
+            raise InvalidArgumentError(
+                f"section {section.name!r} repeats {original.name!r} but has {section.bars} bars of {section.meter} "
+                f"where {original.name!r} has {original.bars} bars of {original.meter}"
+            )
+
+    @property
+    def bars(self) -> int:
+        return sum(s.bars for s in self.sections)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.sections) + self.tail_quarters * 60 / self.sections[-1].tempo
+
+    @classmethod
+    def from_conditions(cls, conditions: Conditions, default_style: str = "pop") -> Plan:
+        """Today's flat conditions as a one-section plan (checked as :func:`resolve` checks them)."""
+        return cls.from_resolved(resolve(conditions, default_style))
+
+    @classmethod
+    def from_resolved(cls, resolved: Resolved) -> Plan:
+        section = Section(
+            name="A",
+            bars=resolved.bars,
+            key=resolved.key,
+            tempo=resolved.tempo,
+            meter=resolved.meter,
+            mood=resolved.mood,
+            intensity=intensity_of(resolved.loudness),
+        )
+        instruments = tuple(i.name for i in resolved.instruments)
+        return cls((section,), resolved.style, instruments, resolved.tail_quarters)
+
+    def resolved(self, index: int = 0) -> Resolved:
+        """Section ``index`` as the flat conditions today's generator takes; the tail is
+        the last section's. ``Plan.from_conditions(c).resolved() == resolve(c)``."""
+        position = range(len(self.sections))[index]  # IndexError past either end
+        section = self.sections[position]
+        numerator, denominator = parse_meter(section.meter)
+        tail = self.tail_quarters if position == len(self.sections) - 1 else 0.0
+        return Resolved(
+            self.style,
+            section.mood,
+            section.tonic,
+            section.mode,
+            section.tempo,
+            numerator,
+            denominator,
+            section.bars,
+            tail,
+            instruments_of(self.instruments),
+            loudness_of(section.intensity),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": PLAN_VERSION,
+            "style": self.style,
+            "instruments": list(self.instruments),
+            "tail_quarters": self.tail_quarters,
+            "sections": [_section_dict(s) for s in self.sections],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Plan:
+        """A plan from its JSON form; InvalidArgumentError names the field that is wrong."""
+        where = "plan"
+        obj = _object(data, where, {"version", "style", "instruments", "tail_quarters", "sections"})
+        version = obj.get("version", PLAN_VERSION)
+        if isinstance(version, bool) or version != PLAN_VERSION:
+            shown = repr(version)[:40]
+            raise InvalidArgumentError(f"plan version {shown} is not known; this cadenza reads {PLAN_VERSION}")
+        sections = _list(obj.get("sections"), f"{where}.sections")
+        instruments = _list(obj.get("instruments", ["piano"]), f"{where}.instruments")
+        return cls(
+            sections=tuple(_section(s, f"{where}.sections[{i}]") for i, s in enumerate(sections)),
+            style=_string(obj.get("style"), f"{where}.style"),
+            instruments=tuple(_string(n, f"{where}.instruments[{i}]") for i, n in enumerate(instruments)),
+            tail_quarters=_number(obj.get("tail_quarters", 0.0), f"{where}.tail_quarters"),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, path: str | PathLike[str] | None = None) -> Plan:
+        """A plan from JSON text; with ``path``, errors are InputFileError naming that file."""
+        try:
+            if len(text) > MAX_PLAN_JSON_BYTES:
+                raise InvalidArgumentError(f"a plan of {len(text)} bytes is larger than {MAX_PLAN_JSON_BYTES}")
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, too deep
+                raise InvalidArgumentError(f"not a plan: invalid JSON ({str(error)[:200]})") from None
+            return cls.from_dict(data)
+        except InvalidArgumentError as error:
+            if path is None:
+                raise
+            raise InputFileError(error.reason, path) from None
+
+
+def _section_dict(section: Section) -> dict[str, Any]:
+    data = {f.name: getattr(section, f.name) for f in fields(Section)}
+    data["controls"] = [{f.name: getattr(c, f.name) for f in fields(BarControl)} for c in section.controls]
+    return data
+
+
+def _object(data: object, where: str, accepted: set[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{where}: expected an object, got {type(data).__name__}")
+    unknown = sorted(str(k) for k in data if k not in accepted)
+    if unknown:
+        raise InvalidArgumentError(f"{where}: unknown field {unknown[0]!r}; accepted: {', '.join(sorted(accepted))}")
+    return data
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidArgumentError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{where}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgumentError(f"{where}: expected a finite number, got {value!r}"[:300])
+    return float(value)
+
+
+def _optional(value: object, where: str, read: Any) -> Any:
+    return None if value is None else read(value, where)
+
+
+def _section(data: object, where: str) -> Section:
+    obj = _object(data, where, {f.name for f in fields(Section)})
+    bars = obj.get("bars")
+    if isinstance(bars, bool) or not isinstance(bars, int):
+        raise InvalidArgumentError(f"{where}.bars: expected a whole number, got {bars!r}"[:300])
+    controls = _list(obj.get("controls", []), f"{where}.controls")
+    return Section(
+        name=_string(obj.get("name"), f"{where}.name"),
+        bars=bars,
+        key=_string(obj.get("key"), f"{where}.key"),
+        tempo=_number(obj.get("tempo"), f"{where}.tempo"),
+        meter=_string(obj.get("meter"), f"{where}.meter"),
+        mood=_optional(obj.get("mood"), f"{where}.mood", _string),
+        intensity=_number(obj.get("intensity", 0.5), f"{where}.intensity"),
+        repeat_of=_optional(obj.get("repeat_of"), f"{where}.repeat_of", _string),
+        controls=tuple(_control(c, f"{where}.controls[{i}]") for i, c in enumerate(controls)),
+    )
+
+
+def _control(data: object, where: str) -> BarControl:
+    obj = _object(data, where, {f.name for f in fields(BarControl)})
+    try:
+        return BarControl(
+            chord=_optional(obj.get("chord"), f"{where}.chord", _string),
+            intensity=_optional(obj.get("intensity"), f"{where}.intensity", _number),
+            density=_optional(obj.get("density"), f"{where}.density", _number),
+        )
+    except InvalidArgumentError as error:
+        if error.reason.startswith(where):
+            raise
+        raise InvalidArgumentError(f"{where}: {error.reason}") from None
