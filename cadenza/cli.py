@@ -181,7 +181,7 @@ def generate(
     ] = "NORMAL",
     sign_with: Annotated[
         str | None,
-        typer.Option("--sign-with", help="Sign the records with this key (see `cadenza keys`); default: default."),
+        typer.Option("--sign-with", help="Sign the records with this key (made by `cadenza keys new --name NAME`)."),
     ] = None,
     force: Force = False,
 ) -> None:
