@@ -103,7 +103,9 @@ class NextTokenFamily(Family):
 
 @contextlib.contextmanager
 def torch_threads(count: int = SAMPLING_THREADS) -> Iterator[None]:
-    """Torch's intra-op threads set to ``count`` inside the block, restored after it."""
+    """Torch's intra-op threads set to ``count`` inside the block, restored after it.
+    The setting is process-wide: a server decoding on several threads at once should
+    set it once for the process instead."""
     import torch
 
     before = torch.get_num_threads()
