@@ -42,7 +42,7 @@ COMPOUND = {"6/8", "9/8", "12/8"}
 def _speed(composer, seconds: float = 60.0) -> tuple[float, float, float]:
     from cadenza.compose import Conditions, Sampling
     from cadenza.models.constraints import Grammar
-    from cadenza.models.sampling import decode
+    from cadenza.models.family import Request
 
     conditions = Conditions(seconds=seconds, tempo=120)
     composer.generate(conditions, Sampling(seed=99))  # warm: load the model
@@ -53,11 +53,12 @@ def _speed(composer, seconds: float = 60.0) -> tuple[float, float, float]:
         timings.append(time.perf_counter() - started)
     resolved = composer.resolve(conditions)
     head = [composer.vocab.id("BOS_None")]
-    distribution = composer._distribution(resolved, len(head))
+    request = Request(resolved.style, resolved.mode, resolved.meter, head=len(head))
     grammar_only = []
     for seed in range(5):
+        generate = composer.family.generator(composer._model, composer.info, request, composer.vocab)
         started = time.perf_counter()
-        decode(distribution, composer.vocab, head, [Grammar(composer.vocab)], Sampling(seed=seed), max_tokens=2400)
+        generate(head, [Grammar(composer.vocab)], Sampling(seed=seed), 2400)
         grammar_only.append(time.perf_counter() - started)
     return statistics.median(timings), statistics.median(grammar_only), 2400
 

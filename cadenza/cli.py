@@ -9,15 +9,19 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from cadenza.provenance.report import OriginalityReport
 
 
 class _FriendlyGroup(TyperGroup):
@@ -175,20 +179,24 @@ def generate(
         str,
         typer.Option(help="STRICT, NORMAL or OFF: compose again any passage that copies a training piece."),
     ] = "NORMAL",
+    sign_with: Annotated[
+        str | None,
+        typer.Option("--sign-with", help="Sign the records with this key (made by `cadenza keys new --name NAME`)."),
+    ] = None,
     force: Force = False,
 ) -> None:
     """Compose new music and write it with its signed provenance record."""
-    from cadenza.compose import Composer, Conditions, Sampling
-    from cadenza.compose.original import generate_original
-    from cadenza.provenance.outputs import check_outputs, write_with_record
-    from cadenza.provenance.record import provenance_record, sidecar_path, with_originality
+    from cadenza.compose import Composer, Conditions, Sampling, compose_piece
+    from cadenza.provenance.outputs import check_outputs
+    from cadenza.provenance.record import sidecar_path
     from cadenza.provenance.report import Level
-    from cadenza.provenance.signing import default_key
+    from cadenza.provenance.signing import default_key, load_key
 
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
     level = Level.parse(originality)
     check_outputs((_numbered(p, n, count) for p in output for n in range(1, count + 1)), force=force)
+    key_for_signing = default_key() if sign_with is None else load_key(sign_with)
     conditions = Conditions(
         style=style,
         mood=mood,
@@ -200,25 +208,26 @@ def generate(
         instruments=tuple(i for i in (instruments or "").split(",") if i.strip()),
     )
     composer = Composer.from_pretrained(model)
-    resolved = composer.resolve(conditions)
-    key_for_signing = default_key()
+    composer.resolve(conditions)  # contradictory conditions are refused before anything is composed
     for number in range(1, count + 1):
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
-        score, report = generate_original(composer, conditions, sampling, level)
-        record = with_originality(provenance_record(score, composer.info, resolved, sampling), report)
+        piece = compose_piece(composer, conditions, sampling, level, key_for_signing)
+        resolved = piece.resolved
         for path in output:
             target = _numbered(path, number, count)
-            write_with_record(score, record, target, key_for_signing, force=force)
+            piece.write(target, force=force)
             console.print(
                 f"wrote {target} ({resolved.seconds:.1f} s, {resolved.bars} bars, {resolved.key}, "
                 f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) and {sidecar_path(target).name}"
             )
-        if report is not None:
-            console.print(_originality_line(report))
+        if piece.report is not None:
+            console.print(_originality_line(piece.report))
+        for warning in piece.warnings if number == 1 else ():
+            error_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def _originality_line(report: object) -> str:
-    data = report.to_dict()  # type: ignore[attr-defined]
+def _originality_line(report: OriginalityReport) -> str:
+    data = report.to_dict()
     repaired = len(data.get("repairs", []))
     verdict = "[red]still close to a training piece[/red]" if data["flagged"] else "original"
     return f"  originality: {verdict}; {data['share_found']:.0%} of its patterns occur in the training set" + (
@@ -229,14 +238,17 @@ def _originality_line(report: object) -> str:
 @app.command("models")
 def list_models() -> None:
     """The models installed with cadenza."""
-    from cadenza.compose.models import installed_models, locate
+    from cadenza.models.registry import installed_models, locate
+    from cadenza.provenance.index import INDEX_JSON
 
     default = locate("default").name if installed_models() else ""
-    table = Table("name", "family", "weights", "sha256", "trained on")
+    table = Table("name", "family", "weights", "sha256", "index", "trained on")
     for info in installed_models():
         sources = ", ".join(f"{s['name']} ({s['licence']}, {s['pieces']})" for s in info.training.get("sources", []))
         name = f"{info.name} (default)" if info.name == default else info.name
-        table.add_row(name, info.family, f"{info.weights_bytes / 1e6:.1f} MB", info.weights_sha256[:16], sources)
+        indexed = "yes" if (info.folder / "index" / INDEX_JSON).exists() else "none (not checked)"
+        size = f"{info.weights_bytes / 1e6:.1f} MB"
+        table.add_row(name, info.family, size, info.weights_sha256[:16], indexed, sources)
     console.print(table)
 
 
@@ -285,8 +297,8 @@ def _corpus_nll_command(family: str) -> None:
         split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
         pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
     ) -> None:
-        from cadenza.compose.models import ModelInfo, locate
         from cadenza.models import evaluation
+        from cadenza.models.registry import ModelInfo, locate
 
         if split not in ("train", "valid", "test"):
             raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")

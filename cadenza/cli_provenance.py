@@ -31,7 +31,7 @@ def load_index(index: Path | None, model: str = "default"):  # -> Index
 
     if index is not None:
         return Index.load(index)
-    from cadenza.compose.models import locate
+    from cadenza.models.registry import locate
 
     found = model_index(locate(model))
     if found is None:

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from cadenza.analysis.key import key_segments, main_key
 from cadenza.cli import app
 from cadenza.compose import Composer, Conditions, Sampling
-from cadenza.compose.models import PRETRAINED, check_safetensors, installed_models, locate
 from cadenza.data.labels import parse_key
 from cadenza.io import load_score
 from cadenza.io.summary import summarize
+from cadenza.models.registry import PRETRAINED, check_safetensors, installed_models, locate
 from cadenza.provenance.record import MARKER_PREFIX
 
 runner = CliRunner()

@@ -2,6 +2,7 @@
 
 from cadenza.compose.composer import Composer
 from cadenza.compose.conditions import Conditions, Resolved
+from cadenza.compose.pipeline import Piece, compose_piece
 from cadenza.models.sampling import Sampling
 
-__all__ = ["Composer", "Conditions", "Resolved", "Sampling"]
+__all__ = ["Composer", "Conditions", "Piece", "Resolved", "Sampling", "compose_piece"]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import symusic
 
 from cadenza.compose.arrange import TPQ, arrange, notes_of, orchestrate, score_of, voiced, within
 from cadenza.compose.conditions import Conditions, Resolved, resolve
-from cadenza.compose.models import DEFAULT_MODEL, ModelInfo, locate
 from cadenza.data.labels import key_label
 from cadenza.data.tokens import condition_tokens, load_tokenizer
-from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.errors import InvalidArgumentError
 from cadenza.models.constraints import (
     Cadence,
     Constraint,
@@ -28,7 +26,9 @@ from cadenza.models.constraints import (
     PitchRange,
     Programs,
 )
-from cadenza.models.sampling import Sampling, decode
+from cadenza.models.family import Family, Generate, Request, family
+from cadenza.models.registry import DEFAULT_MODEL, ModelInfo, locate
+from cadenza.models.sampling import Sampling
 from cadenza.models.vocabulary import Vocabulary
 from cadenza.theory import KEY_SCALES as SCALES
 
@@ -44,6 +44,7 @@ class Composer:
     def __init__(self, folder: Path, name: str | None = None) -> None:
         self.info = ModelInfo.read(folder, name)
         self.folder = folder
+        self.family: Family = family(self.info.family, folder)  # an unknown family is refused here
         self.config = json.loads((folder / "config.json").read_text())
         self.tokenizer = load_tokenizer(folder)
         self.vocab = Vocabulary.from_tokenizer_vocab(self.tokenizer.vocab)
@@ -58,17 +59,8 @@ class Composer:
         return cls(folder, folder.name)
 
     @cached_property
-    def _model(self):  # loaded on first use: the family decides the class
-        family = self.info.family
-        if family == "markov":
-            from cadenza.models.markov import MarkovModel
-
-            return MarkovModel.load(self.folder)
-        if family == "transformer":
-            from cadenza.models.transformer import TransformerModel
-
-            return TransformerModel.load(self.folder)
-        raise InputFileError(f"unknown model family {family!r}", self.folder)
+    def _model(self) -> Any:  # loaded on first use
+        return self.family.load(self.folder)
 
     @cached_property
     def originality_index(self):  # -> Index | None; loaded once, however many pieces are checked
@@ -80,30 +72,9 @@ class Composer:
     def resolve(self, conditions: Conditions) -> Resolved:
         return resolve(conditions, self.default_style)
 
-    def _markov_group(self, resolved: Resolved, groups: tuple[str, ...]) -> str | None:
-        """The closest group the model knows: same style, mode and beat unit; else the
-        same style and beat unit; else the largest group with that beat unit."""
-        from cadenza.models.markov_fit import beat_unit, group_name
-
-        wanted = group_name(resolved.style, resolved.mode, resolved.meter)
-        unit = beat_unit(resolved.meter)
-        sizes = self.info.training.get("groups", {})
-        same_unit = sorted((g for g in groups if g.endswith(f"|{unit}")), key=lambda g: -sizes.get(g, 0))
-        for candidates in ([wanted], [g for g in same_unit if g.startswith(f"{resolved.style}|")], same_unit):
-            if candidates and candidates[0] in groups:
-                return candidates[0]
-        return None
-
-    def _distribution(self, resolved: Resolved, head: int) -> Callable[[Sequence[int]], np.ndarray]:
-        model = self._model
-        if self.info.family == "markov":
-            from cadenza.models.markov_fit import pool_name
-
-            group = self._markov_group(resolved, model.config.groups)
-            pool = pool_name(resolved.meter)
-            window = max(model.config.order, model.config.group_order) - 1  # tokens of context it can use
-            return lambda tokens: model.next_distribution(tokens[max(head, len(tokens) - window) :], group, pool)
-        return model.stepper()
+    def _generator(self, resolved: Resolved) -> Generate:
+        request = Request(resolved.style, resolved.mode, resolved.meter, head=len(self._head(resolved)))
+        return self.family.generator(self._model, self.info, request, self.vocab)
 
     def _shift(self, resolved: Resolved) -> int:
         """Semitones from the key the model writes in to the requested key."""
@@ -136,9 +107,8 @@ class Composer:
         ]
         if until_bar == resolved.bars:
             constraints.append(Cadence(vocab, tonic, resolved.mode == "min", last_bar=resolved.bars))
-        head = len(self._head(resolved))
         limit = len(prefix) + (until_bar + 1) * _TOKENS_PER_BAR_LIMIT
-        return decode(self._distribution(resolved, head), vocab, prefix, constraints, sampling, limit)
+        return self._generator(resolved)(prefix, constraints, sampling, limit)
 
     def generate(self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING) -> symusic.Score:
         """A new piece that follows ``conditions``; the same seed gives the same piece."""

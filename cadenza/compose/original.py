@@ -11,6 +11,8 @@ import symusic
 from cadenza.compose.composer import Composer
 from cadenza.compose.conditions import Conditions
 from cadenza.models.sampling import Sampling
+from cadenza.provenance.repair import check_and_repair
+from cadenza.provenance.report import Level, OriginalityReport
 
 __all__ = ["generate_original"]
 
@@ -18,11 +20,9 @@ _SEED_STRIDE = 1000  # each repair round draws from another seed, far from the u
 
 
 def generate_original(
-    composer: Composer, conditions: Conditions, sampling: Sampling, level: str = "NORMAL"
-) -> tuple[symusic.Score, object | None]:
+    composer: Composer, conditions: Conditions, sampling: Sampling, level: Level | str = Level.NORMAL
+) -> tuple[symusic.Score, OriginalityReport | None]:
     """The piece and its originality report (``None`` when the model ships no index)."""
-    from cadenza.provenance.repair import check_and_repair
-
     score = composer.generate(conditions, sampling)
     index = composer.originality_index
     latest = [score]

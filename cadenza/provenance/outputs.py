@@ -12,6 +12,7 @@ from pathlib import Path
 
 import symusic
 
+from cadenza.errors import CadenzaError, InvalidArgumentError
 from cadenza.io import Format, format_of, midi_bytes, save_score
 from cadenza.io.atomic import atomic_output, check_writable
 from cadenza.io.formats import WRITABLE
@@ -22,11 +23,22 @@ __all__ = ["check_outputs", "write_with_record"]
 
 
 def check_outputs(paths: Iterable[str | os.PathLike[str]], *, force: bool = False) -> None:
-    """Refuse, before any work, an output (or its record) that exists or has no known format."""
+    """Refuse, before any work, an output (or its record) that exists, has no known
+    format, is named twice, or whose folder is missing, not a folder or not writable."""
+    seen: set[Path] = set()
     for path in paths:
         format_of(path, WRITABLE)
-        check_writable(path, force=force)
-        check_writable(sidecar_path(path), force=force)
+        target = Path(path)
+        if target.absolute() in seen:
+            raise InvalidArgumentError(f"{target} is given twice as an output")
+        seen.add(target.absolute())
+        folder = target.parent
+        if folder.exists() and not folder.is_dir():
+            raise CadenzaError(f"{folder} is not a folder", target)
+        check_writable(target, force=force)
+        check_writable(sidecar_path(target), force=force)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise CadenzaError(f"folder {folder} is not writable", target)
 
 
 def write_with_record(

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import symusic
 
 from cadenza import __version__
-from cadenza.compose.conditions import Resolved
-from cadenza.compose.models import ModelInfo
 from cadenza.io.atomic import atomic_output
+from cadenza.models.registry import ModelInfo
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256, pedal_controls
+
+if TYPE_CHECKING:
+    from cadenza.provenance.report import OriginalityReport
 
 __all__ = [
     "provenance_record",
@@ -32,17 +36,25 @@ __all__ = [
     "music_sha256",
     "with_originality",
     "MARKER_PREFIX",
+    "NO_INDEX",
 ]
 
 
 def provenance_record(
-    score: symusic.Score, model: ModelInfo, conditions: Resolved, sampling: Sampling, *, created: datetime | None = None
+    score: symusic.Score,
+    model: ModelInfo,
+    conditions: Mapping[str, object],
+    sampling: Sampling,
+    *,
+    created: datetime | None = None,
 ) -> dict[str, object]:
+    """The record of ``score``: ``conditions`` are the resolved conditions as plain data
+    (``Resolved.to_dict()``), so that provenance needs nothing from ``compose``."""
     training = model.training or {}
     return {
         "cadenza_version": __version__,
         "model": {"name": model.name, "family": model.family, "weights_sha256": model.weights_sha256},
-        "conditions": conditions.to_dict(),
+        "conditions": dict(conditions),
         "sampling": asdict(sampling),
         "seed": sampling.seed,
         "training_sources": training.get("sources", []),
@@ -76,11 +88,16 @@ def write_record(record: dict[str, object], output: str | os.PathLike[str], *, f
     return path
 
 
-def with_originality(record: dict[str, object], report: object | None) -> dict[str, object]:
-    """A copy of ``record`` with the originality report (an ``OriginalityReport`` or its
-    dict; ``None`` when the model has no index, which the record then says)."""
+NO_INDEX = "the model has no originality index"
+
+
+def with_originality(
+    record: dict[str, object], report: OriginalityReport | Mapping[str, object] | None
+) -> dict[str, object]:
+    """A copy of ``record`` with the originality report (or its dict; ``None`` when the
+    model has no index, which the record then says)."""
     if report is None:
-        data: object = {"checked": False, "reason": "the model has no originality index"}
+        data: dict[str, object] = {"checked": False, "reason": NO_INDEX}
     else:
-        data = {"checked": True, **(report.to_dict() if hasattr(report, "to_dict") else dict(report))}  # type: ignore[call-overload]
+        data = {"checked": True, **(report if isinstance(report, Mapping) else report.to_dict())}
     return {**record, "originality": data}

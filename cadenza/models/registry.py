@@ -1,8 +1,9 @@
-"""The models a Composer can use: shipped inside the package, or a folder on disk.
+"""Model folders: the models shipped inside the package, or a folder on disk.
 
 A model folder holds ``config.json`` (with its ``family``), ``model.safetensors``,
 ``tokenizer.json`` and ``training.json`` (the sources it learned from, with licences).
 Weights are only ever read as safetensors; anything else is refused before loading.
+Which family reads a folder, and how it composes, is :mod:`cadenza.models.family`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,68 @@
+"""The one pipeline every interface calls: compose, check originality, repair, record, sign.
+
+    piece = compose_piece(Composer.from_pretrained(), Conditions(mood="calm", seconds=30), Sampling(seed=1))
+    piece.write("calm.mid")  # the music, and calm.mid.provenance.json signed beside it
+
+The command line (``cadenza generate``) and any other interface call this, so that a
+piece made from Python is checked and signed exactly as one made from the shell.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import symusic
+
+from cadenza.compose.composer import DEFAULT_SAMPLING, Composer
+from cadenza.compose.conditions import Conditions, Resolved
+from cadenza.compose.original import generate_original
+from cadenza.models.sampling import Sampling
+from cadenza.provenance.outputs import write_with_record
+from cadenza.provenance.record import NO_INDEX, provenance_record, with_originality
+from cadenza.provenance.report import Level, OriginalityReport
+from cadenza.provenance.signing import SigningKey, default_key, sign_record
+
+__all__ = ["Piece", "compose_piece"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A composed piece with everything said about it."""
+
+    score: symusic.Score
+    resolved: Resolved
+    sampling: Sampling
+    report: OriginalityReport | None  # None: the model has no originality index
+    record: dict[str, object]  # the provenance record, signed with ``key``
+    key: SigningKey = field(repr=False)
+    warnings: tuple[str, ...] = ()  # what a user should be told (an unchecked piece)
+
+    def write(self, target: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the music to ``target`` (format by extension) and its signed record
+        beside it; returns the record's path. A file that is not MIDI gets its bytes'
+        sha256 added to the record before signing."""
+        return write_with_record(self.score, self.record, target, self.key, force=force)
+
+
+def compose_piece(
+    composer: Composer,
+    conditions: Conditions,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    level: Level | str = Level.NORMAL,
+    key: SigningKey | None = None,
+) -> Piece:
+    """A new piece for ``conditions``, checked against the model's training set (copied
+    passages composed again, see :func:`~cadenza.compose.original.generate_original`),
+    with its provenance record signed by ``key`` (the ``default`` key when ``None``,
+    made on first use). The same seed and conditions give the same music."""
+    level = Level.parse(level)
+    signing_key = default_key() if key is None else key
+    resolved = composer.resolve(conditions)
+    score, report = generate_original(composer, conditions, sampling, level)
+    record = provenance_record(score, composer.info, resolved.to_dict(), sampling)
+    signed = sign_record(with_originality(record, report), signing_key)
+    unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"
+    warnings = () if report is not None else (unchecked,)
+    return Piece(score, resolved, sampling, report, signed, signing_key, warnings)
