@@ -257,7 +257,7 @@ def train_markov_command(
 ) -> None:
     """Fit the variable-order Markov model (seconds to minutes on a CPU)."""
     from cadenza.models.markov import MarkovConfig
-    from cadenza.models.markov_fit import train_markov
+    from cadenza.train.markov import train_markov
 
     if out.exists() and any(out.iterdir()) and not force:
         raise CadenzaError("exists already and is not empty; pass --force to replace the model in it", out)

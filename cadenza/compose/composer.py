@@ -86,7 +86,7 @@ class Composer:
     def _markov_group(self, resolved: Resolved, groups: tuple[str, ...]) -> str | None:
         """The closest group the model knows: same style, mode and beat unit; else the
         same style and beat unit; else the largest group with that beat unit."""
-        from cadenza.models.markov_fit import beat_unit, group_name
+        from cadenza.models.markov import beat_unit, group_name
 
         wanted = group_name(resolved.style, resolved.mode, resolved.meter)
         unit = beat_unit(resolved.meter)
@@ -100,7 +100,7 @@ class Composer:
     def _distribution(self, resolved: Resolved, head: int) -> Callable[[Sequence[int]], np.ndarray]:
         model = self._model
         if self.info.family == "markov":
-            from cadenza.models.markov_fit import pool_name
+            from cadenza.models.markov import pool_name
 
             group = self._markov_group(resolved, model.config.groups)
             pool = pool_name(resolved.meter)

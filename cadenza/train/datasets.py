@@ -129,14 +129,14 @@ def token_nll(logits: Tensor, batch: Batch, successors: Tensor | None = None) ->
 
 def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised: bool = True) -> Sequences:
     """A built corpus's split as :class:`Sequences`, each piece moved to C major or minor
-    (:func:`~cadenza.models.markov_fit.piece_in_c`) when ``key_normalised``. ``max_tokens``:
+    (:func:`~cadenza.train.markov.piece_in_c`) when ``key_normalised``. ``max_tokens``:
     an evenly spread subset of the pieces of about that many tokens in all (0: every piece),
     for a validation pass that fits a CPU budget."""
     from cadenza.data.info import read_manifest
     from cadenza.data.labels import parse_key
     from cadenza.data.shards import open_shard
     from cadenza.data.tokens import load_tokenizer
-    from cadenza.models.markov_fit import piece_in_c
+    from cadenza.train.markov import piece_in_c
     from cadenza.models.vocabulary import Vocabulary
 
     shard = open_shard(corpus, split)

@@ -20,8 +20,9 @@ from cadenza.data.info import read_manifest
 from cadenza.data.labels import parse_key
 from cadenza.data.shards import open_shard
 from cadenza.data.tokens import load_tokenizer
-from cadenza.models.markov_fit import HEAD_TOKENS, group_name, piece_in_c, pool_name
+from cadenza.models.markov import group_name, pool_name
 from cadenza.models.vocabulary import Vocabulary
+from cadenza.train.markov import HEAD_TOKENS, piece_in_c
 
 __all__ = ["EvaluationPiece", "evaluation_pieces", "evaluate_markov", "evaluate_transformer"]
 
