@@ -144,7 +144,7 @@ def test_reshape_applies_temperature_top_k_and_top_p() -> None:
 def test_sampling_hashes_contexts_exactly_as_training_does() -> None:
     """Training hashes every context of a corpus with numpy; sampling hashes one context
     with plain integers. If the two ever differ, a model finds none of its contexts."""
-    from cadenza.models.markov import window_keys, suffix_keys
+    from cadenza.models.markov import suffix_keys, window_keys
 
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 536, size=40)

@@ -20,7 +20,8 @@ from cadenza.errors import InvalidArgumentError
 from cadenza.models.transformer import TransformerConfig, TransformerModel
 from cadenza.train.checkpoint import load_checkpoint
 from cadenza.train.datasets import Sequences
-from cadenza.train.trainer import CHECKPOINT, LOG, TrainConfig, learning_rate, train
+from cadenza.train.tasks import NextTokenTask
+from cadenza.train.trainer import CHECKPOINT, LOG, TrainConfig, TrainResult, learning_rate, train
 
 APP = """
 import typer
@@ -46,6 +47,13 @@ def _sequences(count: int, seed: int) -> Sequences:
 def _model(dropout: float = 0.1) -> TransformerModel:
     torch.manual_seed(0)
     return TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=dropout))
+
+
+def _train(
+    model: TransformerModel, data: Sequences, valid: Sequences, config: TrainConfig, out: Path, **kw
+) -> TrainResult:
+    task = NextTokenTask.from_settings(data, valid, model.config.vocab_size, config)
+    return train(model, task, config, out, progress=False, **kw)
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -74,19 +82,28 @@ def test_learning_rate_warms_up_then_follows_a_cosine() -> None:
     assert learning_rate(config, 1000) == pytest.approx(1e-4)
 
 
-def test_resume_after_a_kill_continues_the_run_exactly(tmp_path: Path) -> None:
+class _Killed(BaseException):
+    """A kill the process cannot answer (SIGKILL, a power cut): no checkpoint is written."""
+
+
+@pytest.mark.parametrize(("stop", "checkpoint_step"), [(_Killed, 6), (KeyboardInterrupt, 7)])
+def test_resume_after_a_kill_or_ctrl_c_continues_the_run_exactly(
+    tmp_path: Path, stop: type[BaseException], checkpoint_step: int
+) -> None:
+    """A kill at step 7 resumes from the checkpoint of step 6 (mid-interval); Ctrl-C writes
+    one of step 7 itself. Either way the resumed run is the uninterrupted one."""
     train_data, valid_data = _sequences(20, 1), _sequences(5, 2)
-    whole = train(_model(), train_data, valid_data, CONFIG, tmp_path / "whole", progress=False)
+    whole = _train(_model(), train_data, valid_data, CONFIG, tmp_path / "whole")
 
-    def kill_at_step_7(step: int) -> None:  # after the checkpoint of step 6, mid-interval
+    def stop_at_step_7(step: int) -> None:
         if step == 7:
-            raise KeyboardInterrupt
+            raise stop
 
-    with pytest.raises(KeyboardInterrupt):
-        train(_model(), train_data, valid_data, CONFIG, tmp_path / "cut", progress=False, on_step=kill_at_step_7)
-    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT).state["step"] == 6
+    with pytest.raises(stop):
+        _train(_model(), train_data, valid_data, CONFIG, tmp_path / "cut", on_step=stop_at_step_7)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT).state["step"] == checkpoint_step
     fresh = TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=0.1))  # other weights: all replaced
-    resumed = train(fresh, train_data, valid_data, CONFIG, tmp_path / "cut", progress=False)
+    resumed = _train(fresh, train_data, valid_data, CONFIG, tmp_path / "cut")
 
     assert resumed.step == whole.step == 12
     assert resumed.best_valid == whole.best_valid
@@ -103,17 +120,15 @@ def test_resume_after_a_kill_continues_the_run_exactly(tmp_path: Path) -> None:
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
     data = _sequences(10, 1)
-    train(_model(), data, data, TrainConfig(steps=2, batch_size=2, window=32, eval_every=2), tmp_path, progress=False)
+    _train(_model(), data, data, TrainConfig(steps=2, batch_size=2, window=32, eval_every=2), tmp_path)
     with pytest.raises(InvalidArgumentError, match="another configuration"):
-        train(
-            _model(), data, data, TrainConfig(steps=2, batch_size=4, window=32, eval_every=2), tmp_path, progress=False
-        )
+        _train(_model(), data, data, TrainConfig(steps=2, batch_size=4, window=32, eval_every=2), tmp_path)
 
 
 def test_early_stopping_after_patience_evaluations_without_progress(tmp_path: Path) -> None:
     data = _sequences(10, 1)
     config = TrainConfig(steps=1000, batch_size=2, window=32, lr=0.3, warmup=1, eval_every=1, patience=2, clip=0)
-    result = train(_model(), data, data, config, tmp_path, progress=False)  # a rate that diverges
+    result = _train(_model(), data, data, config, tmp_path)  # a rate that diverges
     assert result.stopped == "early stopping" and result.step < 1000
     rows = [float(r["valid_loss"]) for r in _rows(tmp_path)]
     assert min(rows[-2:]) >= result.best_valid and math.isfinite(result.best_valid)

@@ -96,7 +96,7 @@ def _dumps(data: Any) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
-def write_file(path: Path, write: Callable[[Path], None]) -> None:
+def write_file(path: Path, write: Callable[[Path], object]) -> None:
     """``write(temporary)`` beside ``path``, then renamed over it: never half a file."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:

@@ -289,5 +289,6 @@ class MarkovModel:
         except (OSError, SafetensorError) as error:
             raise InputFileError(f"is not a cadenza Markov model ({error})", folder) from None
         if len(tensors["successors"]) and int(tensors["successors"].max()) >= config.vocab_size:
-            raise InputFileError(f"does not match its config.json (a token beyond vocab_size {config.vocab_size})", folder)
+            beyond = f"a token beyond vocab_size {config.vocab_size}"
+            raise InputFileError(f"does not match its config.json ({beyond})", folder)
         return cls(config, tensors["keys"], tensors["successors"], tensors["counts"])
