@@ -116,9 +116,14 @@ def jsb_sequences(task: str, path: Path, split: str, transpositions: tuple[int, 
         raise InvalidArgumentError("only the training split may be transposed")
     encode = jsb16_sequence if task == "jsb16" else frames_sequence
     sequences = []
-    for piece in load_jsb(path, split):
+    for number, piece in enumerate(load_jsb(path, split)):
         for shift in (0, *(s for s in transpositions if s != 0)):
-            tokens = encode(piece, shift)
+            try:
+                tokens = encode(piece, shift)
+            except (TypeError, ValueError) as error:
+                raise InputFileError(
+                    f"piece {number} of its {split!r} split is not a chorale ({error})", path
+                ) from None
             if tokens is not None:
                 sequences.append(tokens)
     return Sequences(sequences, FRAME_SUCCESSORS if task == "jsb-frames" else None, source=path)
