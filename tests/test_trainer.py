@@ -7,9 +7,11 @@ import csv
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,77 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     for name, tensor in weights[0].items():
         torch.testing.assert_close(tensor, weights[1][name], atol=1e-4, rtol=1e-3)
     assert "2 × CPU" in json.loads((tmp_path / "two" / "training.json").read_text())["result"]["hardware"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_with_a_checkpoint_and_the_same_command_resumes(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, str(app), "train", "transformer", "--task", "jsb16", "--preset", "tiny", "--quiet"]
+    command += ["--data", str(_jsb_file(tmp_path / "jsb.json")), "--out", str(out)]
+    command += ["--set", "train.steps=100000", "--set", "train.eval_every=100000"]  # days of it: only Ctrl-C ends it
+    running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 200
+    while not (out / LOG).exists() or len(_rows(out)) < 3:
+        assert running.poll() is None and time.monotonic() < deadline, running.communicate()
+        time.sleep(0.2)
+    running.send_signal(signal.SIGINT)
+    stdout, stderr = running.communicate(timeout=120)
+    assert running.returncode == 130, stderr[-2000:]
+    assert "interrupted at step" in stdout and "Traceback" not in stderr
+    stopped_at = load_checkpoint(out / CHECKPOINT).state["step"]
+    assert stopped_at == int(_rows(out)[-1]["step"]) >= 3  # the checkpoint is of the last step logged
+
+    resumed = subprocess.run(
+        [*command, "--set", "train.max_minutes=0.001"], env=env, capture_output=True, text=True, timeout=200
+    )  # a time limit already passed: one more step, evaluated and saved
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    steps = [int(r["step"]) for r in _rows(out)]
+    assert steps == list(range(1, stopped_at + 2))
+    assert TransformerModel.load(out).config.n_layer == 2
+
+
+def test_settings_files_that_are_deep_or_malformed_are_one_line_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cadenza.cli import app
+
+    data = _jsb_file(tmp_path / "jsb.json")
+    for name, text in (("deep.json", "[" * 100_000), ("bad.json", '{"train": {"lr": '), ("list.json", '{"train": []}')):
+        (tmp_path / name).write_text(text)
+        result = CliRunner().invoke(
+            app, ["train", "transformer", "--task", "jsb16", "--data", str(data), "--out", str(tmp_path / "o"),
+                  "--preset", "tiny", "--config", str(tmp_path / name)],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert name in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_training_settings_of_the_wrong_type_are_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="steps must be a int"):
+        TrainConfig.from_dict({"steps": "many"})
+    assert TrainConfig.from_dict({"lr": 1, "max_minutes": 40}).lr == 1  # a whole number is a float too
+
+
+def test_the_auto_preset_sizes_the_run_for_this_machine() -> None:
+    from cadenza.cli_neural import machine_preset, resolve_settings
+
+    assert machine_preset() == ("default" if torch.cuda.is_available() else "cpu")
+    auto = resolve_settings(536, "remi", "auto")
+    assert auto == resolve_settings(536, "remi", machine_preset())
+    cpu_model, cpu_train = resolve_settings(536, "remi", "cpu")
+    assert TransformerModel(cpu_model).num_parameters() < 3_000_000 and cpu_train.steps <= 2000
+    assert resolve_settings(536, "remi", "default")[0].n_layer == 6
+
+
+def test_tokens_outside_the_vocabulary_are_refused_when_training(tmp_path: Path) -> None:
+    from cadenza.errors import InputFileError
+
+    source = tmp_path / "corpus"
+    good, bad = _sequences(5, 1), Sequences([np.array([39, 1, 2, 45, 3])], source=source)
+    with pytest.raises(InputFileError, match="token id 45, outside the vocabulary of 40") as error:
+        NextTokenTask.from_settings(good, bad, 40, CONFIG)
+    assert str(error.value).startswith(str(source))
+    NextTokenTask.from_settings(good, good, 40, CONFIG)
