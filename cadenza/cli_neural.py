@@ -146,6 +146,26 @@ def _remi_data(corpus: Path, out: Path, key_normalised: bool = False, valid_toke
     return vocab_size, train, valid, notes, folder_config
 
 
+def _training_data(task: str, data: Path, out: Path, transpose: str, normalise_key: bool, valid_tokens: int) -> tuple:
+    """(vocab size, training and validation sequences, notes for training.json, keys for
+    config.json) of a corpus (``remi``) or a JSB file."""
+    from cadenza.train.jsb import VOCAB_SIZE, jsb_sequences
+
+    if task not in TASKS:
+        raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task != "remi" and (normalise_key or valid_tokens):
+        raise InvalidArgumentError("--normalise-key and --valid-tokens are for --task remi")
+    if task == "remi":
+        if transpose:
+            raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
+        return _remi_data(data, out, normalise_key, valid_tokens)
+    shifts = parse_shifts(transpose)
+    notes: dict = {"data": str(data), "task": task, "transpositions": shifts}
+    notes["sources"] = [{"name": "jsb-chorales (train split)", "licence": "public domain", "pieces": 229}]
+    train_data, valid_data = jsb_sequences(task, data, "train", shifts), jsb_sequences(task, data, "valid")
+    return VOCAB_SIZE, train_data, valid_data, notes, {}
+
+
 def _warm_start(model, folder: Path) -> dict:
     """Copy a trained model's weights into ``model``; returns that model's training record."""
     from cadenza.models.transformer import TransformerModel
@@ -196,25 +216,11 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         from cadenza.models.transformer import TransformerModel
         from cadenza.train.distributed import setup, teardown
-        from cadenza.train.jsb import VOCAB_SIZE, jsb_sequences
         from cadenza.train.tasks import NextTokenTask
         from cadenza.train.trainer import train
 
-        if task not in TASKS:
-            raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
-        if task != "remi" and (normalise_key or valid_tokens):
-            raise InvalidArgumentError("--normalise-key and --valid-tokens are for --task remi")
-        if task == "remi":
-            if transpose:
-                raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
-            remi = _remi_data(data, out, normalise_key, valid_tokens)
-            vocab_size, train_data, valid_data, notes, folder_config = remi
-        else:
-            folder_config = {}
-            vocab_size, notes = VOCAB_SIZE, {"data": str(data), "task": task, "transpositions": parse_shifts(transpose)}
-            train_data = jsb_sequences(task, data, "train", parse_shifts(transpose))
-            valid_data = jsb_sequences(task, data, "valid")
-            notes["sources"] = [{"name": "jsb-chorales (train split)", "licence": "public domain", "pieces": 229}]
+        prepared = _training_data(task, data, out, transpose, normalise_key, valid_tokens)
+        vocab_size, train_data, valid_data, notes, folder_config = prepared
         model_config, train_config = resolve_settings(vocab_size, task, preset, config, set_)
         process = setup()
         torch.manual_seed(train_config.seed)  # the same initial weights in every process

@@ -254,3 +254,16 @@ def test_tokens_outside_the_vocabulary_are_refused_when_training(tmp_path: Path)
         NextTokenTask.from_settings(good, bad, 40, CONFIG)
     assert str(error.value).startswith(str(source))
     NextTokenTask.from_settings(good, good, 40, CONFIG)
+
+
+@pytest.mark.parametrize("state", ["[" * 100_000 + "]" * 100_000, '{"step": 3}', "{"])
+def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path: Path, state: str) -> None:
+    from safetensors.torch import save_file
+
+    from cadenza.errors import InputFileError
+
+    save_file({"model.x": torch.zeros(1)}, str(tmp_path / CHECKPOINT), metadata={"state": state, "param_groups": "[]"})
+    data = _sequences(10, 1)
+    with pytest.raises(InputFileError, match="is not a cadenza training checkpoint") as error:
+        _train(_model(), data, data, CONFIG, tmp_path)
+    assert str(error.value).startswith(str(tmp_path / CHECKPOINT))
