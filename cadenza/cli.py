@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from cadenza import __version__
-from cadenza.errors import CadenzaError, InvalidArgumentError
+from cadenza.errors import CadenzaError, InvalidArgumentError, OutputExistsError
 
 
 class _FriendlyGroup(TyperGroup):
@@ -259,8 +259,8 @@ def train_markov_command(
     from cadenza.models.markov import MarkovConfig
     from cadenza.train.markov import train_markov
 
-    if out.exists() and any(out.iterdir()) and not force:
-        raise CadenzaError("exists already and is not empty; pass --force to replace the model in it", out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise OutputExistsError("exists already and is not an empty folder; pass --force to replace it", out)
     config = MarkovConfig(vocab_size=0, order=order, group_order=group_order, min_pieces=min_pieces)
     with console.status("counting n-grams"):
         folder = train_markov(data, out, config)

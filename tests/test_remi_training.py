@@ -139,3 +139,15 @@ def test_tokens_outside_the_vocabulary_are_refused_when_training(corpus: Path, t
         assert result.exit_code == 2, result.output
         assert "outside the vocabulary" in result.output and str(damaged) in result.output
         assert not (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_train_markov_replaces_a_model_only_with_force_and_only_whole(corpus: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file of the user's")
+    refused = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(taken)])
+    assert refused.exit_code == 2 and "pass --force" in refused.output and taken.read_text() == "a file of the user's"
+    model = tmp_path / "m"
+    _invoke("train", "markov", "--data", str(corpus), "--out", str(model), "--order", "3")
+    _invoke("train", "markov", "--data", str(corpus), "--out", str(model), "--order", "5", "--force")
+    assert json.loads((model / "config.json").read_text())["order"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "taken"]

@@ -171,6 +171,14 @@ def check_tensors(folder: Path, found: Mapping[str, TensorInfo], expected: Mappi
             )
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
 def _leftovers(target: Path) -> Iterator[Path]:
     yield from target.parent.glob(f".{target.name}.partial-*")
     yield from target.parent.glob(f".{target.name}.old-*")
@@ -184,16 +192,16 @@ def new_folder(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in _leftovers(target):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.mkdir()
     try:
         yield partial
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        _remove(partial)
         raise
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if target.exists():
         os.rename(target, old)
     os.rename(partial, target)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
