@@ -267,3 +267,11 @@ def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path: Path, state: str) -
     with pytest.raises(InputFileError, match="is not a cadenza training checkpoint") as error:
         _train(_model(), data, data, CONFIG, tmp_path)
     assert str(error.value).startswith(str(tmp_path / CHECKPOINT))
+
+
+def test_the_progress_shows_the_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sequences(10, 1)
+    config = TrainConfig(steps=8, batch_size=2, window=32, eval_every=8)
+    task = NextTokenTask.from_settings(data, data, 40, config)
+    train(_model(), task, config, tmp_path, progress=True)
+    assert "the 3 steps left take about 0 h 00 min" in capsys.readouterr().err

@@ -449,7 +449,7 @@ class _Bar:
 
     def log(self, text: str) -> None:
         if self.progress is not None:
-            self.progress.console.log(text)  # type: ignore[attr-defined]
+            self.progress.console.print(text, soft_wrap=True, highlight=False, markup=False)  # type: ignore[attr-defined]
 
     def advance(self, step: int, train_loss: float, valid: str, best: float) -> None:
         if self.progress is None:
