@@ -51,6 +51,7 @@ def main() -> None:
     from cadenza.data.tokens import load_tokenizer
     from cadenza.models.transformer import TransformerModel
     from cadenza.train.datasets import remi_sequences
+    from cadenza.train.tasks import NextTokenTask
     from cadenza.train.trainer import train
 
     vocab_size = len(load_tokenizer(args.data).vocab)
@@ -62,7 +63,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = TransformerModel(model_config)
     with tempfile.TemporaryDirectory() as folder:
-        train(model, data, valid, train_config, Path(folder), progress=False)
+        task = NextTokenTask.from_settings(data, valid, model_config.vocab_size, train_config)
+        train(model, task, train_config, Path(folder), progress=False)
         with open(Path(folder) / "log.csv") as file:
             rows = [r for r in csv.DictReader(file) if r["train_loss"]]
     first, last = rows[args.skip - 1], rows[-1]

@@ -18,7 +18,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from cadenza import __version__
-from cadenza.errors import CadenzaError, InvalidArgumentError
+from cadenza.errors import CadenzaError, InvalidArgumentError, OutputExistsError
 
 if TYPE_CHECKING:
     from cadenza.provenance.report import OriginalityReport
@@ -269,10 +269,10 @@ def train_markov_command(
 ) -> None:
     """Fit the variable-order Markov model (seconds to minutes on a CPU)."""
     from cadenza.models.markov import MarkovConfig
-    from cadenza.models.markov_fit import train_markov
+    from cadenza.train.markov import train_markov
 
-    if out.exists() and any(out.iterdir()) and not force:
-        raise CadenzaError("exists already and is not empty; pass --force to replace the model in it", out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise OutputExistsError("exists already and is not an empty folder; pass --force to replace it", out)
     config = MarkovConfig(vocab_size=0, order=order, group_order=group_order, min_pieces=min_pieces)
     with console.status("counting n-grams"):
         folder = train_markov(data, out, config)
@@ -286,29 +286,36 @@ app.add_typer(evaluate_app, name="evaluate")
 
 def _corpus_nll_command(family: str) -> None:
     """``cadenza evaluate markov|transformer``: the held-out NLL per style of
-    :mod:`cadenza.models.evaluation`, the same tokens for either family."""
+    :mod:`cadenza.train.evaluation`, the same tokens for either family."""
 
     @evaluate_app.command(
-        family, help=f"Negative log-likelihood per token of a corpus split under a {family} model, per style."
+        family,
+        help=f"Negative log-likelihood per token of a corpus split under a {family} model, per style "
+        "(the first --tokens music tokens of up to --pieces pieces per style).",
     )
     def command(
         model: Annotated[str, typer.Option(help="An installed model or a model folder.")] = "default",
         data: Annotated[Path, typer.Option("--data", help="A corpus folder from `cadenza data build`.")] = Path("."),
         split: Annotated[str, typer.Option(help="train, valid or test.")] = "valid",
         pieces: Annotated[int, typer.Option(help="Pieces per style.")] = 30,
+        tokens: Annotated[int, typer.Option(help="Music tokens scored per piece, from its start; 0: all.")] = 300,
     ) -> None:
-        from cadenza.models import evaluation
         from cadenza.models.registry import ModelInfo, locate
+        from cadenza.train import evaluation
 
         if split not in ("train", "valid", "test"):
             raise InvalidArgumentError(f"unknown split {split!r}; accepted: train, valid, test")
+        if pieces < 1 or tokens < 0:
+            raise InvalidArgumentError("--pieces must be at least 1 and --tokens at least 0")
         folder = locate(model)
         found = ModelInfo.read(folder).family
         if found != family:
             raise InvalidArgumentError(f"{model} is not a {family} model; try `cadenza evaluate {found}`")
         evaluate = evaluation.evaluate_markov if family == "markov" else evaluation.evaluate_transformer
-        results = evaluate(folder, data, split, pieces_per_style=pieces)
-        table = Table("style", "NLL (nats/token)", "tokens", title=f"{model} on {data} ({split})")
+        results = evaluate(folder, data, split, pieces_per_style=pieces, tokens_per_piece=tokens)
+        scored = f"the first {tokens:,} music tokens" if tokens else "every music token"
+        title = f"{model} on {data} ({split}): {scored} of up to {pieces} pieces per style"
+        table = Table("style", "NLL (nats/token)", "tokens", title=title)
         for style, (nll, count) in results.items():
             table.add_row(style, f"{nll:.3f}", f"{count:,}")
         console.print(table)

@@ -3,7 +3,9 @@ and ``cadenza evaluate jsb-frames``. :func:`register` adds them to the main CLI'
 
 Settings come from the dataclass defaults, then ``--preset``, then a ``--config`` JSON
 file (``{"model": {...}, "train": {...}}``; a trained model's ``training.json`` is one),
-then ``--set section.name=value`` overrides, in that order.
+then ``--set section.name=value`` overrides, in that order. The preset ``auto`` (the
+default) sizes the run for the machine: ``default`` on a CUDA GPU, ``cpu`` (the shipped
+model's settings, under an hour on a laptop) without one.
 """
 
 from __future__ import annotations
@@ -19,12 +21,40 @@ from rich.console import Console
 
 from cadenza.data.process import parse_shifts
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.models.folder import TRAINING, read_json, write_file
 
 __all__ = ["register", "resolve_settings"]
 
 console = Console()
 TASKS = ("remi", "jsb16", "jsb-frames")
-PRESETS = ("tiny", "default")
+PRESETS = ("auto", "tiny", "cpu", "default")
+_PRESET_SETTINGS: dict[str, dict[str, dict]] = {
+    "tiny": {  # tests: seconds on a CPU
+        "model": {"block_size": 128, "n_layer": 2, "n_head": 2, "d_model": 32, "dropout": 0.0},
+        "train": {"batch_size": 4, "window": 64, "steps": 200, "eval_every": 50, "warmup": 10},
+    },
+    "cpu": {  # the shipped model's size: about a second per step on a laptop CPU
+        "model": {"block_size": 512, "n_layer": 4, "n_head": 3, "d_model": 192, "dropout": 0.0},
+        "train": {
+            "batch_size": 16,
+            "window": 512,
+            "steps": 2000,
+            "eval_every": 200,
+            "warmup": 50,
+            "lr": 5e-4,
+            "min_lr": 5e-5,
+            "start_share": 0.25,
+        },
+    },
+    "default": {"model": {}, "train": {}},  # the dataclass defaults: a GPU's run
+}
+
+
+def machine_preset() -> str:
+    """The preset ``auto`` stands for on this machine."""
+    import torch
+
+    return "default" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_settings(
@@ -36,17 +66,18 @@ def resolve_settings(
 
     if preset not in PRESETS:
         raise InvalidArgumentError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    model = TransformerConfig.tiny(vocab_size) if preset == "tiny" else TransformerConfig(vocab_size)
-    sections: dict[str, dict] = {"model": model.to_dict(), "train": TrainConfig().to_dict()}
-    if preset == "tiny":
-        sections["train"].update(batch_size=4, window=64, steps=200, eval_every=50, warmup=10)
+    chosen = _PRESET_SETTINGS[machine_preset() if preset == "auto" else preset]
+    sections: dict[str, dict] = {
+        "model": {**TransformerConfig(vocab_size).to_dict(), **chosen["model"]},
+        "train": {**TrainConfig().to_dict(), **chosen["train"]},
+    }
     if config is not None:
-        try:
-            loaded = json.loads(config.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise InputFileError(f"is not a JSON settings file ({error})", config) from None
+        loaded = read_json(config, "JSON settings file")
         for name in ("model", "train"):
-            sections[name].update(loaded.get(name, {}))
+            section = loaded.get(name, {}) if isinstance(loaded, dict) else None
+            if not isinstance(section, dict):
+                raise InputFileError(f"is not a settings file ({name!r} must be a JSON object)", config)
+            sections[name].update(section)
     for item in overrides or []:
         key, sep, text = item.partition("=")
         section, dot, name = key.partition(".")
@@ -56,7 +87,7 @@ def resolve_settings(
             )
         try:
             sections[section][name] = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             sections[section][name] = text
     sections["model"].update(vocab_size=vocab_size, tokens=task)
     try:
@@ -66,7 +97,8 @@ def resolve_settings(
 
 
 def _remi_data(corpus: Path, out: Path, key_normalised: bool = False, valid_tokens: int = 0) -> tuple:
-    """Training and validation sequences of a built corpus, and the notes on its sources.
+    """Training and validation sequences of a built corpus, the notes on its sources and
+    the keys ``config.json`` holds for the composer.
 
     ``key_normalised``: every piece moved to C (major or minor), as the Markov model learns;
     the composer moves the result to the requested key. ``valid_tokens``: validate on an
@@ -100,11 +132,10 @@ def _remi_data(corpus: Path, out: Path, key_normalised: bool = False, valid_toke
         sources[(row["source"], row["licence"])] += 1
         styles[row["labels"]["style"]] += 1
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    write_file(out / TOKENIZER_FILE, lambda path: shutil.copyfile(corpus / TOKENIZER_FILE, path))
     # pop, when the corpus has it: a full texture (melody, chords, bass) suits most uses
     default_style = "pop" if "pop" in styles else styles.most_common(1)[0][0]
-    extra = {"family": "transformer", "key_normalised": key_normalised, "default_style": default_style}
-    (out / "config.json").write_text(json.dumps(extra, indent=1, sort_keys=True) + "\n")
+    folder_config = {"key_normalised": key_normalised, "default_style": default_style}
     notes = {
         "corpus": str(corpus),
         "pieces": len(index),
@@ -112,7 +143,27 @@ def _remi_data(corpus: Path, out: Path, key_normalised: bool = False, valid_toke
         "valid_tokens": valid_tokens or "all",
         "sources": [{"name": n, "licence": lic, "pieces": c} for (n, lic), c in sorted(sources.items())],
     }
-    return vocab_size, train, valid, notes
+    return vocab_size, train, valid, notes, folder_config
+
+
+def _training_data(task: str, data: Path, out: Path, transpose: str, normalise_key: bool, valid_tokens: int) -> tuple:
+    """(vocab size, training and validation sequences, notes for training.json, keys for
+    config.json) of a corpus (``remi``) or a JSB file."""
+    from cadenza.train.jsb import VOCAB_SIZE, jsb_sequences
+
+    if task not in TASKS:
+        raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task != "remi" and (normalise_key or valid_tokens):
+        raise InvalidArgumentError("--normalise-key and --valid-tokens are for --task remi")
+    if task == "remi":
+        if transpose:
+            raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
+        return _remi_data(data, out, normalise_key, valid_tokens)
+    shifts = parse_shifts(transpose)
+    notes: dict = {"data": str(data), "task": task, "transpositions": shifts}
+    notes["sources"] = [{"name": "jsb-chorales (train split)", "licence": "public domain", "pieces": 229}]
+    train_data, valid_data = jsb_sequences(task, data, "train", shifts), jsb_sequences(task, data, "valid")
+    return VOCAB_SIZE, train_data, valid_data, notes, {}
 
 
 def _warm_start(model, folder: Path) -> dict:
@@ -123,8 +174,10 @@ def _warm_start(model, folder: Path) -> dict:
     if start.config != model.config:
         raise InvalidArgumentError(f"--init {folder}: its model settings differ from this run's")
     model.load_state_dict(start.state_dict())
-    record = folder / "training.json"
-    earlier = json.loads(record.read_text()) if record.exists() else {}
+    record = folder / TRAINING
+    earlier = read_json(record, "training.json") if record.exists() else {}
+    if not isinstance(earlier, dict):
+        raise InputFileError("is not a training record (not a JSON object)", record)
     return {"folder": str(folder), "result": earlier.get("result", {}), "init": earlier.get("init")}
 
 
@@ -137,7 +190,14 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Model folder; a checkpoint there is resumed.")],
         task: Annotated[str, typer.Option("--task", help="remi (a corpus), jsb16 or jsb-frames.")] = "remi",
         config: Annotated[Path | None, typer.Option("--config", help="JSON: {model: {...}, train: {...}}.")] = None,
-        preset: Annotated[str, typer.Option("--preset", help="tiny (tests) or default.")] = "default",
+        preset: Annotated[
+            str,
+            typer.Option(
+                "--preset",
+                help="auto (cpu without a CUDA GPU, default with one), cpu (about an hour on a laptop), "
+                "default (a GPU's run) or tiny (tests).",
+            ),
+        ] = "auto",
         set_: Annotated[list[str], typer.Option("--set", help="Override: model.n_layer=4, train.lr=3e-4.")] = [],  # noqa: B006
         transpose: Annotated[str, typer.Option("--transpose", help="JSB: shift training pieces, e.g. -5..6.")] = "",
         init: Annotated[
@@ -156,36 +216,41 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
 
         from cadenza.models.transformer import TransformerModel
         from cadenza.train.distributed import setup, teardown
-        from cadenza.train.jsb import VOCAB_SIZE, jsb_sequences
+        from cadenza.train.tasks import NextTokenTask
         from cadenza.train.trainer import train
 
-        if task not in TASKS:
-            raise InvalidArgumentError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
-        if task != "remi" and (normalise_key or valid_tokens):
-            raise InvalidArgumentError("--normalise-key and --valid-tokens are for --task remi")
-        if task == "remi":
-            if transpose:
-                raise InvalidArgumentError("--transpose is for JSB; transpose a corpus when building it")
-            vocab_size, train_data, valid_data, notes = _remi_data(data, out, normalise_key, valid_tokens)
-        else:
-            vocab_size, notes = VOCAB_SIZE, {"data": str(data), "task": task, "transpositions": parse_shifts(transpose)}
-            train_data = jsb_sequences(task, data, "train", parse_shifts(transpose))
-            valid_data = jsb_sequences(task, data, "valid")
-            notes["sources"] = [{"name": "jsb-chorales (train split)", "licence": "public domain", "pieces": 229}]
+        prepared = _training_data(task, data, out, transpose, normalise_key, valid_tokens)
+        vocab_size, train_data, valid_data, notes, folder_config = prepared
         model_config, train_config = resolve_settings(vocab_size, task, preset, config, set_)
         process = setup()
         torch.manual_seed(train_config.seed)  # the same initial weights in every process
         model = TransformerModel(model_config)
         if init is not None:
             notes["init"] = _warm_start(model, init)
+        task_data = NextTokenTask.from_settings(train_data, valid_data, model_config.vocab_size, train_config)
         if process.main:
-            console.print(f"{model.num_parameters():,} parameters; {train_data.targets:,} training targets")
+            chosen = f"{preset} ({machine_preset()})" if preset == "auto" else preset
+            console.print(
+                f"preset {chosen}: {model.num_parameters():,} parameters, {train_config.steps:,} steps; "
+                f"{train_data.targets:,} training targets"
+            )
         try:
             result = train(
-                model, train_data, valid_data, train_config, out, notes=notes, process=process, progress=not quiet
+                model,
+                task_data,
+                train_config,
+                out,
+                notes=notes,
+                folder_config=folder_config,
+                process=process,
+                progress=not quiet,
             )
         finally:
             teardown()
+        if result.stopped == "interrupted":
+            if process.main:
+                console.print(f"interrupted at step {result.step}: checkpoint in {out}; run the same command to resume")
+            raise typer.Exit(130)
         if process.main:
             console.print(
                 f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, "

@@ -13,6 +13,7 @@ from cadenza.models.constraints import Cadence, ExactBars, Grammar, Meter, Pitch
 from cadenza.models.markov import MarkovConfig, MarkovModel
 from cadenza.models.sampling import Sampling, decode, reshape
 from cadenza.models.vocabulary import Vocabulary
+from cadenza.train.markov import fit_markov
 from tests.helpers import make_score
 
 
@@ -33,7 +34,7 @@ def _scale_piece(tokenizer, pitches: list[int]) -> np.ndarray:
 
 def test_distribution_is_normalised_and_follows_the_data(tokenizer, vocab) -> None:
     pieces = [_scale_piece(tokenizer, [60, 62, 64, 65, 67, 69, 71, 72] * 2) for _ in range(3)]
-    model = MarkovModel.fit(MarkovConfig(vocab_size=len(vocab), order=6, min_pieces=2), pieces, ["a"] * 3)
+    model = fit_markov(MarkovConfig(vocab_size=len(vocab), order=6, min_pieces=2), pieces, ["a"] * 3)
     context = list(pieces[0][:12])  # ... Pitch_60 Velocity Duration Position
     p = model.next_distribution(context)
     assert p.sum() == pytest.approx(1.0) and (p > 0).all()
@@ -47,8 +48,8 @@ def test_a_pattern_found_in_one_piece_only_is_pruned(tokenizer, vocab) -> None:
         _scale_piece(tokenizer, shared),
         _scale_piece(tokenizer, [60, 61, 66, 70, 75, 80]),
     ]
-    strict = MarkovModel.fit(MarkovConfig(vocab_size=len(vocab), order=8, min_pieces=2), pieces, ["a"] * 3)
-    loose = MarkovModel.fit(MarkovConfig(vocab_size=len(vocab), order=8, min_pieces=1), pieces, ["a"] * 3)
+    strict = fit_markov(MarkovConfig(vocab_size=len(vocab), order=8, min_pieces=2), pieces, ["a"] * 3)
+    loose = fit_markov(MarkovConfig(vocab_size=len(vocab), order=8, min_pieces=1), pieces, ["a"] * 3)
     assert len(strict.keys) < len(loose.keys)
     unique = list(pieces[2][:20])  # ends inside what only the third piece plays
     assert strict._chain(unique, "*", 8)[1] < loose._chain(unique, "*", 8)[1]  # shorter known context
@@ -57,7 +58,7 @@ def test_a_pattern_found_in_one_piece_only_is_pruned(tokenizer, vocab) -> None:
 def test_save_and_load_give_the_same_distributions(tmp_path: Path, tokenizer, vocab) -> None:
     pieces = [_scale_piece(tokenizer, [60, 64, 67, 72, 67, 64]), _scale_piece(tokenizer, [62, 65, 69, 74])]
     config = MarkovConfig(vocab_size=len(vocab), order=5, group_order=3, min_pieces=1, groups=("x", "y"))
-    model = MarkovModel.fit(config, pieces, ["x", "y"])
+    model = fit_markov(config, pieces, ["x", "y"])
     model.save(tmp_path)
     loaded = MarkovModel.load(tmp_path)
     assert loaded.config == model.config
@@ -143,13 +144,13 @@ def test_reshape_applies_temperature_top_k_and_top_p() -> None:
 def test_sampling_hashes_contexts_exactly_as_training_does() -> None:
     """Training hashes every context of a corpus with numpy; sampling hashes one context
     with plain integers. If the two ever differ, a model finds none of its contexts."""
-    from cadenza.models.markov import _context_keys, suffix_keys
+    from cadenza.models.markov import suffix_keys, window_keys
 
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 536, size=40)
     for group in ("*|4", "pop|maj|4", ""):
         for length in range(8):
-            trained = _context_keys(tokens, length, group)  # key before each position i >= length
+            trained = window_keys(tokens, length, group)  # key before each position i >= length
             for position in (length, 17, 39):
                 context = list(tokens[:position])
                 assert suffix_keys(context, group, length + 1)[length] == int(trained[position - length])

@@ -101,3 +101,53 @@ def test_markov_trains_on_a_corpus_too_small_for_any_group(corpus: Path, tmp_pat
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["groups"] == [] and config["default_style"] == "other"  # a folder built without --style
     _invoke("generate", "--model", str(tmp_path / "m"), "--bars", "2", "-o", str(tmp_path / "x.mid"))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half-written folder aside
+    # too few pieces to set any aside for validation: evaluate says so, and fails
+    assert len(open_shard(tmp_path / "c", "valid")) == 0
+    refused = runner.invoke(app, ["evaluate", "markov", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "c")])
+    assert refused.exit_code == 2 and "no pieces in its 'valid' split" in refused.output, refused.output
+    table = _invoke(
+        "evaluate", "markov", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "c"), "--split", "train"
+    )
+    assert "the first 300 music tokens" in table
+
+
+def test_evaluate_scores_the_first_tokens_or_every_token_as_asked(corpus: Path, tmp_path: Path) -> None:
+    _invoke("train", "markov", "--data", str(corpus), "--out", str(tmp_path / "m"))
+
+    def tokens(*options: str) -> int:
+        printed = _invoke("evaluate", "markov", "--model", str(tmp_path / "m"), "--data", str(corpus), *options)
+        row = next(line for line in printed.splitlines() if "tunes" in line and "│" in line)
+        return int(row.split("│")[3].replace(",", ""))
+
+    pieces = 5
+    assert tokens("--split", "train", "--pieces", str(pieces), "--tokens", "20") == pieces * 19
+    whole = tokens("--split", "train", "--pieces", str(pieces), "--tokens", "0")
+    assert whole > pieces * 100  # four bars of eighth notes and two bass notes are more than 100 tokens
+
+
+def test_tokens_outside_the_vocabulary_are_refused_when_training(corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    damaged = tmp_path / "c"
+    shutil.copytree(corpus, damaged)
+    tokens = np.load(damaged / "train.tokens.npy")
+    tokens[-1] = len(load_tokenizer(corpus).vocab) + 5  # a shard from another tokenizer
+    np.save(damaged / "train.tokens.npy", tokens)
+    for command in (["markov"], ["transformer", "--preset", "tiny", "--quiet"]):
+        result = runner.invoke(app, ["train", *command, "--data", str(damaged), "--out", str(tmp_path / "m")])
+        assert result.exit_code == 2, result.output
+        assert "outside the vocabulary" in result.output and str(damaged) in result.output
+        assert not (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_train_markov_replaces_a_model_only_with_force_and_only_whole(corpus: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file of the user's")
+    refused = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(taken)])
+    assert refused.exit_code == 2 and "pass --force" in refused.output and taken.read_text() == "a file of the user's"
+    model = tmp_path / "m"
+    _invoke("train", "markov", "--data", str(corpus), "--out", str(model), "--order", "3")
+    _invoke("train", "markov", "--data", str(corpus), "--out", str(model), "--order", "5", "--force")
+    assert json.loads((model / "config.json").read_text())["order"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "taken"]

@@ -7,9 +7,11 @@ import csv
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,8 @@ from cadenza.errors import InvalidArgumentError
 from cadenza.models.transformer import TransformerConfig, TransformerModel
 from cadenza.train.checkpoint import load_checkpoint
 from cadenza.train.datasets import Sequences
-from cadenza.train.trainer import CHECKPOINT, LOG, TrainConfig, learning_rate, train
+from cadenza.train.tasks import NextTokenTask
+from cadenza.train.trainer import CHECKPOINT, LOG, TrainConfig, TrainResult, learning_rate, train
 
 APP = """
 import typer
@@ -46,6 +49,13 @@ def _sequences(count: int, seed: int) -> Sequences:
 def _model(dropout: float = 0.1) -> TransformerModel:
     torch.manual_seed(0)
     return TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=dropout))
+
+
+def _train(
+    model: TransformerModel, data: Sequences, valid: Sequences, config: TrainConfig, out: Path, **kw
+) -> TrainResult:
+    task = NextTokenTask.from_settings(data, valid, model.config.vocab_size, config)
+    return train(model, task, config, out, progress=False, **kw)
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -74,19 +84,28 @@ def test_learning_rate_warms_up_then_follows_a_cosine() -> None:
     assert learning_rate(config, 1000) == pytest.approx(1e-4)
 
 
-def test_resume_after_a_kill_continues_the_run_exactly(tmp_path: Path) -> None:
+class _Killed(BaseException):
+    """A kill the process cannot answer (SIGKILL, a power cut): no checkpoint is written."""
+
+
+@pytest.mark.parametrize(("stop", "checkpoint_step"), [(_Killed, 6), (KeyboardInterrupt, 7)])
+def test_resume_after_a_kill_or_ctrl_c_continues_the_run_exactly(
+    tmp_path: Path, stop: type[BaseException], checkpoint_step: int
+) -> None:
+    """A kill at step 7 resumes from the checkpoint of step 6 (mid-interval); Ctrl-C writes
+    one of step 7 itself. Either way the resumed run is the uninterrupted one."""
     train_data, valid_data = _sequences(20, 1), _sequences(5, 2)
-    whole = train(_model(), train_data, valid_data, CONFIG, tmp_path / "whole", progress=False)
+    whole = _train(_model(), train_data, valid_data, CONFIG, tmp_path / "whole")
 
-    def kill_at_step_7(step: int) -> None:  # after the checkpoint of step 6, mid-interval
+    def stop_at_step_7(step: int) -> None:
         if step == 7:
-            raise KeyboardInterrupt
+            raise stop
 
-    with pytest.raises(KeyboardInterrupt):
-        train(_model(), train_data, valid_data, CONFIG, tmp_path / "cut", progress=False, on_step=kill_at_step_7)
-    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT).state["step"] == 6
+    with pytest.raises(stop):
+        _train(_model(), train_data, valid_data, CONFIG, tmp_path / "cut", on_step=stop_at_step_7)
+    assert load_checkpoint(tmp_path / "cut" / CHECKPOINT).state["step"] == checkpoint_step
     fresh = TransformerModel(TransformerConfig.tiny(40, block_size=32, dropout=0.1))  # other weights: all replaced
-    resumed = train(fresh, train_data, valid_data, CONFIG, tmp_path / "cut", progress=False)
+    resumed = _train(fresh, train_data, valid_data, CONFIG, tmp_path / "cut")
 
     assert resumed.step == whole.step == 12
     assert resumed.best_valid == whole.best_valid
@@ -103,17 +122,15 @@ def test_resume_after_a_kill_continues_the_run_exactly(tmp_path: Path) -> None:
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
     data = _sequences(10, 1)
-    train(_model(), data, data, TrainConfig(steps=2, batch_size=2, window=32, eval_every=2), tmp_path, progress=False)
+    _train(_model(), data, data, TrainConfig(steps=2, batch_size=2, window=32, eval_every=2), tmp_path)
     with pytest.raises(InvalidArgumentError, match="another configuration"):
-        train(
-            _model(), data, data, TrainConfig(steps=2, batch_size=4, window=32, eval_every=2), tmp_path, progress=False
-        )
+        _train(_model(), data, data, TrainConfig(steps=2, batch_size=4, window=32, eval_every=2), tmp_path)
 
 
 def test_early_stopping_after_patience_evaluations_without_progress(tmp_path: Path) -> None:
     data = _sequences(10, 1)
     config = TrainConfig(steps=1000, batch_size=2, window=32, lr=0.3, warmup=1, eval_every=1, patience=2, clip=0)
-    result = train(_model(), data, data, config, tmp_path, progress=False)  # a rate that diverges
+    result = _train(_model(), data, data, config, tmp_path)  # a rate that diverges
     assert result.stopped == "early stopping" and result.step < 1000
     rows = [float(r["valid_loss"]) for r in _rows(tmp_path)]
     assert min(rows[-2:]) >= result.best_valid and math.isfinite(result.best_valid)
@@ -163,3 +180,98 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     for name, tensor in weights[0].items():
         torch.testing.assert_close(tensor, weights[1][name], atol=1e-4, rtol=1e-3)
     assert "2 × CPU" in json.loads((tmp_path / "two" / "training.json").read_text())["result"]["hardware"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_with_a_checkpoint_and_the_same_command_resumes(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, str(app), "train", "transformer", "--task", "jsb16", "--preset", "tiny", "--quiet"]
+    command += ["--data", str(_jsb_file(tmp_path / "jsb.json")), "--out", str(out)]
+    command += ["--set", "train.steps=100000", "--set", "train.eval_every=100000"]  # days of it: only Ctrl-C ends it
+    running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 200
+    while not (out / LOG).exists() or len(_rows(out)) < 3:
+        assert running.poll() is None and time.monotonic() < deadline, running.communicate()
+        time.sleep(0.2)
+    running.send_signal(signal.SIGINT)
+    stdout, stderr = running.communicate(timeout=120)
+    assert running.returncode == 130, stderr[-2000:]
+    assert "interrupted at step" in stdout and "Traceback" not in stderr
+    stopped_at = load_checkpoint(out / CHECKPOINT).state["step"]
+    assert stopped_at == int(_rows(out)[-1]["step"]) >= 3  # the checkpoint is of the last step logged
+
+    resumed = subprocess.run(
+        [*command, "--set", "train.max_minutes=0.001"], env=env, capture_output=True, text=True, timeout=200
+    )  # a time limit already passed: one more step, evaluated and saved
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    steps = [int(r["step"]) for r in _rows(out)]
+    assert steps == list(range(1, stopped_at + 2))
+    assert TransformerModel.load(out).config.n_layer == 2
+
+
+def test_settings_files_that_are_deep_or_malformed_are_one_line_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cadenza.cli import app
+
+    data = _jsb_file(tmp_path / "jsb.json")
+    for name, text in (("deep.json", "[" * 100_000), ("bad.json", '{"train": {"lr": '), ("list.json", '{"train": []}')):
+        (tmp_path / name).write_text(text)
+        result = CliRunner().invoke(
+            app, ["train", "transformer", "--task", "jsb16", "--data", str(data), "--out", str(tmp_path / "o"),
+                  "--preset", "tiny", "--config", str(tmp_path / name)],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert name in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_training_settings_of_the_wrong_type_are_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="steps must be a int"):
+        TrainConfig.from_dict({"steps": "many"})
+    assert TrainConfig.from_dict({"lr": 1, "max_minutes": 40}).lr == 1  # a whole number is a float too
+
+
+def test_the_auto_preset_sizes_the_run_for_this_machine() -> None:
+    from cadenza.cli_neural import machine_preset, resolve_settings
+
+    assert machine_preset() == ("default" if torch.cuda.is_available() else "cpu")
+    auto = resolve_settings(536, "remi", "auto")
+    assert auto == resolve_settings(536, "remi", machine_preset())
+    cpu_model, cpu_train = resolve_settings(536, "remi", "cpu")
+    assert TransformerModel(cpu_model).num_parameters() < 3_000_000 and cpu_train.steps <= 2000
+    assert resolve_settings(536, "remi", "default")[0].n_layer == 6
+
+
+def test_tokens_outside_the_vocabulary_are_refused_when_training(tmp_path: Path) -> None:
+    from cadenza.errors import InputFileError
+
+    source = tmp_path / "corpus"
+    good, bad = _sequences(5, 1), Sequences([np.array([39, 1, 2, 45, 3])], source=source)
+    with pytest.raises(InputFileError, match="token id 45, outside the vocabulary of 40") as error:
+        NextTokenTask.from_settings(good, bad, 40, CONFIG)
+    assert str(error.value).startswith(str(source))
+    NextTokenTask.from_settings(good, good, 40, CONFIG)
+
+
+@pytest.mark.parametrize("state", ["[" * 100_000 + "]" * 100_000, '{"step": 3}', "{"])
+def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path: Path, state: str) -> None:
+    from safetensors.torch import save_file
+
+    from cadenza.errors import InputFileError
+
+    save_file({"model.x": torch.zeros(1)}, str(tmp_path / CHECKPOINT), metadata={"state": state, "param_groups": "[]"})
+    data = _sequences(10, 1)
+    with pytest.raises(InputFileError, match="is not a cadenza training checkpoint") as error:
+        _train(_model(), data, data, CONFIG, tmp_path)
+    assert str(error.value).startswith(str(tmp_path / CHECKPOINT))
+
+
+def test_the_progress_shows_the_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _sequences(10, 1)
+    config = TrainConfig(steps=8, batch_size=2, window=32, eval_every=8)
+    task = NextTokenTask.from_settings(data, data, 40, config)
+    train(_model(), task, config, tmp_path, progress=True)
+    assert "the 3 steps left take about 0 h 00 min" in capsys.readouterr().err

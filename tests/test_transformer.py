@@ -13,7 +13,8 @@ import torch
 from cadenza.errors import InputFileError
 from cadenza.models.transformer import TransformerConfig, TransformerModel
 from cadenza.train.datasets import Sequences
-from cadenza.train.trainer import TrainConfig, evaluate, train
+from cadenza.train.tasks import NextTokenTask, evaluate
+from cadenza.train.trainer import TrainConfig, train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "cadenza" / "examples" / "bwv66.6.mid"
 
@@ -53,7 +54,8 @@ def test_tiny_model_overfits_one_piece(chorale: np.ndarray, tokenizer, tmp_path:
     model = _tiny(len(tokenizer.vocab), d_model=64)
     config = TrainConfig(steps=200, batch_size=8, window=128, lr=1e-2, min_lr=1e-3, warmup=10, eval_every=200)
     before = evaluate(model, data, 128, 64, 8)[0] / data.targets
-    result = train(model, data, data, config, tmp_path, progress=False)
+    task = NextTokenTask.from_settings(data, data, model.config.vocab_size, config)
+    result = train(model, task, config, tmp_path, progress=False)
     assert before > 5.0  # about ln(536)
     assert result.best_valid < 0.6, result  # nats per token over the whole piece
     # it has learned this piece: from its first 64 tokens, it predicts the next ones
@@ -130,7 +132,7 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
         TransformerModel.load(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"family": "transformer", "vocab_size": 40}))
     (tmp_path / "model.safetensors").write_bytes(b"\x80\x04pickle")
-    with pytest.raises(InputFileError, match="not a cadenza transformer"):
+    with pytest.raises(InputFileError, match="not a safetensors file"):
         TransformerModel.load(tmp_path)
 
 

@@ -128,7 +128,7 @@ class MarkovFamily(NextTokenFamily):
     def group(info: ModelInfo, request: Request, groups: Sequence[str]) -> str | None:
         """The closest group the model knows: same style, mode and beat unit; else the
         same style and beat unit; else the largest group with that beat unit."""
-        from cadenza.models.markov_fit import beat_unit, group_name
+        from cadenza.models.markov import beat_unit, group_name
 
         wanted = group_name(request.style, request.mode, request.meter)
         unit = beat_unit(request.meter)
@@ -140,7 +140,7 @@ class MarkovFamily(NextTokenFamily):
         return None
 
     def distribution(self, model: Any, info: ModelInfo, request: Request) -> NextDistribution:
-        from cadenza.models.markov_fit import pool_name
+        from cadenza.models.markov import pool_name
 
         group = self.group(info, request, model.config.groups)
         pool = pool_name(request.meter)

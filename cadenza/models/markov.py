@@ -15,22 +15,36 @@ Pruning: a successor of a context longer than ``keep_all_below`` tokens is kept 
 it occurs in at least ``min_pieces`` different pieces. Patterns shared by several pieces
 are style; a long pattern found in one piece only would be a quotation of it.
 
-Saved as safetensors (the table) + JSON (the config); never pickle.
+Fitting (counting and pruning) lives in :mod:`cadenza.train.markov`; this module holds
+the model, its hashing and its groups. Saved as safetensors (the table) + JSON (the
+config, written by :mod:`cadenza.models.folder`); never pickle.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cadenza.errors import InputFileError
+from cadenza.models.folder import WEIGHTS, check_tensors, read_config, safetensors_header, write_config, write_file
 
-__all__ = ["MarkovConfig", "MarkovModel", "ALL_GROUP"]
+__all__ = [
+    "MarkovConfig",
+    "MarkovModel",
+    "ALL_GROUP",
+    "beat_unit",
+    "group_name",
+    "pool_name",
+    "window_keys",
+    "mix64",
+    "context_key",
+    "suffix_keys",
+]
 
 ALL_GROUP = "*"
 _BASE = np.uint64(0x100000001B3)
@@ -55,8 +69,65 @@ class MarkovConfig:
         """A small model that trains in a fraction of a second, for tests."""
         return cls(vocab_size=vocab_size, order=4, group_order=3, min_pieces=1)
 
+    def check(self) -> None:
+        """Raise ValueError for settings outside sane bounds (a hostile config.json)."""
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if type(value) is not int or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        for name in ("groups", "pools"):
+            names = getattr(self, name)
+            if len(names) > _MAX_GROUPS or not all(isinstance(g, str) and len(g) <= 200 for g in names):
+                raise ValueError(f"{name} must be at most {_MAX_GROUPS} names")
+        if not self.pools:
+            raise ValueError("pools must name at least one pooled model")
 
-def _mix(values: np.ndarray) -> np.ndarray:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], folder: Path) -> MarkovConfig:
+        """The config of a model folder's ``config.json``, checked against sane bounds."""
+        known = {f.name for f in fields(cls)}  # the composer keeps its own keys there too
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("groups", "pools"):
+            if name in values:
+                if not isinstance(values[name], list):
+                    raise InputFileError(f"has an invalid config.json ({name} must be a list)", folder)
+                values[name] = tuple(values[name])
+        try:
+            config = cls(**values)
+            config.check()
+        except (TypeError, ValueError) as error:
+            raise InputFileError(f"has an invalid config.json ({error})", folder) from None
+        return config
+
+
+_BOUNDS = (
+    ("vocab_size", 1, 65536),  # token ids are stored as uint16
+    ("order", 1, 64),
+    ("group_order", 1, 64),
+    ("min_pieces", 1, 1_000_000),
+    ("keep_all_below", 0, 64),
+)
+_MAX_GROUPS = 10_000
+
+
+def beat_unit(meter: str) -> str:
+    """The denominator of a meter ("6/8" -> "8"); "4" for a piece without one."""
+    return meter.split("/")[-1] if "/" in meter else "4"
+
+
+def pool_name(meter: str) -> str:
+    """The pooled model of every piece with the same beat unit (see :func:`group_name`)."""
+    return f"*|{beat_unit(meter)}"
+
+
+def group_name(style: str, mode: str, meter: str) -> str:
+    """Pieces are grouped by style, mode and the beat unit of their meter: REMI counts
+    positions and durations in beats of the time signature's denominator, so a quarter
+    note in 6/8 and in 4/4 are different tokens, and must not share statistics."""
+    return f"{style}|{mode}|{beat_unit(meter)}"
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser over a uint64 array (wrapping arithmetic)."""
     with np.errstate(over="ignore"):
         z = values + np.uint64(0x9E3779B97F4A7C15)
@@ -72,7 +143,7 @@ def _group_salt(group: str) -> np.uint64:
     return np.uint64(value)
 
 
-def _context_keys(tokens: np.ndarray, length: int, group: str) -> np.ndarray:
+def window_keys(tokens: np.ndarray, length: int, group: str) -> np.ndarray:
     """Key of the ``length`` tokens before each position ``i >= length`` of ``tokens``."""
     shifted = tokens.astype(np.uint64) + np.uint64(1)
     count = len(tokens) - length
@@ -81,7 +152,7 @@ def _context_keys(tokens: np.ndarray, length: int, group: str) -> np.ndarray:
         for j in range(length):  # rolling = sum of t[i-length+j] * BASE^(length-1-j)
             rolling = rolling * _BASE + shifted[j : j + count]
         salt = _group_salt(group) ^ np.uint64(length << 56)
-    return _mix(rolling ^ salt)
+    return mix64(rolling ^ salt)
 
 
 def context_key(context: Sequence[int], group: str) -> int:
@@ -95,7 +166,7 @@ def _salts(group: str, count: int) -> tuple[int, ...]:
 
 
 def _mix_int(value: int) -> int:
-    """splitmix64 finaliser on a Python int; the same numbers as :func:`_mix`."""
+    """splitmix64 finaliser on a Python int; the same numbers as :func:`mix64`."""
     z = (value + 0x9E3779B97F4A7C15) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
@@ -127,61 +198,6 @@ class MarkovModel:
         self.keys, self.successors, self.counts = keys[order], successors[order], counts[order]
         self.context_keys, self.starts, self.widths = np.unique(self.keys, return_index=True, return_counts=True)
         self.totals = np.add.reduceat(self.counts.astype(np.int64), self.starts) if len(self.keys) else np.zeros(0)
-
-    # ----------------------------------------------------------------- training
-    @classmethod
-    def fit(
-        cls,
-        config: MarkovConfig,
-        pieces: Sequence[np.ndarray],
-        groups: Sequence[str],
-        pools: Sequence[str] | None = None,
-    ) -> MarkovModel:
-        """Count every n-gram of every piece, in its pool and in its group."""
-        pools = list(pools) if pools is not None else [ALL_GROUP] * len(pieces)
-        all_keys, all_next, all_counts = [], [], []
-        tables = [(p, config.order) for p in config.pools] + [(g, config.group_order) for g in config.groups]
-        for group_name, longest in tables:
-            members = [p for p, g, pool in zip(pieces, groups, pools, strict=True) if group_name in (g, pool)]
-            for length in range(longest):
-                keys, successors, counts = cls._count(config, members, length, group_name)
-                all_keys.append(keys)
-                all_next.append(successors)
-                all_counts.append(counts)
-        return cls(
-            config,
-            np.concatenate(all_keys),
-            np.concatenate(all_next).astype(np.uint16),
-            np.minimum(np.concatenate(all_counts), np.iinfo(np.uint16).max).astype(np.uint16),
-        )
-
-    @staticmethod
-    def _count(
-        config: MarkovConfig, pieces: Sequence[np.ndarray], length: int, group: str
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keys, successors, piece_ids = [], [], []
-        for number, tokens in enumerate(pieces):
-            if len(tokens) <= length:
-                continue
-            keys.append(_context_keys(tokens, length, group))
-            successors.append(tokens[length:].astype(np.uint64))
-            piece_ids.append(np.full(len(tokens) - length, number, dtype=np.int64))
-        if not keys:
-            empty = np.zeros(0, dtype=np.uint64)
-            return empty, empty, empty
-        key, succ, piece = np.concatenate(keys), np.concatenate(successors), np.concatenate(piece_ids)
-        pair = _mix(key ^ (succ * np.uint64(0x9E3779B97F4A7C15)))
-        unique_pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
-        if length >= config.keep_all_below and config.min_pieces > 1:
-            # in how many pieces each (context, successor) pair occurs
-            order = np.lexsort((piece, pair))
-            pair_sorted, piece_sorted = pair[order], piece[order]
-            first_in_piece = np.ones(len(order), dtype=bool)
-            first_in_piece[1:] = (pair_sorted[1:] != pair_sorted[:-1]) | (piece_sorted[1:] != piece_sorted[:-1])
-            in_pieces = np.unique(pair_sorted[first_in_piece], return_counts=True)[1]  # aligned with unique_pairs
-            keep = in_pieces >= config.min_pieces
-            unique_pairs, first, counts = unique_pairs[keep], first[keep], counts[keep]
-        return key[first], succ[first], counts.astype(np.uint64)
 
     # --------------------------------------------------------------- prediction
     def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,34 +257,38 @@ class MarkovModel:
         return total
 
     # ---------------------------------------------------------------- save/load
-    def save(self, folder: Path) -> Path:
+    def save(self, folder: Path, extra: dict | None = None) -> Path:
+        """The table and ``config.json`` (with ``extra`` keys for the composer)."""
         from safetensors.numpy import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / "model.safetensors"
-        save_file(
-            {"keys": self.keys, "successors": self.successors, "counts": self.counts},
-            str(weights),
-            metadata={"family": "markov"},
-        )
-        config = {"family": "markov", **asdict(self.config)}
-        (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        weights = folder / WEIGHTS
+        tensors = {"keys": self.keys, "successors": self.successors, "counts": self.counts}
+        write_file(weights, lambda path: save_file(tensors, str(path), metadata={"family": "markov"}))
+        write_config(folder, "markov", asdict(self.config), extra)
         return weights
 
     @classmethod
     def load(cls, folder: Path) -> MarkovModel:
+        """A model folder, its config and the weights' header checked before the table is read."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        weights = folder / "model.safetensors"
+        folder = Path(folder)
+        data = read_config(folder)
+        if data["family"] != "markov":
+            raise InputFileError(f"holds a {data['family']!r} model, not a Markov model", folder)
+        config = MarkovConfig.from_dict(data, folder)
+        weights = folder / WEIGHTS
+        found = safetensors_header(weights)
+        rows = found.get("keys", ("", (0,)))[1][:1]
+        expected = {"keys": ("U64", rows), "successors": ("U16", rows), "counts": ("U16", rows)}
+        check_tensors(folder, found, expected)
         try:
-            config_data = json.loads((folder / "config.json").read_text())
             tensors = load_file(str(weights))
-        except (OSError, json.JSONDecodeError, SafetensorError) as error:
+        except (OSError, SafetensorError) as error:
             raise InputFileError(f"is not a cadenza Markov model ({error})", folder) from None
-        known = {f.name for f in fields(MarkovConfig)}  # the composer keeps its own keys there too
-        config_data = {k: v for k, v in config_data.items() if k in known}
-        config_data["groups"] = tuple(config_data.get("groups", ()))
-        config_data["pools"] = tuple(config_data.get("pools", (ALL_GROUP,)))
-        config = MarkovConfig(**config_data)
+        if len(tensors["successors"]) and int(tensors["successors"].max()) >= config.vocab_size:
+            beyond = f"a token beyond vocab_size {config.vocab_size}"
+            raise InputFileError(f"does not match its config.json ({beyond})", folder)
         return cls(config, tensors["keys"], tensors["successors"], tensors["counts"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.models.folder import read_config, read_json
 
 __all__ = ["ModelInfo", "PRETRAINED", "installed_models", "locate", "check_safetensors", "DEFAULT_MODEL"]
 
@@ -34,10 +35,12 @@ class ModelInfo:
 
     @classmethod
     def read(cls, folder: Path, name: str | None = None) -> ModelInfo:
-        config = json.loads((folder / "config.json").read_text())
+        config = read_config(folder)
         weights = folder / "model.safetensors"
         training_path = folder / "training.json"
-        training = json.loads(training_path.read_text()) if training_path.exists() else {}
+        training = read_json(training_path, "training.json") if training_path.exists() else {}
+        if not isinstance(training, dict):
+            raise InputFileError("is not a training record (not a JSON object)", training_path)
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         return cls(name or folder.name, folder, config.get("family", "?"), digest, weights.stat().st_size, training)
 

@@ -14,14 +14,14 @@ Sampling goes through :func:`cadenza.models.sampling.decode` with a :class:`Step
 callable with a key-value cache that runs only the new tokens of each call. Past
 ``block_size`` tokens the cache keeps a sliding window of the last ``block_size``.
 
-Saved as ``model.safetensors`` + ``config.json`` (``"family": "transformer"``); never pickle.
+Saved as ``model.safetensors`` + ``config.json`` (``"family": "transformer"``, written by
+:mod:`cadenza.models.folder`); never pickle. Loading checks the config against sane bounds
+and the weights' header against the shapes the config implies before allocating.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cadenza.errors import InputFileError
+from cadenza.models.folder import WEIGHTS, check_tensors, read_config, safetensors_header, write_config, write_file
 
 __all__ = ["TransformerConfig", "TransformerModel", "KVCache", "Stepper"]
 
@@ -49,8 +50,22 @@ class TransformerConfig:
     rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if type(value) is not int or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
             raise ValueError(f"d_model {self.d_model} must split into {self.n_head} heads of even size")
+        if self.n_layer * self.block_size * self.d_model > _MAX_CACHE:  # the sampler's key-value cache
+            raise ValueError(f"n_layer × block_size × d_model must be at most {_MAX_CACHE:,}")
+        if len(self.cycles) > 16 or not all(type(p) is int and 1 <= p <= 65536 for p in self.cycles):
+            raise ValueError(f"cycles must be at most 16 periods from 1 to 65536, got {list(self.cycles)!r}")
+        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not (isinstance(self.rope_base, int | float) and 1 < self.rope_base < 1e12):
+            raise ValueError(f"rope_base must be a number above 1, got {self.rope_base!r}")
+        if not isinstance(self.tokens, str):
+            raise ValueError(f"tokens must be a name, got {self.tokens!r}")
 
     @classmethod
     def tiny(cls, vocab_size: int, **overrides: object) -> TransformerConfig:
@@ -63,10 +78,24 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TransformerConfig:
+        """Raises TypeError or ValueError for missing, mistyped or out-of-bounds settings."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}  # a model folder holds other keys too
-        values["cycles"] = tuple(values.get("cycles", ()))
+        cycles = values.get("cycles", ())
+        if not isinstance(cycles, list | tuple):
+            raise ValueError(f"cycles must be a list, got {cycles!r}")
+        values["cycles"] = tuple(cycles)
         return cls(**values)
+
+
+_BOUNDS = (  # sane sizes: a hostile config.json must not allocate gigabytes before the weights are read
+    ("vocab_size", 1, 65536),  # token ids are stored as uint16
+    ("block_size", 1, 65536),
+    ("n_layer", 1, 128),
+    ("n_head", 1, 128),
+    ("d_model", 2, 8192),
+)
+_MAX_CACHE = 1 << 30  # n_layer × block_size × d_model: 8 GiB of float32 keys and values
 
 
 class KVCache:
@@ -191,35 +220,51 @@ class TransformerModel(nn.Module):
         return Stepper(self)
 
     # ---------------------------------------------------------------- save/load
-    def save(self, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
-        """Weights (in ``dtype``: bfloat16 halves the file; loading restores float32) and config."""
+    def save(self, folder: Path, dtype: torch.dtype = torch.float32, extra: dict | None = None) -> Path:
+        """Weights (in ``dtype``: bfloat16 halves the file; loading restores float32) and
+        ``config.json`` (with ``extra`` keys for the composer), each written aside and renamed."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / "model.safetensors"
+        weights = folder / WEIGHTS
         state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in self.state_dict().items()}
-        temporary = folder / ".model.safetensors.tmp"
-        save_file(state, str(temporary), metadata={"family": "transformer"})
-        os.replace(temporary, weights)  # a kill never leaves half a weights file
-        config_path = folder / "config.json"
-        extra = json.loads(config_path.read_text()) if config_path.exists() else {}  # keep a trainer's notes
-        config = {**extra, "family": "transformer", **self.config.to_dict()}
-        config_path.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        write_file(weights, lambda path: save_file(state, str(path), metadata={"family": "transformer"}))
+        write_config(folder, "transformer", self.config.to_dict(), extra)
         return weights
+
+    @staticmethod
+    def expected_tensors(config: TransformerConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """{name: ("float", shape)} of the weights ``config`` implies, computed without
+        building the model (tests compare it with a real model's state_dict)."""
+        C = config.d_model
+        shapes: dict[str, tuple[int, ...]] = {"embed.weight": (config.vocab_size, C), "norm.weight": (C,)}
+        shapes.update({f"cycle_embeds.{i}.weight": (period, C) for i, period in enumerate(config.cycles)})
+        for i in range(config.n_layer):
+            block = {"norm1": (C,), "attention.qkv": (3 * C, C), "attention.proj": (C, C), "norm2": (C,)}
+            block.update({"up": (4 * C, C), "down": (C, 4 * C)})
+            shapes.update({f"blocks.{i}.{name}.weight": shape for name, shape in block.items()})
+        return {name: ("float", shape) for name, shape in shapes.items()}
 
     @classmethod
     def load(cls, folder: Path, device: str | torch.device = "cpu") -> TransformerModel:
+        """A model folder: its config checked against sane bounds and the weights' header
+        against the config, before anything is allocated."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         folder = Path(folder)
+        data = read_config(folder)
+        if data["family"] != "transformer":
+            raise InputFileError(f"holds a {data['family']!r} model, not a transformer", folder)
         try:
-            data = json.loads((folder / "config.json").read_text())
-            if data.get("family") != "transformer":
-                raise InputFileError(f"holds a {data.get('family')!r} model, not a transformer", folder)
-            model = cls(TransformerConfig.from_dict(data))
-            model.load_state_dict(load_file(str(folder / "model.safetensors")))
-        except (OSError, json.JSONDecodeError, SafetensorError, TypeError, ValueError, RuntimeError) as error:
+            config = TransformerConfig.from_dict(data)
+        except (TypeError, ValueError) as error:
+            raise InputFileError(f"has an invalid config.json ({error})", folder) from None
+        check_tensors(folder, safetensors_header(folder / WEIGHTS), cls.expected_tensors(config))
+        try:
+            model = cls(config)
+            model.load_state_dict(load_file(str(folder / WEIGHTS)))
+        except (OSError, SafetensorError, RuntimeError) as error:
             raise InputFileError(f"is not a cadenza transformer model ({error})", folder) from None
         return model.to(device).eval()
 

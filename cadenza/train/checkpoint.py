@@ -61,8 +61,20 @@ def load_checkpoint(path: Path) -> Checkpoint:
             tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118 - not a dict
         state = json.loads(metadata["state"])
         param_groups = json.loads(metadata["param_groups"])
-    except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as error:
-        raise InputFileError(f"is not a cadenza training checkpoint ({error})", path) from None
+    except (OSError, SafetensorError, KeyError, json.JSONDecodeError, RecursionError) as error:
+        raise InputFileError(f"is not a cadenza training checkpoint ({type(error).__name__})", path) from None
+    if not isinstance(state, dict) or not set(state) >= _STATE_KEYS or not isinstance(param_groups, list):
+        raise InputFileError("is not a cadenza training checkpoint (its state is incomplete)", path)
+    try:
+        return _unflatten(tensors, param_groups, state)
+    except (ValueError, KeyError) as error:
+        raise InputFileError(f"is not a cadenza training checkpoint (tensor names: {error})", path) from None
+
+
+_STATE_KEYS = {"step", "best", "bad_evals", "seconds", "tokens", "stopped", "model_config", "train_config"}
+
+
+def _unflatten(tensors: dict[str, Tensor], param_groups: list, state: dict) -> Checkpoint:
     model: dict[str, Tensor] = {}
     optimizer_state: dict[int, dict[str, Tensor]] = {}
     rng_torch: dict[int, Tensor] = {}

@@ -42,8 +42,11 @@ class Sequences:
     """Token sequences (each starting with BOS) and, optionally, which tokens may follow
     which: ``successors[a, b]`` is True when token b may come after token a."""
 
-    def __init__(self, sequences: Sequence[np.ndarray], successors: np.ndarray | None = None) -> None:
+    def __init__(
+        self, sequences: Sequence[np.ndarray], successors: np.ndarray | None = None, source: Path | None = None
+    ) -> None:
         self.sequences = [np.asarray(s) for s in sequences]  # any integer dtype; memory-mapped shards stay so
+        self.source = source  # the file or folder they came from, for error messages
         self.lengths = np.array([len(s) for s in self.sequences], dtype=np.int64)
         if len(self.sequences) == 0 or (self.lengths < 2).all():
             raise ValueError("no sequence of two tokens or more")
@@ -54,7 +57,13 @@ class Sequences:
         from cadenza.data.shards import open_shard
 
         shard = open_shard(folder, split)
-        return cls([shard.sequence(i) for i in range(len(shard))])  # views of the memory-mapped uint16 tokens
+        return cls([shard.sequence(i) for i in range(len(shard))], source=folder)  # views of the memory-mapped tokens
+
+    def check_vocabulary(self, vocab_size: int) -> None:
+        """Refuse token ids a model of ``vocab_size`` tokens does not have (InputFileError)."""
+        from cadenza.train.markov import check_vocabulary
+
+        check_vocabulary(self.sequences, vocab_size, self.source)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -129,15 +138,15 @@ def token_nll(logits: Tensor, batch: Batch, successors: Tensor | None = None) ->
 
 def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised: bool = True) -> Sequences:
     """A built corpus's split as :class:`Sequences`, each piece moved to C major or minor
-    (:func:`~cadenza.models.markov_fit.piece_in_c`) when ``key_normalised``. ``max_tokens``:
+    (:func:`~cadenza.train.markov.piece_in_c`) when ``key_normalised``. ``max_tokens``:
     an evenly spread subset of the pieces of about that many tokens in all (0: every piece),
     for a validation pass that fits a CPU budget."""
     from cadenza.data.info import read_manifest
     from cadenza.data.labels import parse_key
     from cadenza.data.shards import open_shard
     from cadenza.data.tokens import load_tokenizer
-    from cadenza.models.markov_fit import piece_in_c
     from cadenza.models.vocabulary import Vocabulary
+    from cadenza.train.markov import piece_in_c
 
     shard = open_shard(corpus, split)
     order = np.arange(len(shard))
@@ -145,7 +154,7 @@ def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised
         every = int(shard.index[:, 1].sum()) / max_tokens
         order = order[np.unique(np.floor(np.arange(0, len(shard), every)).astype(np.int64))]
     if not key_normalised:
-        return Sequences([shard.sequence(int(i)) for i in order])
+        return Sequences([shard.sequence(int(i)) for i in order], source=corpus)
     rows = read_manifest(corpus)
     vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
     sequences = []
@@ -156,4 +165,4 @@ def remi_sequences(corpus: Path, split: str, max_tokens: int = 0, key_normalised
             tonic, mode = parse_key(key)
             tokens = piece_in_c(tokens, (tonic + int(shard.index[i, 3])) % 12, mode, vocab).astype(np.uint16)
         sequences.append(tokens)
-    return Sequences(sequences)
+    return Sequences(sequences, source=corpus)

@@ -16,13 +16,13 @@ mask the same factorisation would only bound the set's NLL from above.)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.models.folder import read_json
 from cadenza.train.datasets import Sequences
 
 __all__ = [
@@ -73,10 +73,10 @@ def load_jsb(path: Path, split: str) -> list[list]:
     """The pieces of one split of a JSB JSON file (a list of steps per piece)."""
     if split not in SPLITS:
         raise InvalidArgumentError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    data = read_json(Path(path), "JSB chorales JSON file", max_bytes=256 * 1024 * 1024)
     try:
-        data = json.loads(Path(path).read_text())
         pieces = data[split]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+    except (KeyError, TypeError) as error:
         raise InputFileError(f"is not a JSB chorales JSON file with a {split!r} split ({error})", path) from None
     if not isinstance(pieces, list) or not pieces:
         raise InputFileError(f"has no pieces in its {split!r} split", path)
@@ -116,12 +116,17 @@ def jsb_sequences(task: str, path: Path, split: str, transpositions: tuple[int, 
         raise InvalidArgumentError("only the training split may be transposed")
     encode = jsb16_sequence if task == "jsb16" else frames_sequence
     sequences = []
-    for piece in load_jsb(path, split):
+    for number, piece in enumerate(load_jsb(path, split)):
         for shift in (0, *(s for s in transpositions if s != 0)):
-            tokens = encode(piece, shift)
+            try:
+                tokens = encode(piece, shift)
+            except (TypeError, ValueError) as error:
+                raise InputFileError(
+                    f"piece {number} of its {split!r} split is not a chorale ({error})", path
+                ) from None
             if tokens is not None:
                 sequences.append(tokens)
-    return Sequences(sequences, FRAME_SUCCESSORS if task == "jsb-frames" else None)
+    return Sequences(sequences, FRAME_SUCCESSORS if task == "jsb-frames" else None, source=path)
 
 
 def evaluate_jsb(model, task: str, path: Path, split: str, batch_size: int = 8) -> JsbScore:
@@ -129,7 +134,7 @@ def evaluate_jsb(model, task: str, path: Path, split: str, batch_size: int = 8) 
 
     Every target is predicted from up to ``block_size`` tokens: a piece that fits is
     scored in one pass, a longer one with windows that overlap by half."""
-    from cadenza.train.trainer import evaluate
+    from cadenza.train.tasks import evaluate
 
     if getattr(model.config, "tokens", None) != task:
         raise InvalidArgumentError(f"the model was trained for {model.config.tokens!r} tokens, not {task!r}")

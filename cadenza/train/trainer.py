@@ -10,16 +10,22 @@ and the result) plus ``checkpoint.safetensors`` (the latest state) and ``log.csv
 Running again into the same folder resumes from the checkpoint and continues the run
 exactly as if it had never stopped: batches are a pure function of (seed, step), and the
 checkpoint holds the weights, the optimizer, every process's random state and the
-early-stopping state. Configurations are typed dataclasses; JSON files hold them.
+early-stopping state. A checkpoint is written at every evaluation, every
+``checkpoint_minutes`` and when Ctrl-C stops the run (after the step under way).
+Configurations are typed dataclasses; JSON files hold them.
+
+The family's objective comes from a :class:`~cadenza.train.tasks.TrainingTask` (its
+batches and loss); the loop here is the same for every family.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import platform
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -31,11 +37,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from cadenza.errors import InvalidArgumentError
+from cadenza.models.folder import TRAINING, write_json
 from cadenza.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from cadenza.train.datasets import Sequences, token_nll
 from cadenza.train.distributed import Process, agree, all_gather, all_sum, setup
+from cadenza.train.tasks import TrainingTask, autocast
 
-__all__ = ["TrainConfig", "TrainResult", "learning_rate", "evaluate", "train", "CHECKPOINT", "LOG"]
+__all__ = ["TrainConfig", "TrainResult", "learning_rate", "train", "CHECKPOINT", "LOG"]
 
 CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.csv"
@@ -59,6 +66,7 @@ class TrainConfig:
     eval_stride: int = 0  # evaluation windows overlap; 0: window // 2
     patience: int = 0  # evaluations without a better validation loss before stopping; 0: never
     checkpoint_every: int = 0  # steps; 0: at every evaluation
+    checkpoint_minutes: float = 10.0  # also when this long has passed since the last one; 0: never
     max_minutes: float = 0.0  # stop (evaluated and checkpointed) after this long; 0: no limit
     seed: int = 0
     bf16: bool = True  # autocast to bfloat16 on GPUs (the CPU always trains in float32)
@@ -70,10 +78,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        defaults = cls().to_dict()
+        unknown = set(data) - set(defaults)
         if unknown:
             raise InvalidArgumentError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        for name, value in data.items():
+            kind = type(defaults[name])
+            accepted = (int, float) if kind is float else (kind,)
+            if type(value) not in accepted:
+                raise InvalidArgumentError(f"training setting {name} must be a {kind.__name__}, got {value!r}")
         return cls(**data)
 
 
@@ -82,7 +95,7 @@ class TrainResult:
     step: int
     best_valid: float  # mean nats per validation target
     seconds: float
-    stopped: str  # "steps", "early stopping" or "time limit"
+    stopped: str  # "steps", "early stopping", "time limit" or "interrupted"
 
 
 @dataclass
@@ -103,38 +116,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
         return config.lr * (step + 1) / config.warmup
     progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
     return config.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (config.lr - config.min_lr)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    data: Sequences,
-    window: int,
-    stride: int,
-    batch_size: int,
-    process: Process | None = None,
-    bf16: bool = False,
-) -> tuple[float, int]:
-    """(sum of −ln P, number of targets) over every target of ``data``, spread over the
-    processes; each target is predicted from up to ``window`` tokens of context."""
-    process = process or setup()
-    was_training = model.training
-    model.eval()
-    windows = data.evaluation_windows(window, stride)[process.rank :: process.world]
-    total = 0.0
-    for begin in range(0, len(windows), batch_size):
-        batch = data.collate(windows[begin : begin + batch_size], window, process.device)
-        with _autocast(process, bf16):
-            logits = model(batch.inputs, batch.starts)
-        total += float(token_nll(logits, batch, data.successors))
-    model.train(was_training)
-    return all_sum(total, process), data.targets
-
-
-def _autocast(process: Process, bf16: bool) -> contextlib.AbstractContextManager:
-    if process.device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, process: Process) -> torch.optim.AdamW:
@@ -180,177 +161,273 @@ def _hardware(process: Process) -> str:
     return f"{process.world} × CPU ({name}, {threads} thread{'s' if threads > 1 else ''})"
 
 
-def train(
-    model: nn.Module,
-    train_data: Sequences,
-    valid_data: Sequences,
-    config: TrainConfig,
-    out: Path,
-    *,
-    notes: dict | None = None,
-    process: Process | None = None,
-    progress: bool = True,
-    on_step: Callable[[int], None] | None = None,
-) -> TrainResult:
-    """Train ``model`` (a module with ``config``, ``save(folder)`` and
-    ``forward(idx, starts) -> logits``) into ``out``, resuming from its checkpoint.
+_ESTIMATE_AFTER = 5  # steps timed before the first estimate of the time left
 
-    ``notes`` go into ``training.json`` (sources, licences). ``on_step(step)`` is called
-    after every optimizer step (a test interrupts the run with it)."""
-    process = process or setup()
-    out.mkdir(parents=True, exist_ok=True)
+
+def _estimate(seconds: float, steps: int, left: int) -> str:
+    each = seconds / steps
+    total = each * left
+    hours, minutes = divmod(round(total / 60), 60)
+    return f"{each:.2f} s per step: the {left:,} steps left take about {hours} h {minutes:02d} min, evaluations aside"
+
+
+class _StopRequest:
+    """Ctrl-C (SIGINT) during training: the first asks the loop to stop after the current
+    step and write a checkpoint; a second one interrupts at once. Only the main thread
+    can take signals; elsewhere Ctrl-C raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) in (
+            signal.default_int_handler,
+            signal.SIG_DFL,
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _batch_shape(config: TrainConfig, process: Process) -> tuple[int, int]:
+    """(micro-batch, accumulation steps) per process for the global ``batch_size``."""
     micro = config.micro_batch or config.batch_size // process.world
-    accumulation = config.batch_size // (micro * process.world)
+    accumulation = config.batch_size // (micro * process.world) if micro > 0 else 0
     if micro < 1 or accumulation * micro * process.world != config.batch_size:
         raise InvalidArgumentError(
             f"batch_size {config.batch_size} is not a multiple of micro_batch {micro} × {process.world} processes"
         )
+    return micro, accumulation
+
+
+def _check_settings(config: TrainConfig, family: Any) -> None:
     if config.save_dtype not in ("float32", "bfloat16", "float16"):
         raise InvalidArgumentError(f"save_dtype must be float32, bfloat16 or float16, got {config.save_dtype!r}")
-    family: Any = model  # the family's own API: its config, and save(folder, dtype)
     block = getattr(family.config, "block_size", config.window)
     if config.window > block:
         raise InvalidArgumentError(f"window {config.window} exceeds the model's block_size {block}")
-    model.to(process.device)
-    optimizer = _optimizer(model, config, process)
-    model_config = family.config.to_dict()
-    state = _RunState()
-    torch.manual_seed(config.seed * 7919 + process.rank)  # dropout; the weights came from the caller
-    checkpoint_path = out / CHECKPOINT
-    if checkpoint_path.exists():
-        _resume(load_checkpoint(checkpoint_path), model, optimizer, config, model_config, state, process)
-    log = _Log(out / LOG, state.step, process.main)
-    runner: nn.Module = model
-    if config.compile:
-        runner = torch.compile(model)  # type: ignore[assignment]
-    if process.world > 1:
-        runner = DistributedDataParallel(runner, device_ids=[process.device] if process.device.type == "cuda" else None)
-    stride = config.eval_stride or max(1, config.window // 2)
-    started = time.perf_counter() - state.seconds
+    if config.steps < 1 or config.eval_every < 1:
+        raise InvalidArgumentError("steps and eval_every must be at least 1")
 
-    def save(step: int) -> None:
-        states = all_gather(torch.get_rng_state(), process)
-        cuda = all_gather(torch.cuda.get_rng_state(process.device), process) if process.device.type == "cuda" else []
-        state.seconds = time.perf_counter() - started
-        if process.main:
-            snapshot = {**asdict(state), "step": step, "model_config": model_config, "train_config": config.to_dict()}
-            save_checkpoint(
-                checkpoint_path, Checkpoint(model.state_dict(), optimizer.state_dict(), states, cuda, snapshot)
+
+def train(
+    model: nn.Module,
+    task: TrainingTask,
+    config: TrainConfig,
+    out: Path,
+    *,
+    notes: dict | None = None,
+    folder_config: dict | None = None,
+    process: Process | None = None,
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` (a module with ``config`` and ``save(folder, dtype, extra)``) on
+    ``task`` (its batches and loss) into ``out``, resuming from its checkpoint.
+
+    ``notes`` go into ``training.json`` (sources, licences), ``folder_config`` into
+    ``config.json`` (what the composer reads: ``key_normalised``, ``default_style``).
+    ``on_step(step)`` is called after every optimizer step. Ctrl-C stops after the
+    current step with a checkpoint (``stopped`` is then "interrupted"); a
+    KeyboardInterrupt raised by ``on_step`` writes the checkpoint, then propagates."""
+    run = _Run(model, task, config, out, process or setup(), notes, folder_config)
+    return run.loop(progress, on_step)
+
+
+class _Run:
+    """One training run: the model, its optimizer and the run state, and the steps."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: TrainingTask,
+        config: TrainConfig,
+        out: Path,
+        process: Process,
+        notes: dict | None,
+        folder_config: dict | None,
+    ) -> None:
+        self.family = cast(Any, model)  # the family's own API: its config, and save(folder, dtype, extra)
+        _check_settings(config, self.family)
+        self.micro, self.accumulation = _batch_shape(config, process)
+        self.model, self.task, self.config, self.out, self.process = model, task, config, out, process
+        self.notes, self.folder_config = notes, folder_config
+        out.mkdir(parents=True, exist_ok=True)
+        model.to(process.device)
+        self.optimizer = _optimizer(model, config, process)
+        self.model_config = self.family.config.to_dict()
+        self.state = _RunState()
+        torch.manual_seed(config.seed * 7919 + process.rank)  # dropout; the weights came from the caller
+        if (out / CHECKPOINT).exists():
+            self._resume(load_checkpoint(out / CHECKPOINT))
+        self.log = _Log(out / LOG, self.state.step, process.main)
+        self.runner = self._runner()
+        self.started = time.perf_counter() - self.state.seconds
+        self.last_checkpoint = time.perf_counter()
+
+    def _runner(self) -> nn.Module:
+        """The module that runs the steps: compiled and wrapped for DDP as asked."""
+        runner: nn.Module = self.model
+        if self.config.compile:
+            runner = torch.compile(runner)  # type: ignore[assignment]
+        if self.process.world > 1:
+            cuda = self.process.device.type == "cuda"
+            runner = DistributedDataParallel(runner, device_ids=[self.process.device] if cuda else None)
+        return runner
+
+    def _resume(self, checkpoint: Checkpoint) -> None:
+        saved = checkpoint.state
+        budget = ("max_minutes", "checkpoint_minutes")  # how long to run, not what is computed
+        defaults = TrainConfig().to_dict()  # a setting added since the checkpoint was written
+        current = {k: v for k, v in self.config.to_dict().items() if k not in budget}
+        earlier = {k: v for k, v in {**defaults, **saved["train_config"]}.items() if k not in budget}
+        if saved["model_config"] != self.model_config or earlier != current:
+            raise InvalidArgumentError(
+                "the output folder holds a checkpoint of another configuration; use another --out, or the same settings"
             )
+        self.model.load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        for field in fields(_RunState):
+            setattr(self.state, field.name, saved[field.name])
+        if self.state.stopped in ("interrupted", "time limit"):
+            self.state.stopped = ""  # a run stopped for want of time goes on
+        rank, process = self.process.rank, self.process
+        if rank < len(checkpoint.rng_torch):  # the same processes: the same random streams
+            torch.set_rng_state(checkpoint.rng_torch[rank])
+            if process.device.type == "cuda" and rank < len(checkpoint.rng_cuda):
+                torch.cuda.set_rng_state(checkpoint.rng_cuda[rank], process.device)
 
-    def validate(step: int) -> float:
-        nll, targets = evaluate(runner, valid_data, config.window, stride, micro, process, config.bf16)
-        loss = nll / targets
+    # ------------------------------------------------------------------ the loop
+    def loop(self, progress: bool, on_step: Callable[[int], None] | None) -> TrainResult:
+        config, state = self.config, self.state
+        bar = _progress(progress and self.process.main, config.steps, state.step)
+        self.runner.train()
+        first, clock = state.step, time.perf_counter()
+        with bar, _StopRequest() as stop:
+            while state.step < config.steps and not state.stopped:
+                train_loss, norm, lr = self._step(state.step)
+                state.step += 1
+                if state.step == first + _ESTIMATE_AFTER:
+                    bar.log(_estimate(time.perf_counter() - clock, _ESTIMATE_AFTER, config.steps - state.step))
+                valid = self._after_step(stop)
+                self.log.write(
+                    step=state.step,
+                    lr=f"{lr:.6g}",
+                    train_loss=f"{train_loss:.6f}",
+                    valid_loss=valid,
+                    grad_norm=f"{norm:.4f}",
+                    tokens=state.tokens,
+                    seconds=f"{self._seconds():.1f}",
+                )
+                if valid or state.stopped or self._checkpoint_due():
+                    self._save_checkpoint()
+                bar.advance(state.step, train_loss, valid, state.best)
+                self._call(on_step)
+        return TrainResult(state.step, state.best, self._seconds(), state.stopped or "steps")
+
+    def _step(self, step: int) -> tuple[float, float, float]:
+        """One optimizer step: (mean training loss, gradient norm, learning rate)."""
+        lr = learning_rate(self.config, step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        plan = self.task.plan(self.config.seed, step, self.micro, self.process)
+        total = 0.0
+        for number, batch in enumerate(plan.batches):
+            last = number == len(plan.batches) - 1
+            sync = self.process.world == 1 or last
+            accumulate = contextlib.nullcontext() if sync else cast(DistributedDataParallel, self.runner).no_sync()
+            with accumulate, autocast(self.process, self.config.bf16):
+                loss = self.task.loss(self.runner, batch)
+                (loss * self.process.world / plan.units).backward()  # DDP averages over processes
+            total += loss.item()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or math.inf)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.tokens += plan.units
+        return all_sum(total, self.process) / plan.units, float(norm), lr
+
+    def _after_step(self, stop: _StopRequest) -> str:
+        """Evaluate when due and decide whether to stop; the validation loss, or ""."""
+        config, state = self.config, self.state
+        out_of_time = config.max_minutes > 0 and self._seconds() > 60 * config.max_minutes
+        interrupted = agree(stop.requested, self.process)
+        if agree(out_of_time, self.process) and not interrupted:
+            state.stopped = "time limit"
+        valid = ""
+        if state.step % config.eval_every == 0 or state.step == config.steps or state.stopped:
+            valid = f"{self._validate():.6f}"
+            if config.patience and state.bad_evals >= config.patience:
+                state.stopped = "early stopping"
+        if interrupted:
+            state.stopped = "interrupted"
+        return valid
+
+    def _validate(self) -> float:
+        """The validation loss; the model folder is written when it is the best so far."""
+        loss = self.task.validation_loss(self.runner, self.micro, self.process, self.config.bf16)
+        state = self.state
         if loss < state.best:
             state.best, state.bad_evals = loss, 0
-            if process.main:
-                family.save(out, getattr(torch, config.save_dtype))
-                _write_training(out, model_config, config, state, step, time.perf_counter() - started, process, notes)
+            if self.process.main:
+                self._save_model()
         else:
             state.bad_evals += 1
         return loss
 
-    bar = _progress(progress and process.main, config.steps, state.step)
-    runner.train()
-    step = state.step
-    with bar:
-        while step < config.steps and not state.stopped:
-            lr = learning_rate(config, step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            windows = train_data.draw(config.seed, step, config.batch_size, config.window, config.start_share)
-            scored = train_data.scored_in(windows, config.window)
-            nll = 0.0
-            for m in range(accumulation):
-                first = (m * process.world + process.rank) * micro
-                batch = train_data.collate(windows[first : first + micro], config.window, process.device)
-                sync = process.world == 1 or m == accumulation - 1
-                accumulate = contextlib.nullcontext() if sync else cast(DistributedDataParallel, runner).no_sync()
-                with accumulate, _autocast(process, config.bf16):
-                    loss = token_nll(runner(batch.inputs, batch.starts), batch, train_data.successors)
-                    (loss * process.world / scored).backward()  # DDP averages over processes
-                nll += loss.item()
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip or math.inf)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            state.tokens += scored
-            train_loss = all_sum(nll, process) / scored
-            out_of_time = config.max_minutes > 0 and time.perf_counter() - started > 60 * config.max_minutes
-            out_of_time = agree(out_of_time, process)
-            valid = ""
-            if step % config.eval_every == 0 or step == config.steps or out_of_time:
-                valid_loss = validate(step)
-                valid = f"{valid_loss:.6f}"
-                if config.patience and state.bad_evals >= config.patience:
-                    state.stopped = "early stopping"
-            if out_of_time and not state.stopped:
-                state.stopped = "time limit"
-            seconds = time.perf_counter() - started
-            log.write(
-                step=step,
-                lr=f"{lr:.6g}",
-                train_loss=f"{train_loss:.6f}",
-                valid_loss=valid,
-                grad_norm=f"{float(norm):.4f}",
-                tokens=state.tokens,
-                seconds=f"{seconds:.1f}",
-            )
-            every = config.checkpoint_every or config.eval_every
-            if valid or step % every == 0 or state.stopped or step == config.steps:
-                save(step)
-            bar.advance(step, train_loss, valid, state.best)
-            if on_step is not None:
-                on_step(step)
-    return TrainResult(step, state.best, time.perf_counter() - started, state.stopped or "steps")
+    def _save_model(self) -> None:
+        dtype = getattr(torch, self.config.save_dtype)
+        self.family.save(self.out, dtype, self.folder_config)
+        result = {
+            "step": self.state.step,
+            "best_valid_loss": self.state.best,
+            "training_seconds": round(self._seconds(), 1),
+            "tokens_seen": self.state.tokens,
+            "hardware": _hardware(self.process),
+            "torch": torch.__version__,
+        }
+        training = {**(self.notes or {}), "model": self.model_config, "train": self.config.to_dict(), "result": result}
+        write_json(self.out / TRAINING, training)
 
+    def _checkpoint_due(self) -> bool:
+        config, step = self.config, self.state.step
+        every = config.checkpoint_every or config.eval_every
+        since = time.perf_counter() - self.last_checkpoint
+        minutes = config.checkpoint_minutes > 0 and since > 60 * config.checkpoint_minutes
+        return step % every == 0 or step == config.steps or agree(minutes, self.process)
 
-def _resume(
-    checkpoint: Checkpoint,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    config: TrainConfig,
-    model_config: dict,
-    state: _RunState,
-    process: Process,
-) -> None:
-    saved = checkpoint.state
-    budget_free = {k: v for k, v in config.to_dict().items() if k != "max_minutes"}
-    saved_train = {k: v for k, v in saved["train_config"].items() if k != "max_minutes"}
-    if saved["model_config"] != model_config or saved_train != budget_free:
-        raise InvalidArgumentError(
-            "the output folder holds a checkpoint of another configuration; use another --out, or the same settings"
-        )
-    model.load_state_dict(checkpoint.model)
-    optimizer.load_state_dict(checkpoint.optimizer)
-    for field in fields(_RunState):
-        setattr(state, field.name, saved[field.name])
-    if process.rank < len(checkpoint.rng_torch):  # the same processes: the same random streams
-        torch.set_rng_state(checkpoint.rng_torch[process.rank])
-        if process.device.type == "cuda" and process.rank < len(checkpoint.rng_cuda):
-            torch.cuda.set_rng_state(checkpoint.rng_cuda[process.rank], process.device)
+    def _save_checkpoint(self) -> None:
+        process = self.process
+        states = all_gather(torch.get_rng_state(), process)
+        cuda = all_gather(torch.cuda.get_rng_state(process.device), process) if process.device.type == "cuda" else []
+        self.state.seconds = self._seconds()
+        self.last_checkpoint = time.perf_counter()
+        if process.main:
+            snapshot = {**asdict(self.state), "model_config": self.model_config, "train_config": self.config.to_dict()}
+            checkpoint = Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), states, cuda, snapshot)
+            save_checkpoint(self.out / CHECKPOINT, checkpoint)
 
+    def _call(self, on_step: Callable[[int], None] | None) -> None:
+        """``on_step`` after a whole step; a KeyboardInterrupt from it keeps that step."""
+        if on_step is None:
+            return
+        try:
+            on_step(self.state.step)
+        except KeyboardInterrupt:
+            if self.process.world == 1:
+                self.state.stopped = "interrupted"
+                self._save_checkpoint()
+            raise
 
-def _write_training(
-    out: Path,
-    model_config: dict,
-    config: TrainConfig,
-    state: _RunState,
-    step: int,
-    seconds: float,
-    process: Process,
-    notes: dict | None,
-) -> None:
-    result = {
-        "step": step,
-        "best_valid_loss": state.best,
-        "training_seconds": round(seconds, 1),
-        "tokens_seen": state.tokens,
-        "hardware": _hardware(process),
-        "torch": torch.__version__,
-    }
-    training = {**(notes or {}), "model": model_config, "train": config.to_dict(), "result": result}
-    (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True) + "\n")
+    def _seconds(self) -> float:
+        return time.perf_counter() - self.started
 
 
 class _Bar:
@@ -369,6 +446,10 @@ class _Bar:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)  # type: ignore[attr-defined]
+
+    def log(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(text, soft_wrap=True, highlight=False, markup=False)  # type: ignore[attr-defined]
 
     def advance(self, step: int, train_loss: float, valid: str, best: float) -> None:
         if self.progress is None:

@@ -1,4 +1,5 @@
-"""Training the Markov model from a built corpus: ``cadenza train markov``.
+"""Fitting the Markov model: counting and pruning n-grams (:func:`fit_markov`), and
+``cadenza train markov`` from a built corpus (:func:`train_markov`).
 
 Each training piece is moved to tonic C (its key label says how far), so that all keys
 pool their statistics; the composer moves the result to the requested key. Pieces are
@@ -7,9 +8,9 @@ grouped by style and mode for the conditional part of the model.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,31 +20,86 @@ from cadenza.data.info import read_manifest
 from cadenza.data.labels import key_label, parse_key
 from cadenza.data.shards import open_shard
 from cadenza.data.tokens import TOKENIZER_FILE, load_tokenizer
-from cadenza.errors import InputFileError
-from cadenza.models.markov import MarkovConfig, MarkovModel
+from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.models.folder import TRAINING, new_folder, write_json
+from cadenza.models.markov import ALL_GROUP, MarkovConfig, MarkovModel, group_name, mix64, pool_name, window_keys
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["beat_unit", "group_name", "pool_name", "normalise_key", "piece_in_c", "train_markov", "HEAD_TOKENS"]
+__all__ = ["fit_markov", "normalise_key", "piece_in_c", "train_markov", "check_vocabulary", "HEAD_TOKENS"]
 
 HEAD_TOKENS = 4  # BOS and the three condition tokens before the music
 MIN_GROUP_PIECES = 20
 
 
-def beat_unit(meter: str) -> str:
-    """The denominator of a meter ("6/8" -> "8"); "4" for a piece without one."""
-    return meter.split("/")[-1] if "/" in meter else "4"
+def fit_markov(
+    config: MarkovConfig,
+    pieces: Sequence[np.ndarray],
+    groups: Sequence[str],
+    pools: Sequence[str] | None = None,
+) -> MarkovModel:
+    """Count every n-gram of every piece, in its pool and in its group."""
+    pools = list(pools) if pools is not None else [ALL_GROUP] * len(pieces)
+    check_vocabulary(pieces, config.vocab_size)
+    all_keys, all_next, all_counts = [], [], []
+    tables = [(p, config.order) for p in config.pools] + [(g, config.group_order) for g in config.groups]
+    for table, longest in tables:
+        members = [p for p, g, pool in zip(pieces, groups, pools, strict=True) if table in (g, pool)]
+        for length in range(longest):
+            keys, successors, counts = _count(config, members, length, table)
+            all_keys.append(keys)
+            all_next.append(successors)
+            all_counts.append(counts)
+    return MarkovModel(
+        config,
+        np.concatenate(all_keys),
+        np.concatenate(all_next).astype(np.uint16),
+        np.minimum(np.concatenate(all_counts), np.iinfo(np.uint16).max).astype(np.uint16),
+    )
 
 
-def pool_name(meter: str) -> str:
-    """The pooled model of every piece with the same beat unit (see :func:`group_name`)."""
-    return f"*|{beat_unit(meter)}"
+def check_vocabulary(pieces: Sequence[np.ndarray], vocab_size: int, source: Path | None = None) -> None:
+    """Refuse token ids outside the vocabulary (a corpus built with another tokenizer, a
+    replaced shard): a model would learn, or index, tokens that do not exist."""
+    for tokens in pieces:
+        if len(tokens) == 0:
+            continue
+        low, high = int(np.min(tokens)), int(np.max(tokens))
+        if low < 0 or high >= vocab_size:
+            raise InputFileError(
+                f"a piece holds token id {high if high >= vocab_size else low}, outside the vocabulary of "
+                f"{vocab_size} tokens (built with another tokenizer?); rebuild it",
+                source,
+            )
 
 
-def group_name(style: str, mode: str, meter: str) -> str:
-    """Pieces are grouped by style, mode and the beat unit of their meter: REMI counts
-    positions and durations in beats of the time signature's denominator, so a quarter
-    note in 6/8 and in 4/4 are different tokens, and must not share statistics."""
-    return f"{style}|{mode}|{beat_unit(meter)}"
+def _count(
+    config: MarkovConfig, pieces: Sequence[np.ndarray], length: int, group: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(context key, successor, count) of every (context of ``length`` tokens, successor)
+    pair, pruned to the pairs in ``min_pieces`` pieces once the context is long enough."""
+    keys, successors, piece_ids = [], [], []
+    for number, tokens in enumerate(pieces):
+        if len(tokens) <= length:
+            continue
+        keys.append(window_keys(tokens, length, group))
+        successors.append(tokens[length:].astype(np.uint64))
+        piece_ids.append(np.full(len(tokens) - length, number, dtype=np.int64))
+    if not keys:
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, empty, empty
+    key, succ, piece = np.concatenate(keys), np.concatenate(successors), np.concatenate(piece_ids)
+    pair = mix64(key ^ (succ * np.uint64(0x9E3779B97F4A7C15)))
+    unique_pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    if length >= config.keep_all_below and config.min_pieces > 1:
+        # in how many pieces each (context, successor) pair occurs
+        order = np.lexsort((piece, pair))
+        pair_sorted, piece_sorted = pair[order], piece[order]
+        first_in_piece = np.ones(len(order), dtype=bool)
+        first_in_piece[1:] = (pair_sorted[1:] != pair_sorted[:-1]) | (piece_sorted[1:] != piece_sorted[:-1])
+        in_pieces = np.unique(pair_sorted[first_in_piece], return_counts=True)[1]  # aligned with unique_pairs
+        keep = in_pieces >= config.min_pieces
+        unique_pairs, first, counts = unique_pairs[keep], first[keep], counts[keep]
+    return key[first], succ[first], counts.astype(np.uint64)
 
 
 def normalise_key(tokens: np.ndarray, tonic: int, vocab: Vocabulary) -> np.ndarray:
@@ -93,6 +149,7 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
         labels = row["labels"]
         tonic, mode = parse_key(labels["key"]) if labels["key"] != "none" else (0, "maj")
         music = np.asarray(shard.sequence(i)[HEAD_TOKENS:], dtype=np.int64)
+        check_vocabulary([music], len(vocab), corpus)
         pieces.append(normalise_key(music, tonic, vocab))
         groups.append(group_name(str(labels["style"]), mode, str(labels["meter"])))
         pools.append(pool_name(str(labels["meter"])))
@@ -109,14 +166,13 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
     config = replace(
         base, vocab_size=len(vocab), groups=tuple(sorted(set(groups) - {""})), pools=tuple(sorted(set(pools)))
     )
-    model = MarkovModel.fit(config, pieces, groups, pools)
-    model.save(out)
-    shutil.copy(corpus / TOKENIZER_FILE, out / TOKENIZER_FILE)
-    model_config = json.loads((out / "config.json").read_text())
+    try:
+        config.check()
+    except ValueError as error:
+        raise InvalidArgumentError(str(error)) from None
+    model = fit_markov(config, pieces, groups, pools)
     # pop, when the corpus has it: a full texture (melody, chords, bass) suits most uses
     default_style = "pop" if "pop" in styles else styles.most_common(1)[0][0]
-    model_config.update(key_normalised=True, default_style=default_style)
-    (out / "config.json").write_text(json.dumps(model_config, indent=1, sort_keys=True) + "\n")
     training = {
         "corpus": str(corpus),
         "pieces": len(pieces),
@@ -126,5 +182,8 @@ def train_markov(corpus: Path, out: Path, config: MarkovConfig | None = None) ->
         ],
         "groups": {g: n for g, n in sorted(Counter(groups).items()) if g},
     }
-    (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True) + "\n")
+    with new_folder(out) as folder:  # the folder appears whole, or not at all
+        model.save(folder, extra={"key_normalised": True, "default_style": default_style})
+        shutil.copy(corpus / TOKENIZER_FILE, folder / TOKENIZER_FILE)
+        write_json(folder / TRAINING, training)
     return out

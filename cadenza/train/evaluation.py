@@ -2,9 +2,11 @@
 
 The protocol (``cadenza evaluate markov`` / ``cadenza evaluate transformer``): up to
 ``pieces_per_style`` pieces of each style from the split (untransposed, with a key), each
-moved to C as the models learn it, its first ``tokens_per_piece`` music tokens; every music
-token after the first is scored, in nats. The Markov model sees the music only (its group
-carries the conditions); the Transformer sees the condition tokens before it as well.
+moved to C as the models learn it, its first ``tokens_per_piece`` music tokens (0: all of
+them; 300 by default, which keeps a CPU run short); every music token after the first is
+scored, in nats. A split with nothing to score is refused with the reason. The Markov
+model sees the music only (its group carries the conditions); the Transformer sees the
+condition tokens before it as well.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from cadenza.data.info import read_manifest
 from cadenza.data.labels import parse_key
 from cadenza.data.shards import open_shard
 from cadenza.data.tokens import load_tokenizer
-from cadenza.models.markov_fit import HEAD_TOKENS, group_name, piece_in_c, pool_name
+from cadenza.errors import InputFileError
+from cadenza.models.markov import group_name, pool_name
 from cadenza.models.vocabulary import Vocabulary
+from cadenza.train.markov import HEAD_TOKENS, piece_in_c
 
 __all__ = ["EvaluationPiece", "evaluation_pieces", "evaluate_markov", "evaluate_transformer"]
 
@@ -41,6 +45,12 @@ def evaluation_pieces(
     rows = read_manifest(corpus)
     vocab = Vocabulary.from_tokenizer_vocab(load_tokenizer(corpus).vocab)
     shard = open_shard(corpus, split)
+    if len(shard) == 0:
+        raise InputFileError(
+            f"has no pieces in its {split!r} split (too few pieces were given to set some aside); "
+            "evaluate another split with --split, or build the corpus from more pieces",
+            corpus,
+        )
     taken: Counter[str] = Counter()
     for i in range(len(shard)):
         if int(shard.index[i, 3]) != 0:
@@ -52,17 +62,24 @@ def evaluation_pieces(
         taken[style] += 1
         tonic, mode = parse_key(labels["key"])
         tokens = piece_in_c(shard.sequence(i), tonic, mode, vocab)
-        music = tokens[HEAD_TOKENS : HEAD_TOKENS + tokens_per_piece]
+        music = tokens[HEAD_TOKENS : HEAD_TOKENS + tokens_per_piece] if tokens_per_piece else tokens[HEAD_TOKENS:]
         yield EvaluationPiece(style, mode, str(labels["meter"]), tokens[:HEAD_TOKENS], music)
 
 
-def _per_style(scores: Iterator[tuple[str, float, int]]) -> dict[str, tuple[float, int]]:
+def _per_style(scores: Iterator[tuple[str, float, int]], corpus: Path, split: str) -> dict[str, tuple[float, int]]:
     totals: dict[str, list[float]] = {}
     for style, nll, count in scores:
         entry = totals.setdefault(style, [0.0, 0])
         entry[0] += nll
         entry[1] += count
-    return {style: (total / max(count, 1), int(count)) for style, (total, count) in sorted(totals.items())}
+    results = {style: (total / count, int(count)) for style, (total, count) in sorted(totals.items()) if count}
+    if not results:
+        raise InputFileError(
+            f"has nothing to score in its {split!r} split (no untransposed piece with a key label and two "
+            "music tokens or more)",
+            corpus,
+        )
+    return results
 
 
 def evaluate_markov(
@@ -75,11 +92,13 @@ def evaluate_markov(
 
     def scores() -> Iterator[tuple[str, float, int]]:
         for piece in evaluation_pieces(corpus, split, pieces_per_style, tokens_per_piece):
+            if len(piece.music) < 2:
+                continue
             group, pool = group_name(piece.style, piece.mode, piece.meter), pool_name(piece.meter)
             nll = -model.log_likelihood(list(piece.music), group if group in model.config.groups else None, pool)
             yield piece.style, nll, len(piece.music) - 1
 
-    return _per_style(scores())
+    return _per_style(scores(), corpus, split)
 
 
 def evaluate_transformer(
@@ -108,4 +127,4 @@ def evaluate_transformer(
                 nll = token_nll(model(batch.inputs), batch)
             yield piece.style, float(nll), batch.scored
 
-    return _per_style(scores())
+    return _per_style(scores(), corpus, split)
