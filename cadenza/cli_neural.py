@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cadenza.cli_output import console
 from cadenza.data.process import parse_shifts
 from cadenza.errors import InputFileError, InvalidArgumentError
 
 __all__ = ["register", "resolve_settings"]
 
-console = Console()
 TASKS = ("remi", "jsb16", "jsb-frames")
 PRESETS = ("tiny", "default")
 

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cadenza.cli_output import console
 from cadenza.errors import InvalidArgumentError
 
 __all__ = ["register", "load_index"]
-
-console = Console()
 
 keys_app = typer.Typer(help="Signing keys for provenance records.", no_args_is_help=True)
 
@@ -49,11 +47,14 @@ def originality(
     index: Annotated[Path | None, typer.Option("--index", help="An index folder (default: the model's).")] = None,
     model: Annotated[str, typer.Option(help="Use the index shipped with this model.")] = "default",
     level: Annotated[str, typer.Option(help="STRICT, NORMAL or OFF: how short a copy is flagged.")] = "NORMAL",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     piece: Annotated[int, typer.Option("--piece", help="Which piece of a file that holds several.")] = 0,
 ) -> None:
     """How much of a piece is found in the training set, and how that compares with
-    what the training pieces share with one another."""
+    what the training pieces share with one another.
+
+    Exit code: 0 not flagged, 1 FLAGGED (close to a training piece), 2 could not check.
+    """
     from cadenza.io import load_score
     from cadenza.provenance.report import originality_report
 
@@ -143,7 +144,7 @@ def keys_list() -> None:
 
 def verify(
     path: Annotated[Path, typer.Argument(help="A file written by `cadenza generate`.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Whether a file's music and its provenance record are intact, and who signed them."""
     from dataclasses import asdict
