@@ -66,7 +66,7 @@ def meter_changes(score: symusic.Score) -> list[tuple[int, int, int]]:
     """
     score = as_tick_score(score)
     ticks, num, den = _stated(score)
-    last = np.r_[ticks[1:] != ticks[:-1], True]  # of several at one tick, the last one counts
+    last = np.r_[ticks[1:] != ticks[:-1], True][: ticks.size]  # of several at one tick, the last counts
     ticks, num, den = ticks[last], num[last], den[last]
     if ticks.size == 0 or ticks[0] > 0:
         ticks = np.r_[0, ticks]
