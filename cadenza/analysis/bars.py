@@ -24,7 +24,7 @@ import symusic
 
 from cadenza.analysis._notes import as_tick_score
 
-__all__ = ["bar_count", "bar_lines", "meter_changes", "music_end", "states_meter"]
+__all__ = ["bar_count", "bar_lines", "bar_numbers", "meter_changes", "music_end", "states_meter"]
 
 _DEFAULT_METER = (4, 4)
 
@@ -102,3 +102,16 @@ def bar_lines(score: symusic.Score) -> np.ndarray:
     first = np.cumsum(count) - count  # index of each segment's first bar
     within = np.arange(int(count.sum())) - np.repeat(first, count)
     return np.repeat(starts, count) + np.repeat(length, count) * within
+
+
+def bar_numbers(score: symusic.Score, ticks: np.ndarray) -> np.ndarray:
+    """0-based number of the bar each tick falls in (int64, same shape as ``ticks``).
+
+    Ticks after the end of the music go on counting bars of the last meter; ticks
+    before 0 are in bar 0.
+    """
+    starts, length, count = _segments(score)
+    first = np.cumsum(count) - count
+    t = np.maximum(np.asarray(ticks, dtype=np.float64), 0.0)
+    segment = np.searchsorted(starts, t, side="right") - 1
+    return (first[segment] + np.floor((t - starts[segment]) / length[segment] + 1e-9)).astype(np.int64)

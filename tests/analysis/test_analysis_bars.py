@@ -12,7 +12,7 @@ from analysis_scores import block_chords, make_score
 from typer.testing import CliRunner
 
 from cadenza.analysis import analyze_score
-from cadenza.analysis.bars import bar_count, bar_lines, meter_changes, music_end
+from cadenza.analysis.bars import bar_count, bar_lines, bar_numbers, meter_changes, music_end
 from cadenza.cli import app
 from cadenza.io.summary import summarize
 
@@ -43,6 +43,9 @@ def test_meter_changes_and_a_signature_inside_a_bar() -> None:
     np.testing.assert_array_equal(bar_lines(score) / TPQ, [0, 3, 6, 7, 9, 12])
     assert bar_count(score) == 6
     assert meter_changes(score) == [(0, 3, 4), (7 * TPQ, 2, 4), (9 * TPQ, 6, 8)]
+    onsets = np.array([0, 2.9, 3, 6.5, 7, 8.99, 9, 14.9, 20]) * TPQ
+    np.testing.assert_array_equal(bar_numbers(score, onsets), [0, 0, 1, 2, 3, 3, 4, 5, 7])
+    np.testing.assert_array_equal(bar_numbers(score, bar_lines(score)), np.arange(6))
 
 
 def test_what_does_not_change_the_bars() -> None:
