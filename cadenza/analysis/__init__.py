@@ -2,7 +2,8 @@
 
 Key over time, chords per beat (Harte syntax), beats, downbeats, meter and tempo, the
 bars a file states (the one count of bars every command uses), the melody and bass
-lines, sections, descriptive metrics, and the comparison of two collections of pieces. :func:`analyze_score` gathers them into one JSON-ready dict.
+lines, sections, descriptive metrics, and the comparison of two collections of pieces.
+:func:`analyze_score` gathers them into one JSON-ready dict.
 """
 
 from cadenza.analysis.bars import bar_count, bar_lines, bar_numbers, meter_changes
