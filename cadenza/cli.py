@@ -1,6 +1,7 @@
 """The ``cadenza`` command line: parse arguments, call the API, format the answer.
 
-Every :class:`~cadenza.errors.CadenzaError` becomes one line on stderr and exit code 2.
+Every :class:`~cadenza.errors.CadenzaError` becomes one line on stderr and exit code 2;
+text from files and paths is printed through :func:`~cadenza.cli_output.shown`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from cadenza import __version__
+from cadenza.cli_output import console, error_console, progress, shown
 from cadenza.errors import CadenzaError, InvalidArgumentError, OutputExistsError
 
 if TYPE_CHECKING:
     from cadenza.provenance.report import OriginalityReport
+
+__all__ = ["app", "console", "error_console", "main", "progress", "shown"]
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 a negative verdict (originality FLAGGED, verify not intact); "
+    "2 could not do it (one line on stderr names the file or argument and why); 130 interrupted."
+)
 
 
 class _FriendlyGroup(TyperGroup):
@@ -34,7 +42,7 @@ class _FriendlyGroup(TyperGroup):
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise  # usage errors, --help and exits: the command line's own business
         except CadenzaError as error:
-            error_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            error_console.print(f"[red]error:[/red] {shown(error)}", highlight=False, soft_wrap=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             error_console.print("interrupted")
@@ -42,29 +50,69 @@ class _FriendlyGroup(TyperGroup):
         except Exception as error:  # a bug of ours: one line, the traceback only on request
             if os.environ.get("CADENZA_DEBUG"):
                 raise
+            # exit 2, never 1: a script reads 1 as a verdict (FLAGGED, not intact)
             error_console.print(
-                f"[red]internal error:[/red] {type(error).__name__}: {error} "
+                f"[red]internal error:[/red] {shown(type(error).__name__)}: {shown(error)} "
                 "(set CADENZA_DEBUG=1 for details and please report it)",
                 highlight=False,
                 soft_wrap=True,
             )
-            ctx.exit(1)
+            ctx.exit(2)
 
+
+def _flags_show_no_type() -> None:
+    """typer 0.2x's rich help prints every option's value type, ``<bool>`` on flags too
+    (its plain-text help and older typers leave it out: a flag takes no value); print
+    none for flags, here once for every command, ``--help`` included."""
+    from typer.core import TyperOption
+
+    show_type = getattr(TyperOption, "display_type_rich", None)
+    if show_type is None or getattr(show_type, "flags_show_no_type", False):
+        return  # a typer without the quirk, or already done
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else show_type(self, ctx)
+
+    display_type_rich.flags_show_no_type = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 
 app = typer.Typer(
     cls=_FriendlyGroup,
     name="cadenza",
-    help="Compose, analyse and inspect music.",
+    help=f"Compose, analyse and inspect music.\n\n{EXIT_CODES}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-error_console = Console(stderr=True)
 
 InputPath = Annotated[Path, typer.Argument(help="A music file: .mid .midi .musicxml .xml .mxl .abc .krn")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
 Index = Annotated[int, typer.Option("--index", help="Which piece of a file that holds several (ABC books).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
+
+
+MAX_SEED = 2**63 - 1
+
+
+def _seed(value: int) -> int:
+    """Callback of ``--seed``: a seed is a whole number from 0 (a negative one has no meaning)."""
+    if not 0 <= value <= MAX_SEED:
+        raise InvalidArgumentError(f"--seed {value}: a seed is a whole number from 0 to {MAX_SEED}")
+    return value
+
+
+def _distinct(paths: list[Path]) -> list[Path]:
+    """Callback of a repeated output option: one file named twice would be written twice."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        same = seen.setdefault(os.path.realpath(path.expanduser()), path)
+        if same is not path:
+            also = "" if str(same) == str(path) else f" (also as {same})"
+            raise InvalidArgumentError(f"is given twice as an output{also}", path)
+    return paths
 
 
 def _version(value: bool) -> None:
@@ -75,13 +123,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print cadenza's version and exit.")
+    ] = False,
 ) -> None:
     """Compose, analyse and inspect music."""
 
 
 @app.command()
-def info(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = False, index: Index = 0) -> None:
+def info(path: InputPath, as_json: AsJson = False, index: Index = 0) -> None:
     """Format, tracks, notes, length, tempo, meter and key signature of a music file."""
     from cadenza.io import format_of, load_score
     from cadenza.io.summary import summarize
@@ -91,7 +141,7 @@ def info(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = Fal
     if as_json:
         console.print_json(json.dumps({"path": str(path), "format": fmt, **summary.to_dict()}))
         return
-    console.print(f"[bold]{path}[/bold]  ({fmt})")
+    console.print(f"[bold]{shown(path)}[/bold]  ({fmt})")
     console.print(
         f"{summary.notes} notes · {summary.seconds:.1f} s · {summary.bars} bars · "
         f"tempo {', '.join(f'{t:g}' for t in summary.tempos_bpm)} bpm · "
@@ -99,14 +149,15 @@ def info(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = Fal
         f"key signature {', '.join(summary.key_signatures) or 'none'} · {summary.ticks_per_quarter} ticks/quarter"
     )
     table = Table("#", "track", "instrument", "program", "notes")
+    table.columns[1].overflow = "fold"  # a long name is folded on a narrow terminal, never cut
     for number, track in enumerate(summary.tracks, 1):
         program = "drums" if track.is_drum else str(track.program)
-        table.add_row(str(number), track.name or "—", track.instrument, program, str(track.notes))
+        table.add_row(str(number), shown(track.name) or "—", track.instrument, program, str(track.notes))
     console.print(table)
 
 
 @app.command()
-def analyze(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = False, index: Index = 0) -> None:
+def analyze(path: InputPath, as_json: AsJson = False, index: Index = 0) -> None:
     """Key, chords, beats, tempo, meter, melody, sections and metrics of a music file."""
     from cadenza.analysis.report import analyze_score, render_report
     from cadenza.io import load_score
@@ -115,7 +166,7 @@ def analyze(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = 
     if as_json:
         console.print_json(json.dumps(result))
         return
-    console.print(f"[bold]{path}[/bold]")
+    console.print(f"[bold]{shown(path)}[/bold]")
     console.print(render_report(result))
 
 
@@ -130,7 +181,7 @@ def convert(
     from cadenza.io import load_score, save_score
 
     save_score(load_score(source, index=index), target, force=force)
-    console.print(f"wrote {target}")
+    console.print(f"wrote {shown(target)}")
 
 
 @app.command()
@@ -145,7 +196,7 @@ def render(
 
     format_of(output, frozenset({Format.WAV, Format.PNG}))
     save_score(load_score(source, index=index), output, force=force)
-    console.print(f"wrote {output}")
+    console.print(f"wrote {shown(output)}")
 
 
 def _numbered(path: Path, number: int, count: int) -> Path:
@@ -155,7 +206,10 @@ def _numbered(path: Path, number: int, count: int) -> Path:
 @app.command()
 def generate(
     output: Annotated[
-        list[Path], typer.Option("-o", "--output", help="OUT.mid .musicxml .mxl .wav .png; repeat for several formats.")
+        list[Path],
+        typer.Option(
+            "-o", "--output", help="OUT.mid .musicxml .mxl .wav .png; repeat for several formats.", callback=_distinct
+        ),
     ],
     style: Annotated[str | None, typer.Option(help="pop, chorale, folk, early or classical.")] = None,
     mood: Annotated[str | None, typer.Option(help="calm, happy, sad or tense.")] = None,
@@ -170,7 +224,7 @@ def generate(
     model: Annotated[
         str, typer.Option(help="An installed model (see `cadenza models`) or a model folder.")
     ] = "default",
-    seed: Annotated[int, typer.Option(help="The same seed and conditions give the same music.")] = 0,
+    seed: Annotated[int, typer.Option(help="The same seed and conditions give the same music.", callback=_seed)] = 0,
     temperature: Annotated[float, typer.Option(help="Above 1: bolder; below 1: safer.")] = 1.0,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k likeliest tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option("--top-p", help="Sample from the smallest set with this probability.")] = 0.95,

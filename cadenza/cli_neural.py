@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cadenza.cli_output import console
 from cadenza.data.process import parse_shifts
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.folder import TRAINING, read_json, write_file
 
 __all__ = ["register", "resolve_settings"]
 
-console = Console()
 TASKS = ("remi", "jsb16", "jsb-frames")
 PRESETS = ("auto", "tiny", "cpu", "default")
 _PRESET_SETTINGS: dict[str, dict[str, dict]] = {

@@ -11,15 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cadenza.cli_output import console, error_console, shown
 from cadenza.errors import InvalidArgumentError
 
 __all__ = ["register", "load_index"]
-
-console = Console()
-error_console = Console(stderr=True)
 
 keys_app = typer.Typer(help="Signing keys for provenance records.", no_args_is_help=True)
 
@@ -50,11 +47,14 @@ def originality(
     index: Annotated[Path | None, typer.Option("--index", help="An index folder (default: the model's).")] = None,
     model: Annotated[str, typer.Option(help="Use the index shipped with this model.")] = "default",
     level: Annotated[str, typer.Option(help="STRICT, NORMAL or OFF: how short a copy is flagged.")] = "NORMAL",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     piece: Annotated[int, typer.Option("--piece", help="Which piece of a file that holds several.")] = 0,
 ) -> None:
     """How much of a piece is found in the training set, and how that compares with
-    what the training pieces share with one another."""
+    what the training pieces share with one another.
+
+    Exit code: 0 not flagged, 1 FLAGGED (close to a training piece), 2 could not check.
+    """
     from cadenza.io import load_score
     from cadenza.provenance.report import originality_report
 
@@ -117,14 +117,6 @@ def index_command(
     )
 
 
-def _text(value: object) -> str:
-    """Text from a file or a path, safe to print: no Rich markup, no control characters."""
-    from rich.markup import escape
-
-    text = str(value)
-    return escape("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
-
-
 @keys_app.command("new")
 def keys_new(
     name: Annotated[str, typer.Option(help="The key's name.")] = "default",
@@ -135,7 +127,7 @@ def keys_new(
     from cadenza.provenance.keys import keys_dir, new_key
 
     key = new_key(name, signer, force=force)
-    console.print(f"key {_text(key.name)} for {_text(key.signer)}, id {key.key_id}, in {_text(keys_dir())}")
+    console.print(f"key {shown(key.name)} for {shown(key.signer)}, id {key.key_id}, in {shown(keys_dir())}")
 
 
 @keys_app.command("list")
@@ -145,16 +137,16 @@ def keys_list() -> None:
 
     table = Table("key id", "signer")
     for key_id, signer in known_keys().items():
-        table.add_row(key_id, _text(signer))
-    console.print(_text(keys_dir()))
+        table.add_row(key_id, shown(signer))
+    console.print(shown(keys_dir()))
     console.print(table)
 
 
 def _identity(result) -> str:  # a Verification whose signature holds
-    claimed = _text(result.signer)
+    claimed = shown(result.signer)
     if result.known_key:
         also = "" if result.known_signer == result.signer else f"; the record names the signer {claimed}"
-        return f"signed by {_text(result.known_signer)} (key {result.key_id}, a key this machine knows{also})"
+        return f"signed by {shown(result.known_signer)} (key {result.key_id}, a key this machine knows{also})"
     unknown = f"signed with key {result.key_id}, which this machine does not know"
     return f"{unknown} (the record names the signer {claimed}, unconfirmed)"
 
@@ -175,13 +167,13 @@ def verify(
     try:
         result = verify_file(path)
     except CadenzaError as error:
-        error_console.print(f"[red]could not check[/red]: {_text(error)}", highlight=False, soft_wrap=True)
+        error_console.print(f"[red]could not check[/red]: {shown(error)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except Exception as error:  # a bug of ours is not a verdict on the file
         if os.environ.get("CADENZA_DEBUG"):
             raise
         error_console.print(
-            f"[red]could not check[/red]: {_text(path)}: internal error {type(error).__name__} "
+            f"[red]could not check[/red]: {shown(path)}: internal error {type(error).__name__} "
             "(set CADENZA_DEBUG=1 for details and please report it)",
             highlight=False,
             soft_wrap=True,
@@ -191,14 +183,14 @@ def verify(
         console.print_json(json.dumps({**asdict(result), "intact": result.intact}))
     else:
         for warning in result.warnings:
-            error_console.print(f"[yellow]warning[/yellow]: {_text(warning)}", highlight=False, soft_wrap=True)
+            error_console.print(f"[yellow]warning[/yellow]: {shown(warning)}", highlight=False, soft_wrap=True)
         if result.intact:
             music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
-            line = f"[green]intact[/green]: {_text(path)}: {music} {_identity(result)}"
+            line = f"[green]intact[/green]: {shown(path)}: {music} {_identity(result)}"
             console.print(line, highlight=False, soft_wrap=True)
         else:
-            problems = "; ".join(_text(p) for p in result.problems)
-            console.print(f"[red]NOT intact[/red]: {_text(path)}: {problems}", highlight=False, soft_wrap=True)
+            problems = "; ".join(shown(p) for p in result.problems)
+            console.print(f"[red]NOT intact[/red]: {shown(path)}: {problems}", highlight=False, soft_wrap=True)
     if not result.intact:
         raise typer.Exit(1)
 

@@ -1,10 +1,12 @@
 """Musical understanding: pure functions of a ``symusic.Score``.
 
 Key over time, chords per beat (Harte syntax), beats, downbeats, meter and tempo, the
-melody and bass lines, sections, descriptive metrics, and the comparison of two
-collections of pieces. :func:`analyze_score` gathers them into one JSON-ready dict.
+bars a file states (the one count of bars every command uses), the melody and bass
+lines, sections, descriptive metrics, and the comparison of two collections of pieces.
+:func:`analyze_score` gathers them into one JSON-ready dict.
 """
 
+from cadenza.analysis.bars import bar_count, bar_lines, bar_numbers, meter_changes
 from cadenza.analysis.beats import BeatGrid, beat_grid, meter_segments, tempo_segments
 from cadenza.analysis.chords import ChordSegment, beat_chords, chord_segments
 from cadenza.analysis.compare import FeatureComparison, compare_collections, compare_values
@@ -22,6 +24,9 @@ __all__ = [
     "Section",
     "all_metrics",
     "analyze_score",
+    "bar_count",
+    "bar_lines",
+    "bar_numbers",
     "bass",
     "beat_chords",
     "beat_grid",
@@ -32,6 +37,7 @@ __all__ = [
     "main_key",
     "melody",
     "melody_track",
+    "meter_changes",
     "meter_segments",
     "render_report",
     "sections",

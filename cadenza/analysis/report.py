@@ -4,12 +4,20 @@
 
     {"key": [{"start", "end", "label", "confidence"}],
      "chords": [{"start", "end", "label"}],
-     "beats": [...], "downbeats": [...],
+     "beats": [...], "downbeats": [...], "bars": int,
      "tempo": [{"start", "bpm"}],
      "time_signature": [{"start", "numerator", "denominator"}],
+     "meter_stated": bool,
+     "estimated_time_signature": [{"start", "numerator", "denominator"}],
      "melody_track": int | None,
      "sections": [{"start", "end", "label"}],
      "metrics": {name: float | None}}
+
+Bars and meter are the file's own (:mod:`cadenza.analysis.bars`, as ``cadenza info``
+counts them): ``downbeats`` are its bar lines, ``bars`` their number and
+``time_signature`` its meter. A file that states no meter is read as MIDI reads it, in
+4/4 (``meter_stated`` is false), and only then is the meter estimated from the notes
+given, in ``estimated_time_signature`` (``[]`` otherwise).
 
 ``melody_track`` is the index (in ``score.tracks``) of the track named like a melody,
 else of the track that gives the skyline melody most of its notes, else ``None``.
@@ -28,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cadenza.analysis._notes import as_tick_score
+from cadenza.analysis.bars import bar_lines, meter_changes, states_meter
 from cadenza.analysis.beats import beat_grid, meter_segments, tempo_segments
 from cadenza.analysis.chords import chord_segments
 from cadenza.analysis.key import key_segments
@@ -70,17 +79,33 @@ def analyze_score(score: symusic.Score) -> dict[str, Any]:
     if mel is None:
         mel = skyline_track(score)
     metrics = {k: (None if math.isnan(v) else round(float(v), _DIGITS)) for k, v in all_metrics(score).items()}
+    stated = states_meter(score)
+    meter = [(float(to_s(np.array([t]))[0]), n, d) for t, n, d in meter_changes(score)]
+    estimated = [] if stated else meter_segments(grid)
+    bars = bar_lines(score)
     return {
         "key": keys,
         "chords": chords,
         "beats": [_sec(t) for t in grid.beat_seconds()],
-        "downbeats": [_sec(t) for t in grid.downbeat_seconds()],
+        "downbeats": [_sec(t) for t in to_s(bars)],
+        "bars": int(bars.size),
         "tempo": [{"start": _sec(t), "bpm": round(b, 2)} for t, b in tempo_segments(grid)],
-        "time_signature": [{"start": _sec(t), "numerator": n, "denominator": d} for t, n, d in meter_segments(grid)],
+        "time_signature": _meters(meter),
+        "meter_stated": stated,
+        "estimated_time_signature": _meters(estimated),
         "melody_track": mel,
         "sections": parts,
         "metrics": metrics,
     }
+
+
+def _meters(segments: list[tuple[float, int, int]]) -> list[dict[str, Any]]:
+    return [{"start": _sec(t), "numerator": n, "denominator": d} for t, n, d in segments]
+
+
+def _meter_names(segments: list[dict[str, Any]]) -> str:
+    """Meters in order of first appearance: ``"4/4, 3/4"``."""
+    return ", ".join(dict.fromkeys(f"{m['numerator']}/{m['denominator']}" for m in segments))
 
 
 def _clock(t: float) -> str:
@@ -102,9 +127,12 @@ def render_report(result: dict[str, Any], max_chords: int = 48) -> Group:
         else (f"{min(tempi):.1f}–{max(tempi):.1f} bpm ({len(tempi)} changes)" if tempi else "—")
     )
     summary.add_row("tempo", tempo)
-    meters = sorted({f"{m['numerator']}/{m['denominator']}" for m in result["time_signature"]})
-    summary.add_row("meter", ", ".join(meters) or "—")
-    summary.add_row("beats / bars", f"{len(result['beats'])} / {len(result['downbeats'])}")
+    meter = _meter_names(result["time_signature"]) or "—"
+    if not result["meter_stated"]:
+        guess = _meter_names(result["estimated_time_signature"])
+        meter += f" (none stated in the file; the notes suggest {guess})" if guess else " (none stated in the file)"
+    summary.add_row("meter", meter)
+    summary.add_row("beats / bars", f"{len(result['beats'])} / {result['bars']}")
     mel = result["melody_track"]
     summary.add_row("melody track", "—" if mel is None else str(mel))
     summary.add_row("form", " ".join(s["label"] for s in result["sections"]) or "—")

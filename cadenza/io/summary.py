@@ -10,7 +10,10 @@ from dataclasses import asdict, dataclass
 
 import symusic
 
+from cadenza.analysis.bars import bar_count, meter_changes
 from cadenza.theory import key_signature_name
+
+__all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
 
 __all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
 
@@ -62,8 +65,8 @@ def summarize(score: symusic.Score) -> ScoreSummary:
     ]
     notes = sum(t.notes for t in tracks)
     seconds = float(score.to("second").end()) if notes else 0.0
-    bars = len(score.get_downbeats()) if notes else 0
+    bars = bar_count(score)
     tempos = sorted({round(t.qpm, 2) for t in score.tempos}) or [120.0]
-    meters = list(dict.fromkeys(f"{s.numerator}/{s.denominator}" for s in score.time_signatures)) or ["4/4"]
+    meters = list(dict.fromkeys(f"{n}/{d}" for _, n, d in meter_changes(score)))
     keys = list(dict.fromkeys(key_signature_name(k.key, bool(k.tonality)) for k in score.key_signatures))
     return ScoreSummary(tracks, notes, seconds, bars, score.tpq, tempos, meters, keys)

@@ -15,8 +15,11 @@ KEYS = {
     "chords",
     "beats",
     "downbeats",
+    "bars",
     "tempo",
     "time_signature",
+    "meter_stated",
+    "estimated_time_signature",
     "melody_track",
     "sections",
     "metrics",
@@ -31,11 +34,13 @@ def check_shape(result: dict) -> None:
     for c in result["chords"]:
         assert set(c) == {"start", "end", "label"} and c["start"] < c["end"]
     assert all(isinstance(t, float) for t in result["beats"] + result["downbeats"])
-    assert set(result["downbeats"]) <= set(result["beats"])
+    assert len(result["downbeats"]) == result["bars"] and result["downbeats"] == sorted(result["downbeats"])
     for t in result["tempo"]:
         assert set(t) == {"start", "bpm"} and t["bpm"] > 0
-    for m in result["time_signature"]:
+    for m in result["time_signature"] + result["estimated_time_signature"]:
         assert set(m) == {"start", "numerator", "denominator"}
+    assert result["time_signature"][0]["start"] == 0.0
+    assert result["estimated_time_signature"] == [] or not result["meter_stated"]
     for s in result["sections"]:
         assert set(s) == {"start", "end", "label"}
     assert result["melody_track"] is None or isinstance(result["melody_track"], int)

@@ -1,0 +1,117 @@
+"""Bars as a file states them: its time signatures, up to the end of its music.
+
+The one owner of "how many bars": ``cadenza info``, ``cadenza analyze`` and the lengths
+the composer reports all count with :func:`bar_count`, so they agree on any file.
+
+* A bar of ``n/d`` lasts ``4n/d`` quarters. Before the first time signature, and in a
+  file that states none, bars are 4/4 (MIDI's default).
+* A time signature that falls inside a bar starts a new bar there (the bar before it is
+  cut short), as notation programs read such files. One that restates the meter in
+  force changes nothing; several at one tick: the last one counts. Signatures with a
+  numerator or denominator below 1 are ignored.
+* The music ends where its last note ends (drum notes included; a note of no length
+  still occupies its bar). A file without notes has no bars; events after the last note
+  (a late marker, a trailing time signature) add none.
+
+Counting is arithmetic per meter segment, so a file of many time signatures or a very
+long note costs no more than its number of signatures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import symusic
+
+from cadenza.analysis._notes import as_tick_score
+
+__all__ = ["bar_count", "bar_lines", "bar_numbers", "meter_changes", "music_end", "states_meter"]
+
+_DEFAULT_METER = (4, 4)
+
+
+def music_end(score: symusic.Score) -> int:
+    """Tick at which the last note of any track ends (at least its onset + 1); 0 without notes."""
+    score = as_tick_score(score)
+    end = 0
+    for track in score.tracks:
+        if len(track.notes):
+            arr = track.notes.numpy()
+            start = arr["time"].astype(np.int64)
+            end = max(end, int((start + np.maximum(arr["duration"].astype(np.int64), 1)).max()))
+    return end
+
+
+def _stated(score: symusic.Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ticks, numerators and denominators of the valid time signatures, in time order."""
+    arr = score.time_signatures.numpy()
+    ticks = arr["time"].astype(np.int64)
+    num = arr["numerator"].astype(np.int64)
+    den = arr["denominator"].astype(np.int64)
+    ok = (num >= 1) & (den >= 1) & (ticks >= 0)
+    ticks, num, den = ticks[ok], num[ok], den[ok]
+    order = np.argsort(ticks, kind="stable")
+    return ticks[order], num[order], den[order]
+
+
+def states_meter(score: symusic.Score) -> bool:
+    """Whether the file carries at least one (valid) time signature."""
+    return _stated(as_tick_score(score))[0].size > 0
+
+
+def meter_changes(score: symusic.Score) -> list[tuple[int, int, int]]:
+    """``[(tick, numerator, denominator)]``: the meter from tick 0 and each change of it.
+
+    Always starts at tick 0 (4/4 where the file states nothing there); changes at or
+    after the end of the music are left out, since no bar follows them.
+    """
+    score = as_tick_score(score)
+    ticks, num, den = _stated(score)
+    last = np.r_[ticks[1:] != ticks[:-1], True][: ticks.size]  # of several at one tick, the last counts
+    ticks, num, den = ticks[last], num[last], den[last]
+    if ticks.size == 0 or ticks[0] > 0:
+        ticks = np.r_[0, ticks]
+        num = np.r_[_DEFAULT_METER[0], num]
+        den = np.r_[_DEFAULT_METER[1], den]
+    change = np.r_[True, (num[1:] != num[:-1]) | (den[1:] != den[:-1])]
+    end = music_end(score)
+    keep = change & ((ticks < end) | (ticks == 0))
+    return [(int(t), int(n), int(d)) for t, n, d in zip(ticks[keep], num[keep], den[keep], strict=True)]
+
+
+def _segments(score: symusic.Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start tick, bar length (ticks) and number of bars of each meter segment."""
+    score = as_tick_score(score)
+    changes = np.array(meter_changes(score), dtype=np.float64).reshape(-1, 3)
+    starts = changes[:, 0]
+    length = changes[:, 1] * 4.0 * score.ticks_per_quarter / changes[:, 2]
+    end = float(music_end(score))
+    stops = np.minimum(np.r_[starts[1:], end], end)
+    count = np.ceil((stops - starts) / length - 1e-9).clip(min=0).astype(np.int64)
+    return starts, length, count
+
+
+def bar_count(score: symusic.Score) -> int:
+    """Number of bars that start before the music ends (see the module docstring)."""
+    return int(_segments(score)[2].sum())
+
+
+def bar_lines(score: symusic.Score) -> np.ndarray:
+    """Tick of each bar's first beat, ``bar_count(score)`` of them (float: a bar of
+    ``n/8`` may be a fractional number of ticks long)."""
+    starts, length, count = _segments(score)
+    first = np.cumsum(count) - count  # index of each segment's first bar
+    within = np.arange(int(count.sum())) - np.repeat(first, count)
+    return np.repeat(starts, count) + np.repeat(length, count) * within
+
+
+def bar_numbers(score: symusic.Score, ticks: np.ndarray) -> np.ndarray:
+    """0-based number of the bar each tick falls in (int64, same shape as ``ticks``).
+
+    Ticks after the end of the music go on counting bars of the last meter; ticks
+    before 0 are in bar 0.
+    """
+    starts, length, count = _segments(score)
+    first = np.cumsum(count) - count
+    t = np.maximum(np.asarray(ticks, dtype=np.float64), 0.0)
+    segment = np.searchsorted(starts, t, side="right") - 1
+    return (first[segment] + np.floor((t - starts[segment]) / length[segment] + 1e-9)).astype(np.int64)
