@@ -240,6 +240,7 @@ def generate(
     force: Force = False,
 ) -> None:
     """Compose new music and write it with its signed provenance record."""
+    from cadenza.analysis.bars import bar_count
     from cadenza.compose import Composer, Conditions, Sampling, compose_piece
     from cadenza.provenance.outputs import check_outputs
     from cadenza.provenance.record import sidecar_path
@@ -265,14 +266,17 @@ def generate(
     composer.resolve(conditions)  # contradictory conditions are refused before anything is composed
     for number in range(1, count + 1):
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
-        piece = compose_piece(composer, conditions, sampling, level, key_for_signing)
+        with progress(f"composing {number} of {count}" if count > 1 else "composing") as update:
+            piece = compose_piece(composer, conditions, sampling, level, key_for_signing, update)
         resolved = piece.resolved
+        bars_in_file = bar_count(piece.score)  # as `cadenza info` and `analyze` count them
         for path in output:
             target = _numbered(path, number, count)
             piece.write(target, force=force)
             console.print(
-                f"wrote {target} ({resolved.seconds:.1f} s, {resolved.bars} bars, {resolved.key}, "
-                f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) and {sidecar_path(target).name}"
+                f"wrote {shown(target)} ({resolved.seconds:.1f} s, {bars_in_file} bars, {resolved.key}, "
+                f"{resolved.tempo:g} bpm, {resolved.meter}, seed {sampling.seed}) "
+                f"and {shown(sidecar_path(target).name)}"
             )
         if piece.report is not None:
             console.print(_originality_line(piece.report))

@@ -187,3 +187,25 @@ def test_sampling_runs_on_one_thread_and_restores_the_callers_setting() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_progress_follows_the_bars_and_changes_nothing(markov: Composer) -> None:
+    seen: list[tuple[int, int]] = []
+    conditions = Conditions(mood="calm", bars=6)
+    with_progress = markov.generate(
+        conditions, Sampling(seed=7), progress=lambda done, total: seen.append((done, total))
+    )
+    assert with_progress.dumps_midi() == markov.generate(conditions, Sampling(seed=7)).dumps_midi()
+    assert seen[-1] == (6, 6)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert {total for _, total in seen} == {6}
+    assert len({done for done, _ in seen}) >= 6  # one step a bar at least
+
+
+def test_generate_reports_the_bars_the_file_holds(tmp_path: Path) -> None:
+    from cadenza.analysis.bars import bar_count
+
+    out = tmp_path / "cue.mid"
+    result = runner.invoke(app, ["generate", "--model", "cadenza-markov", "--seconds", "30", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f" {bar_count(load_score(out))} bars," in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ from cadenza.models.sampling import Sampling
 from cadenza.models.vocabulary import Vocabulary
 from cadenza.theory import KEY_SCALES as SCALES
 
-__all__ = ["Composer", "SCALES"]
+__all__ = ["Composer", "Progress", "SCALES"]
+
+Progress = Callable[[int, int], None]
+"""``(done, total)``: how far a long piece has come, for a progress bar."""
 
 _TOKENS_PER_BAR_LIMIT = 600
 DEFAULT_SAMPLING = Sampling()
@@ -88,8 +92,16 @@ class Composer:
         conditions = condition_tokens(resolved.style, key, resolved.mood or "calm")
         return [self.vocab.id("BOS_None")] + [self.vocab.id(t) for t in conditions]
 
-    def _decode(self, resolved: Resolved, sampling: Sampling, prefix: list[int], until_bar: int) -> list[int]:
-        """Tokens after ``prefix`` up to the end of bar ``until_bar`` (1-based)."""
+    def _decode(
+        self,
+        resolved: Resolved,
+        sampling: Sampling,
+        prefix: list[int],
+        until_bar: int,
+        progress: Progress | None = None,
+    ) -> list[int]:
+        """Tokens after ``prefix`` up to the end of bar ``until_bar`` (1-based); ``progress``
+        is told ``(bars done, until_bar)`` as each bar is finished."""
         vocab = self.vocab
         tonic = 0 if self.key_normalised else resolved.tonic
         shift = self._shift(resolved)
@@ -108,12 +120,20 @@ class Composer:
         if until_bar == resolved.bars:
             constraints.append(Cadence(vocab, tonic, resolved.mode == "min", last_bar=resolved.bars))
         limit = len(prefix) + (until_bar + 1) * _TOKENS_PER_BAR_LIMIT
-        return self._generator(resolved)(prefix, constraints, sampling, limit)
+        generate = self._generator(resolved)
+        if progress is None:
+            return generate(prefix, constraints, sampling, limit)
+        tokens = generate(prefix, constraints, sampling, limit, on_bar=lambda bar: progress(bar - 1, until_bar))
+        progress(until_bar, until_bar)
+        return tokens
 
-    def generate(self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING) -> symusic.Score:
-        """A new piece that follows ``conditions``; the same seed gives the same piece."""
+    def generate(
+        self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING, progress: Progress | None = None
+    ) -> symusic.Score:
+        """A new piece that follows ``conditions``; the same seed gives the same piece.
+        ``progress(bars done, bars)`` is called as the piece grows (it changes nothing)."""
         resolved = self.resolve(conditions)
-        tokens = self._decode(resolved, sampling, self._head(resolved), resolved.bars)
+        tokens = self._decode(resolved, sampling, self._head(resolved), resolved.bars, progress)
         return arrange(self.tokenizer.decode(tokens), resolved, self._shift(resolved))
 
     def regenerate(

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import symusic
 
-from cadenza.compose.composer import Composer
+from cadenza.compose.composer import Composer, Progress
 from cadenza.compose.conditions import Conditions
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.repair import check_and_repair
@@ -20,10 +20,15 @@ _SEED_STRIDE = 1000  # each repair round draws from another seed, far from the u
 
 
 def generate_original(
-    composer: Composer, conditions: Conditions, sampling: Sampling, level: Level | str = Level.NORMAL
+    composer: Composer,
+    conditions: Conditions,
+    sampling: Sampling,
+    level: Level | str = Level.NORMAL,
+    progress: Progress | None = None,
 ) -> tuple[symusic.Score, OriginalityReport | None]:
-    """The piece and its originality report (``None`` when the model ships no index)."""
-    score = composer.generate(conditions, sampling)
+    """The piece and its originality report (``None`` when the model ships no index);
+    ``progress`` follows the first composition, bar by bar."""
+    score = composer.generate(conditions, sampling, progress)
     index = composer.originality_index
     latest = [score]
 

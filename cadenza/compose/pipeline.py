@@ -15,7 +15,7 @@ from pathlib import Path
 
 import symusic
 
-from cadenza.compose.composer import DEFAULT_SAMPLING, Composer
+from cadenza.compose.composer import DEFAULT_SAMPLING, Composer, Progress
 from cadenza.compose.conditions import Conditions, Resolved
 from cadenza.compose.original import generate_original
 from cadenza.models.sampling import Sampling
@@ -52,15 +52,17 @@ def compose_piece(
     sampling: Sampling = DEFAULT_SAMPLING,
     level: Level | str = Level.NORMAL,
     key: SigningKey | None = None,
+    progress: Progress | None = None,
 ) -> Piece:
     """A new piece for ``conditions``, checked against the model's training set (copied
     passages composed again, see :func:`~cadenza.compose.original.generate_original`),
     with its provenance record signed by ``key`` (the ``default`` key when ``None``,
-    made on first use). The same seed and conditions give the same music."""
+    made on first use). The same seed and conditions give the same music; ``progress``
+    is told ``(bars done, bars)`` while the piece is composed."""
     level = Level.parse(level)
     signing_key = default_key() if key is None else key
     resolved = composer.resolve(conditions)
-    score, report = generate_original(composer, conditions, sampling, level)
+    score, report = generate_original(composer, conditions, sampling, level, progress)
     record = provenance_record(score, composer.info, resolved.to_dict(), sampling)
     signed = sign_record(with_originality(record, report), signing_key)
     unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -40,9 +40,21 @@ __all__ = [
     "torch_threads",
 ]
 
-Generate = Callable[[Sequence[int], Sequence[Constraint], Sampling, int], list[int]]
-"""``(prefix, constraints, sampling, max_tokens) -> prefix + new tokens``, ending at EOS
-or at ``max_tokens``; the same sampling seed gives the same tokens."""
+
+class Generate(Protocol):
+    """``(prefix, constraints, sampling, max_tokens, on_bar) -> prefix + new tokens``,
+    ending at EOS or at ``max_tokens``; the same sampling seed gives the same tokens.
+    ``on_bar(n)``, when given, is told as bar ``n`` begins (progress only)."""
+
+    def __call__(
+        self,
+        prefix: Sequence[int],
+        constraints: Sequence[Constraint],
+        sampling: Sampling,
+        max_tokens: int,
+        on_bar: Callable[[int], None] | None = None,
+    ) -> list[int]: ...
+
 
 NextDistribution = Callable[[Sequence[int]], np.ndarray]
 
@@ -93,10 +105,14 @@ class NextTokenFamily(Family):
         next_distribution = self.distribution(model, info, request)
 
         def generate(
-            prefix: Sequence[int], constraints: Sequence[Constraint], sampling: Sampling, max_tokens: int
+            prefix: Sequence[int],
+            constraints: Sequence[Constraint],
+            sampling: Sampling,
+            max_tokens: int,
+            on_bar: Callable[[int], None] | None = None,
         ) -> list[int]:
             with self.threads():
-                return decode(next_distribution, vocab, prefix, constraints, sampling, max_tokens)
+                return decode(next_distribution, vocab, prefix, constraints, sampling, max_tokens, on_bar)
 
         return generate
 

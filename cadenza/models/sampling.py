@@ -67,10 +67,13 @@ def decode(
     constraints: Sequence[Constraint],
     sampling: Sampling,
     max_tokens: int,
+    on_bar: Callable[[int], None] | None = None,
 ) -> list[int]:
     """Draw tokens after ``prefix`` until EOS or ``max_tokens``; returns all tokens.
 
     ``constraints[0]`` must be the :class:`~cadenza.models.constraints.Grammar`.
+    ``on_bar(n)`` is told each time bar ``n`` (1-based, counted from the piece's start)
+    begins, so that a caller can show progress; it does not change what is drawn.
     """
     rng = np.random.default_rng(sampling.seed)
     state = DecodingState(vocab)
@@ -97,5 +100,8 @@ def decode(
         p = reshape(p, sampling)
         token = int(rng.choice(len(p), p=p))
         tokens.append(token)
+        bars = state.bars
         state.advance(token)
+        if on_bar is not None and state.bars != bars:
+            on_bar(state.bars)
     return tokens
