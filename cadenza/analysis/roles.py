@@ -135,6 +135,8 @@ def _melody_score(m: dict[str, float]) -> float:
 
 def _assign(measures: dict[int, dict[str, float]]) -> dict[int, str]:
     tracks = sorted(measures)
+    if not tracks:
+        return {}
     chordal = {t for t in tracks if measures[t]["polyphony"] >= CHORDAL_MIN}
     if len(tracks) == 1:
         (t,) = tracks
