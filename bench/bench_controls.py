@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from cadenza.analysis.controls import bar_controls
-from cadenza.analysis.form import form
+from cadenza.analysis.form import repetition
 from cadenza.analysis.roles import track_roles
 from cadenza.data.sources import FileRef, read_file
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             if track.name in POP909_ROLES and role is not None:
                 totals[track.name] += 1
                 hits[track.name] += role == POP909_ROLES[track.name]
-        shape = form(score)
+        shape = repetition(score)
         shares.append(shape.repetition_share)
         repeats.append(shape.repeat_share)
         for bar in bar_controls(score):

@@ -12,8 +12,8 @@ from cadenza.analysis.bars import Bars, bar_grid, notes_by_bar, track_bar_notes
 from cadenza.analysis.beats import BeatGrid, beat_grid, meter_segments, tempo_segments
 from cadenza.analysis.chords import ChordSegment, beat_chords, chord_segments
 from cadenza.analysis.compare import FeatureComparison, compare_collections, compare_values
-from cadenza.analysis.controls import BarControls, Controls, TrackControls, bar_chords, bar_controls, controls
-from cadenza.analysis.form import Form, bar_content_similarity, form
+from cadenza.analysis.controls import BarControls, Controls, TrackControls, bar_chords, bar_controls, piece_controls
+from cadenza.analysis.form import Repetition, bar_content_similarity, repetition
 from cadenza.analysis.key import KeySegment, key_segments, main_key
 from cadenza.analysis.melody import bass, melody, melody_track
 from cadenza.analysis.metrics import all_metrics
@@ -28,7 +28,7 @@ __all__ = [
     "ChordSegment",
     "Controls",
     "FeatureComparison",
-    "Form",
+    "Repetition",
     "KeySegment",
     "ROLES",
     "Section",
@@ -46,8 +46,8 @@ __all__ = [
     "chord_segments",
     "compare_collections",
     "compare_values",
-    "controls",
-    "form",
+    "piece_controls",
+    "repetition",
     "key_segments",
     "main_key",
     "melody",

@@ -56,7 +56,7 @@ __all__ = [
     "TrackControls",
     "bar_chords",
     "bar_controls",
-    "controls",
+    "piece_controls",
     "density_bin",
     "polyphony_bin",
 ]
@@ -276,7 +276,7 @@ def bar_controls(score: symusic.Score, bars: Bars | None = None) -> list[BarCont
     return out
 
 
-def controls(score: symusic.Score) -> Controls:
+def piece_controls(score: symusic.Score) -> Controls:
     """Every bar's and every track's controls of a score."""
     score = as_tick_score(score)
     tracks = tuple(

@@ -22,7 +22,7 @@ import symusic
 from cadenza.analysis._notes import as_tick_score, track_notes
 from cadenza.analysis.bars import Bars, bar_grid, bar_of
 
-__all__ = ["STEPS_PER_BEAT", "VARY_MIN", "Form", "bar_content_similarity", "form"]
+__all__ = ["STEPS_PER_BEAT", "VARY_MIN", "Repetition", "bar_content_similarity", "repetition"]
 
 STEPS_PER_BEAT = 4
 VARY_MIN = 0.5
@@ -30,7 +30,7 @@ _DRUM = 128  # drum keys sit above the 128 MIDI pitches
 
 
 @dataclass(frozen=True)
-class Form:
+class Repetition:
     """Counts over the bars that have onsets (see the module docstring)."""
 
     bars: int  # bars with onsets
@@ -78,7 +78,7 @@ def bar_content_similarity(score: symusic.Score, bars: Bars | None = None) -> np
     return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
 
-def form(score: symusic.Score, bars: Bars | None = None) -> Form:
+def repetition(score: symusic.Score, bars: Bars | None = None) -> Repetition:
     """How many bars repeat or vary an earlier one (see the module docstring)."""
     score = as_tick_score(score)
     bars = bar_grid(score) if bars is None else bars
@@ -91,4 +91,4 @@ def form(score: symusic.Score, bars: Bars | None = None) -> Form:
             repeats += 1
         elif best >= VARY_MIN:
             variations += 1
-    return Form(int(busy.size), repeats, variations)
+    return Repetition(int(busy.size), repeats, variations)

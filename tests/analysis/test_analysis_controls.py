@@ -5,7 +5,7 @@ from __future__ import annotations
 import symusic
 from analysis_scores import block_chords, make_score
 
-from cadenza.analysis import bar_controls, bar_grid, controls, notes_by_bar
+from cadenza.analysis import bar_controls, bar_grid, notes_by_bar, piece_controls
 from cadenza.analysis._notes import pitched_notes
 from cadenza.analysis.controls import density_bin, polyphony_bin
 
@@ -97,7 +97,7 @@ def test_intensity_rises_with_density_loudness_and_tracks() -> None:
 
 def test_a_drum_only_piece() -> None:
     hits = _line(36, 0, 8, 0.5) + _line(42, 0, 8, 0.25)
-    result = controls(make_score(hits, drum=True))
+    result = piece_controls(make_score(hits, drum=True))
     assert len(result.bars) == 2
     for bar in result.bars:
         assert (bar.onsets, bar.density_bin, bar.polyphony_bin, bar.chord.label) == (0, 0, 0, "N")
@@ -112,5 +112,5 @@ def test_controls_are_the_same_after_a_midi_round_trip() -> None:
         extra_tracks=[("lead", _line(79, 0, 8, 1.0))],
     )
     again = symusic.Score.from_midi(score.dumps_midi())
-    assert controls(score) == controls(again)
-    assert [t.role for t in controls(score).tracks] == ["harmony", "melody"]
+    assert piece_controls(score) == piece_controls(again)
+    assert [t.role for t in piece_controls(score).tracks] == ["harmony", "melody"]
