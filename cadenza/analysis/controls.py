@@ -14,7 +14,8 @@ they line up with the bars of the tokens. For each bar:
 * **chord**: the chord label (Harte syntax, from :func:`cadenza.analysis.beat_chords`
   run on the beats of these bars) that covers most of the bar, the earliest on a tie,
   with its root pitch class (0 = C) and quality (``maj``, ``min``, ``7``...);
-  ``N``, root and quality ``None``, where nothing sounds;
+  ``N``, root and quality ``None``, where nothing sounds. ``changes`` lists every label
+  of the bar in order (equal neighbouring beats merged): many pop bars hold two chords;
 * **intensity**: a level 0..:data:`INTENSITY_MAX`. 0 when no note (pitched or drum)
   sounds in the bar; otherwise ``1 + floor(7 * (x - 0.3) / 0.6)`` kept within 1..7
   (x runs from about 0.35 to 0.85 on POP909 and the chorales), where
@@ -75,6 +76,7 @@ class BarChord:
     label: str  # Harte label, "N" for no chord
     root: int | None  # pitch class, 0 = C
     quality: str | None
+    changes: tuple[str, ...]  # the labels of the bar in order, equal neighbours merged
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,11 @@ def _beats_of(bars: Bars) -> tuple[np.ndarray, np.ndarray]:
     return np.array(beats, dtype=np.float64), np.array(firsts, dtype=np.int64)
 
 
-def _parse(label: str) -> BarChord:
+def _parse(label: str, changes: tuple[str, ...]) -> BarChord:
     if label == "N" or ":" not in label:
-        return BarChord("N", None, None)
+        return BarChord("N", None, None, changes)
     root, rest = label.split(":", 1)
-    return BarChord(label, PITCH_NAMES.index(root), rest.split("/", 1)[0])
+    return BarChord(label, PITCH_NAMES.index(root), rest.split("/", 1)[0], changes)
 
 
 def bar_chords(score: symusic.Score, bars: Bars | None = None) -> list[BarChord]:
@@ -184,10 +186,13 @@ def bar_chords(score: symusic.Score, bars: Bars | None = None) -> list[BarChord]
     out = []
     for b in range(len(bars)):
         weight: dict[str, float] = {}
+        changes: list[str] = []
         for i in range(cuts[b], cuts[b + 1]):
             weight[labels[i]] = weight.get(labels[i], 0.0) + float(widths[i])
+            if not changes or changes[-1] != labels[i]:
+                changes.append(labels[i])
         # max keeps the first of equal weights: the earliest label in the bar
-        out.append(_parse(max(weight, key=lambda k: weight[k])))
+        out.append(_parse(max(weight, key=lambda k: weight[k]), tuple(changes)))
     return out
 
 

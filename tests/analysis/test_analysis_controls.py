@@ -75,14 +75,21 @@ def test_the_chord_of_a_bar() -> None:
     score = make_score(block_chords([[60, 64, 67], [57, 60, 64], [55, 59, 62, 65]]))
     chords = [b.chord for b in bar_controls(score)]
     assert [(c.root, c.quality) for c in chords] == [(0, "maj"), (9, "min"), (7, "7")]
-    assert chords[0].label == "C:maj"
+    assert chords[0].label == "C:maj" and chords[0].changes == ("C:maj",)
+
+
+def test_a_bar_of_two_chords_names_the_first_and_lists_both() -> None:
+    halves = block_chords([[60, 64, 67], [53, 57, 60], [55, 59, 62], [60, 64, 67]], beats_each=2)
+    chords = [b.chord for b in bar_controls(make_score(halves))]
+    assert [c.label for c in chords] == ["C:maj", "G:maj"]
+    assert [c.changes for c in chords] == [("C:maj", "F:maj"), ("G:maj", "C:maj")]
 
 
 def test_an_empty_bar() -> None:
     score = make_score(block_chords([[60, 64, 67]]) + block_chords([[60, 64, 67]], start=8))
     empty = bar_controls(score)[1]
     assert (empty.onsets, empty.density_bin, empty.polyphony_bin, empty.intensity) == (0, 0, 0, 0)
-    assert (empty.chord.label, empty.chord.root, empty.chord.quality) == ("N", None, None)
+    assert (empty.chord.label, empty.chord.root, empty.chord.quality, empty.chord.changes) == ("N", None, None, ("N",))
     assert all(t.onsets == 0 and t.density_bin == 0 for t in empty.tracks)
 
 
