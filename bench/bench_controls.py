@@ -12,7 +12,12 @@ aligned to its annotated 4/4 bars) and prints:
 * **form**: quartiles over the POP909 songs of the share of bars that repeat an
   earlier bar exactly, and that repeat or vary one (:func:`cadenza.analysis.form.form`);
 * **controls**: how the bars of POP909 spread over the density, polyphony and
-  intensity levels of :func:`cadenza.analysis.controls.bar_controls`.
+  intensity levels of :func:`cadenza.analysis.controls.bar_controls`, and how often a
+  bar's chord has the root of POP909's ``chord_midi.txt``: over the bars one annotated
+  chord fills (3/4 of the bar or more), and over the others, where it counts when the
+  root is that of any chord filling 40 % of the bar or more. The annotation is in the
+  seconds of the original file; the aligned score is moved by the shift of its first
+  onset.
 """
 
 from __future__ import annotations
@@ -23,14 +28,55 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import symusic
 
-from cadenza.analysis.controls import bar_controls
+from cadenza.analysis._notes import tempo_map
+from cadenza.analysis.bars import bar_grid
+from cadenza.analysis.controls import BarControls, bar_controls
 from cadenza.analysis.form import repetition
 from cadenza.analysis.roles import track_roles
 from cadenza.data.sources import FileRef, read_file
 
 POP909_ROLES = {"MELODY": "melody", "BRIDGE": "counter_melody", "PIANO": "harmony"}
 JSB_ROLES = ("melody", "counter_melody", "counter_melody", "bass")
+
+
+_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _root(label: str) -> int:
+    name = label.split(":")[0]
+    return (_PC[name[0]] + name.count("#") - name[1:].count("b")) % 12
+
+
+def _first_onset_s(score: symusic.Score) -> float:
+    first = min(int(t.notes.numpy()["time"].min()) for t in score.tracks if len(t.notes))
+    return float(tempo_map(score).to_seconds(np.array([first]))[0])
+
+
+def _chord_hits(path: Path, score: symusic.Score, bars: list[BarControls]) -> Counter:
+    """Bars filled by one annotated chord / others, and the root hits of each."""
+    shift = _first_onset_s(score) - _first_onset_s(symusic.Score(str(path)))
+    spans = []
+    for line in (path.parent / "chord_midi.txt").read_text().splitlines():
+        cols = line.split()
+        if len(cols) >= 3 and cols[2] != "N":
+            spans.append((float(cols[0]) + shift, float(cols[1]) + shift, cols[2]))
+    tmap = tempo_map(score)
+    grid = bar_grid(score)
+    out: Counter = Counter()
+    for bar, a, b in zip(bars, tmap.to_seconds(grid.starts), tmap.to_seconds(grid.ends), strict=True):
+        cover: dict[str, float] = {}
+        for lo, hi, label in spans:
+            if min(hi, b) > max(lo, a):
+                cover[label] = cover.get(label, 0.0) + min(hi, b) - max(lo, a)
+        if not cover:
+            continue
+        kind = "one" if max(cover.values()) >= 0.75 * (b - a) else "more"
+        roots = {_root(k) for k, v in cover.items() if v >= (0.75 if kind == "one" else 0.4) * (b - a)}
+        out[kind] += 1
+        out[f"{kind} hit"] += bar.chord.root in roots
+    return out
 
 
 def _agreement(hits: Counter, totals: Counter) -> str:
@@ -54,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     hits, totals = Counter(), Counter()
     shares, repeats = [], []
     levels: dict[str, Counter] = {"density": Counter(), "polyphony": Counter(), "intensity": Counter()}
+    chords: Counter = Counter()
     for path in songs:
         ref = FileRef("pop909", "pop909", str(path), "MIT", "pop909", f"pop909/{path.stem}")
         score = read_file(ref)[0].score
@@ -64,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         shape = repetition(score)
         shares.append(shape.repetition_share)
         repeats.append(shape.repeat_share)
-        for bar in bar_controls(score):
+        bars = bar_controls(score)
+        if (path.parent / "chord_midi.txt").exists():
+            chords += _chord_hits(path, score, bars)
+        for bar in bars:
             levels["density"][bar.density_bin] += 1
             levels["polyphony"][bar.polyphony_bin] += 1
             levels["intensity"][bar.intensity] += 1
@@ -75,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  form, share of bars that {name} an earlier bar: Q1 {q1:.3f}  median {q2:.3f}  Q3 {q3:.3f}")
     for name, counts in levels.items():
         print(f"  {name} levels of the bars: {_spread(counts)}")
+    print(
+        f"  bar chord root as annotated: {chords['one hit']}/{chords['one']} bars of one chord, "
+        f"{chords['more hit']}/{chords['more']} bars of several (one of those filling 40 %)"
+    )
     jsb = args.datasets / "jsb-chorales" / "Jsb16thSeparated.json"
     if jsb.exists():
         hits, totals = Counter(), Counter()
