@@ -225,7 +225,8 @@ def _intensity(score: symusic.Score, bars: Bars) -> np.ndarray:
     active[wi, notes.track[ni]] = True
     high = np.full(n_bars, -1)
     low = np.full(n_bars, 1000)
-    pitched = ~np.array([score.tracks[t].is_drum for t in notes.track[ni].tolist()], dtype=bool)
+    is_drum = np.array([t.is_drum for t in score.tracks], dtype=bool)
+    pitched = ~is_drum[notes.track[ni]]
     np.maximum.at(high, wi[pitched], notes.pitch[ni][pitched])
     np.minimum.at(low, wi[pitched], notes.pitch[ni][pitched])
     span = np.where(high >= 0, np.minimum((high - low) / _SPAN_SATURATES, 1.0), 0.0)

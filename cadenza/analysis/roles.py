@@ -31,8 +31,10 @@ So the four voices of a chorale come out soprano: melody, alto and tenor:
 counter_melody, bass: bass; POP909's MELODY, BRIDGE and PIANO come out melody,
 counter_melody and harmony (on 909 songs: see the report of this module's tests).
 
-Register bins by mean pitch: ``low`` below :data:`LOW_BELOW` (C3, MIDI 48), ``high``
-from :data:`HIGH_FROM` (C5, MIDI 72), ``mid`` in between.
+Register bins by mean pitch: ``mid`` for the octave around middle C, G3 to F#4
+(MIDI 55 to 66), ``low`` below it (:data:`LOW_BELOW`), ``high`` above it
+(:data:`HIGH_FROM`). A chorale's bass comes out low, its tenor and alto mid (an alto
+sometimes high), its soprano high; POP909's PIANO mid, its MELODY and BRIDGE high.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ ROLES = ("melody", "counter_melody", "harmony", "bass", "percussion")
 CHORDAL_MIN = 2.0  # mean sounding notes of a track at its onsets, from which it plays chords
 BELOW_WEIGHT = 0.25
 BASS_BOTTOM_MIN = 0.5
-LOW_BELOW = 48
-HIGH_FROM = 72
+LOW_BELOW = 55  # G3
+HIGH_FROM = 67  # G4
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class TrackProfile:
 
 
 def register_of(mean_pitch: float) -> str:
-    """``low`` (< 48), ``mid`` or ``high`` (>= 72) for a mean MIDI pitch."""
+    """``low`` (< 55), ``mid`` or ``high`` (>= 67) for a mean MIDI pitch."""
     if mean_pitch < LOW_BELOW:
         return "low"
     return "high" if mean_pitch >= HIGH_FROM else "mid"

@@ -26,7 +26,7 @@ def test_four_voices_of_a_chorale_by_hand() -> None:
     score = make_score(_voice(SATB["T"]), name="v1", extra_tracks=[(f"v{i}", _voice(SATB[v])) for i, v in
                        ((2, "B"), (3, "S"), (4, "A"))])  # fmt: skip
     assert track_roles(score) == ["counter_melody", "bass", "melody", "counter_melody"]
-    assert [p.register for p in track_profiles(score)] == ["mid", "mid", "high", "mid"]
+    assert [p.register for p in track_profiles(score)] == ["mid", "low", "high", "mid"]
 
 
 def test_bach_chorale_voices(chorale: symusic.Score) -> None:
@@ -62,4 +62,4 @@ def test_ties_go_to_the_lower_track_and_results_repeat() -> None:
 
 
 def test_register_bins() -> None:
-    assert [register_of(p) for p in (30, 47.9, 48, 71.9, 72, 100)] == ["low", "low", "mid", "mid", "high", "high"]
+    assert [register_of(p) for p in (30, 54.9, 55, 66.9, 67, 100)] == ["low", "low", "mid", "mid", "high", "high"]
