@@ -15,18 +15,37 @@ the composer reports all count with :func:`bar_count`, so they agree on any file
 
 Counting is arithmetic per meter segment, so a file of many time signatures or a very
 long note costs no more than its number of signatures.
+
+:func:`bar_grid` gives the same bars as a table (start, end, beats) for per-bar work,
+and :func:`notes_by_bar` / :func:`track_bar_notes` the notes that start in each. A beat
+is the denominator's note value, a dotted quarter in 6/8, 9/8 and 12/8.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import symusic
 
-from cadenza.analysis._notes import as_tick_score
+from cadenza.analysis._notes import Notes, as_tick_score, track_notes
 
-__all__ = ["bar_count", "bar_lines", "bar_numbers", "meter_changes", "music_end", "states_meter"]
+__all__ = [
+    "Bars",
+    "bar_count",
+    "bar_grid",
+    "bar_lines",
+    "bar_numbers",
+    "bar_of",
+    "meter_changes",
+    "music_end",
+    "notes_by_bar",
+    "states_meter",
+    "track_bar_notes",
+]
 
 _DEFAULT_METER = (4, 4)
+_COMPOUND = (6, 9, 12)
 
 
 def music_end(score: symusic.Score) -> int:
@@ -115,3 +134,65 @@ def bar_numbers(score: symusic.Score, ticks: np.ndarray) -> np.ndarray:
     t = np.maximum(np.asarray(ticks, dtype=np.float64), 0.0)
     segment = np.searchsorted(starts, t, side="right") - 1
     return (first[segment] + np.floor((t - starts[segment]) / length[segment] + 1e-9)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Bars in ticks: ``starts[i] <= t < ends[i]``; ``beat_ticks[i]`` is the length of a
+    beat of bar ``i`` and ``beats[i]`` the number of beats it holds (fewer in a bar cut
+    short by a time signature)."""
+
+    starts: np.ndarray  # (B,) int64
+    ends: np.ndarray  # (B,) int64
+    beat_ticks: np.ndarray  # (B,) float64
+    beats: np.ndarray  # (B,) float64
+    numerator: np.ndarray  # (B,) int64, of the time signature in force
+    denominator: np.ndarray  # (B,) int64
+    tpq: int
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+
+def bar_grid(score: symusic.Score) -> Bars:
+    """The bars of :func:`bar_count` as a table, in whole ticks."""
+    score = as_tick_score(score)
+    tpq = int(score.ticks_per_quarter)
+    starts, length, count = _segments(score)
+    meters = np.array(meter_changes(score), dtype=np.int64).reshape(-1, 3)
+    first = np.cumsum(count) - count
+    within = np.arange(int(count.sum())) - np.repeat(first, count)
+    seg_start, seg_length = np.repeat(starts, count), np.repeat(length, count)
+    seg_stop = np.repeat(np.r_[starts[1:], np.inf], count)  # the next meter cuts a bar short
+    bar_starts = np.round(seg_start + seg_length * within).astype(np.int64)
+    bar_ends = np.round(np.minimum(seg_start + seg_length * (within + 1), seg_stop)).astype(np.int64)
+    numerator, denominator = np.repeat(meters[:, 1], count), np.repeat(meters[:, 2], count)
+    compound = (denominator == 8) & np.isin(numerator, _COMPOUND)
+    beat_ticks = np.where(compound, 1.5 * tpq, tpq * 4.0 / np.maximum(denominator, 1))
+    beats = (bar_ends - bar_starts) / beat_ticks
+    return Bars(bar_starts, bar_ends, beat_ticks.astype(np.float64), beats, numerator, denominator, tpq)
+
+
+def bar_of(bars: Bars, ticks: np.ndarray) -> np.ndarray:
+    """The bar each tick falls in, -1 outside the bars."""
+    ticks = np.asarray(ticks)
+    if not len(bars):
+        return np.full(ticks.shape, -1, dtype=np.int64)
+    idx = np.searchsorted(bars.starts, ticks, side="right") - 1
+    ok = (idx >= 0) & (ticks < bars.ends[np.clip(idx, 0, None)])
+    return np.where(ok, idx, -1)
+
+
+def notes_by_bar(notes: Notes, bars: Bars) -> list[Notes]:
+    """The notes that start in each bar (a note belongs to the bar of its onset)."""
+    where = bar_of(bars, notes.start)
+    order = np.argsort(where, kind="stable")
+    cuts = np.searchsorted(where[order], np.arange(len(bars) + 1))
+    return [notes.select(order[cuts[b] : cuts[b + 1]]) for b in range(len(bars))]
+
+
+def track_bar_notes(score: symusic.Score, bars: Bars | None = None) -> list[list[Notes]]:
+    """``out[track][bar]``: the notes of each track (drums included) starting in each bar."""
+    score = as_tick_score(score)
+    bars = bar_grid(score) if bars is None else bars
+    return [notes_by_bar(track_notes(score, i), bars) for i in range(len(score.tracks))]
