@@ -84,6 +84,12 @@ def meter_changes(score: symusic.Score) -> list[tuple[int, int, int]]:
     after the end of the music are left out, since no bar follows them.
     """
     score = as_tick_score(score)
+    changes = _changes(score, float(music_end(score)))
+    return [(int(t), int(n), int(d)) for t, n, d in changes.astype(np.int64)]
+
+
+def _changes(score: symusic.Score, end: float) -> np.ndarray:
+    """``(k, 3)`` float rows ``tick, numerator, denominator`` of the meter changes before ``end``."""
     ticks, num, den = _stated(score)
     last = np.r_[ticks[1:] != ticks[:-1], True][: ticks.size]  # of several at one tick, the last counts
     ticks, num, den = ticks[last], num[last], den[last]
@@ -92,18 +98,18 @@ def meter_changes(score: symusic.Score) -> list[tuple[int, int, int]]:
         num = np.r_[_DEFAULT_METER[0], num]
         den = np.r_[_DEFAULT_METER[1], den]
     change = np.r_[True, (num[1:] != num[:-1]) | (den[1:] != den[:-1])]
-    end = music_end(score)
     keep = change & ((ticks < end) | (ticks == 0))
-    return [(int(t), int(n), int(d)) for t, n, d in zip(ticks[keep], num[keep], den[keep], strict=True)]
+    return np.stack([ticks[keep], num[keep], den[keep]], axis=1).astype(np.float64)
 
 
-def _segments(score: symusic.Score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start tick, bar length (ticks) and number of bars of each meter segment."""
+def _segments(score: symusic.Score, end: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start tick, bar length (ticks) and number of bars of each meter segment, up to
+    ``end`` (the end of the music when not given)."""
     score = as_tick_score(score)
-    changes = np.array(meter_changes(score), dtype=np.float64).reshape(-1, 3)
+    end = float(music_end(score)) if end is None else end
+    changes = _changes(score, end)
     starts = changes[:, 0]
     length = changes[:, 1] * 4.0 * score.ticks_per_quarter / changes[:, 2]
-    end = float(music_end(score))
     stops = np.minimum(np.r_[starts[1:], end], end)
     count = np.ceil((stops - starts) / length - 1e-9).clip(min=0).astype(np.int64)
     return starts, length, count
@@ -126,12 +132,13 @@ def bar_lines(score: symusic.Score) -> np.ndarray:
 def bar_numbers(score: symusic.Score, ticks: np.ndarray) -> np.ndarray:
     """0-based number of the bar each tick falls in (int64, same shape as ``ticks``).
 
-    Ticks after the end of the music go on counting bars of the last meter; ticks
+    Every time signature counts, also one after the last note (the ticks asked about
+    may lie there); ticks past the last one go on counting bars of its meter; ticks
     before 0 are in bar 0.
     """
-    starts, length, count = _segments(score)
-    first = np.cumsum(count) - count
     t = np.maximum(np.asarray(ticks, dtype=np.float64), 0.0)
+    starts, length, count = _segments(score, max(float(music_end(score)), float(t.max(initial=0)) + 1))
+    first = np.cumsum(count) - count
     segment = np.searchsorted(starts, t, side="right") - 1
     return (first[segment] + np.floor((t - starts[segment]) / length[segment] + 1e-9)).astype(np.int64)
 

@@ -30,13 +30,13 @@ that a shared passage can be shown where a musician would look for it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import symusic
 
 from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes
+from cadenza.analysis.bars import bar_numbers
 from cadenza.analysis.melody import melody_track, outer_line
 
 __all__ = [
@@ -102,31 +102,6 @@ class Line:
     def symbols(self) -> np.ndarray:
         """(L,) uint16 symbols, the last one END (see :func:`encode_line`)."""
         return encode_line(self.pitches, self.onsets)
-
-
-def bar_numbers(score: symusic.Score, ticks: np.ndarray) -> np.ndarray:
-    """0-based bar number of each tick, from the score's time signatures (4/4 without).
-
-    Each time signature starts a new bar where it stands, as in notation programs.
-    An empty ``ticks`` gives an empty array.
-    """
-    score = as_tick_score(score)
-    signatures = sorted((int(s.time), s.numerator, s.denominator) for s in score.time_signatures)
-    if not signatures or signatures[0][0] > 0:
-        signatures.insert(0, (0, 4, 4))
-    ticks = np.asarray(ticks, dtype=np.int64)
-    bars = np.zeros(ticks.size, dtype=np.int64)
-    first = 0  # bars before the current signature
-    for i, (start, numerator, denominator) in enumerate(signatures):
-        stop = signatures[i + 1][0] if i + 1 < len(signatures) else None
-        length = score.ticks_per_quarter * 4 * numerator / max(denominator, 1)
-        if length <= 0:
-            continue
-        inside = ticks >= start if stop is None else (ticks >= start) & (ticks < stop)
-        bars[inside] = first + np.floor((ticks[inside] - start) / length).astype(np.int64)
-        if stop is not None:
-            first += math.ceil((stop - start) / length)
-    return bars
 
 
 def encode_lines(pitches: np.ndarray, onsets: np.ndarray, offsets: np.ndarray) -> np.ndarray:
