@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -58,6 +60,45 @@ class _FriendlyGroup(TyperGroup):
                 soft_wrap=True,
             )
             ctx.exit(2)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors (an unknown option, a missing argument) as one line on stderr and
+        exit 2, like every other failure; typer would draw them in a box over several."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.Abort:
+            error_console.print("aborted")
+            sys.exit(1)
+        except typer.TyperException as error:
+            _usage_line(error)
+            sys.exit(getattr(error, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(error: Exception) -> None:
+    """``error: cadenza generate: No such option: --bogus (see `cadenza generate --help`)``;
+    nothing where click has already shown the help (a group called without a command)."""
+    format_message = getattr(error, "format_message", None)
+    message = format_message() if format_message is not None else str(error)
+    if not message:
+        return
+    context = getattr(error, "ctx", None)
+    if context is None:
+        error_console.print(f"[red]error:[/red] {shown(message)}", highlight=False, soft_wrap=True)
+        return
+    path = context.command_path
+    line = f"[red]error:[/red] {shown(path)}: {shown(message)} (see `{shown(path)} --help`)"
+    error_console.print(line, highlight=False, soft_wrap=True)
 
 
 def _flags_show_no_type() -> None:

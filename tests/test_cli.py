@@ -184,3 +184,12 @@ def test_convert_line_names_the_output_as_text(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "\x07" not in result.output and "[/red]/\\x07out.mid" in result.output
     assert target.exists()
+
+
+def test_usage_errors_are_one_line_too(tmp_path: Path) -> None:
+    line = one_line_error(
+        runner.invoke(app, ["generate", "--bogus", "1", "-o", str(tmp_path / "x.mid")]), names="--bogus"
+    )
+    assert line.startswith("error:") and "cadenza generate --help" in line and "╭" not in line
+    one_line_error(runner.invoke(app, ["info"]), names="path")
+    assert not (tmp_path / "x.mid").exists()
