@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -322,7 +321,7 @@ def generate(
         if piece.report is not None:
             console.print(_originality_line(piece.report))
         for warning in piece.warnings if number == 1 else ():
-            error_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+            error_console.print(f"[yellow]warning:[/yellow] {shown(warning)}", highlight=False, soft_wrap=True)
 
 
 def _originality_line(report: OriginalityReport) -> str:
@@ -347,7 +346,7 @@ def list_models() -> None:
         name = f"{info.name} (default)" if info.name == default else info.name
         indexed = "yes" if (info.folder / "index" / INDEX_JSON).exists() else "none (not checked)"
         size = f"{info.weights_bytes / 1e6:.1f} MB"
-        table.add_row(name, info.family, size, info.weights_sha256[:16], indexed, sources)
+        table.add_row(shown(name), shown(info.family), size, info.weights_sha256[:16], indexed, shown(sources))
     console.print(table)
 
 
@@ -376,7 +375,7 @@ def train_markov_command(
     with console.status("counting n-grams"):
         folder = train_markov(data, out, config)
     size = (folder / "model.safetensors").stat().st_size
-    console.print(f"wrote {folder} ({size / 1e6:.1f} MB of weights)")
+    console.print(f"wrote {shown(folder)} ({size / 1e6:.1f} MB of weights)")
 
 
 evaluate_app = typer.Typer(help="Measure models on standard benchmarks.", no_args_is_help=True)
@@ -413,10 +412,10 @@ def _corpus_nll_command(family: str) -> None:
         evaluate = evaluation.evaluate_markov if family == "markov" else evaluation.evaluate_transformer
         results = evaluate(folder, data, split, pieces_per_style=pieces, tokens_per_piece=tokens)
         scored = f"the first {tokens:,} music tokens" if tokens else "every music token"
-        title = f"{model} on {data} ({split}): {scored} of up to {pieces} pieces per style"
+        title = f"{shown(model)} on {shown(data)} ({split}): {scored} of up to {pieces} pieces per style"
         table = Table("style", "NLL (nats/token)", "tokens", title=title)
         for style, (nll, count) in results.items():
-            table.add_row(style, f"{nll:.3f}", f"{count:,}")
+            table.add_row(shown(style), f"{nll:.3f}", f"{count:,}")
         console.print(table)
 
 
@@ -503,19 +502,17 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 @data_app.command("info")
 def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cadenza data build`.")]) -> None:
     """Counts per source, split and label, and total tokens, of a built corpus."""
-    from rich.markup import escape
-
     from cadenza.data.info import corpus_info
     from cadenza.data.sources import UNLABELLED
 
     info = corpus_info(folder)
-    console.print(f"[bold]{escape(str(folder))}[/bold]: {info.kept} pieces kept of {info.pieces}")
+    console.print(f"[bold]{shown(folder)}[/bold]: {info.kept} pieces kept of {info.pieces}")
     table = Table("what", "counts")
     table.add_row("source", _counts(info.by_source))
     table.add_row("split", _counts(info.by_split))
     table.add_row("licence", _counts(info.licences))
     for label, counter in info.labels.items():
-        table.add_row(label, _counts(counter, most=12))
+        table.add_row(shown(label), _counts(counter, most=12))
     table.add_row("dropped", _counts(info.dropped_by_reason) or "none")
     table.add_row(
         "tokens", ", ".join(f"{k} {v:,}" for k, v in info.tokens.items()) + f" (total {sum(info.tokens.values()):,})"
@@ -531,9 +528,7 @@ def data_info(folder: Annotated[Path, typer.Argument(help="A folder made by `cad
 
 def _counts(counter: Counter[str], most: int = 20) -> str:
     """Names from a manifest, as text: never read as markup."""
-    from rich.markup import escape
-
-    return escape(", ".join(f"{k} {v}" for k, v in counter.most_common(most)))
+    return shown(", ".join(f"{k} {v}" for k, v in counter.most_common(most)))
 
 
 _register_plugins()

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from cadenza.cli_output import console
+from cadenza.cli_output import console, shown
 from cadenza.data.process import parse_shifts
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.folder import TRAINING, read_json, write_file
@@ -248,12 +248,14 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
             teardown()
         if result.stopped == "interrupted":
             if process.main:
-                console.print(f"interrupted at step {result.step}: checkpoint in {out}; run the same command to resume")
+                console.print(
+                    f"interrupted at step {result.step}: checkpoint in {shown(out)}; run the same command to resume"
+                )
             raise typer.Exit(130)
         if process.main:
             console.print(
                 f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, "
-                f"{result.seconds / 60:.1f} min; model in {out}"
+                f"{result.seconds / 60:.1f} min; model in {shown(out)}"
             )
 
     def _evaluate(task: str, model_path: Path, data: Path, split: str) -> None:

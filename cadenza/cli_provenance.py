@@ -70,7 +70,7 @@ def originality(
 def _print_report(path: Path, report) -> None:
     base = report.human_baseline
     verdict = "[red]FLAGGED[/red]" if report.flagged else "[green]not flagged[/green]"
-    console.print(f"[bold]{path}[/bold]: {verdict} at {report.level}")
+    console.print(f"[bold]{shown(path)}[/bold]: {verdict} at {report.level}")
     share_pct = base.get("share_found_percentile")
     context = ""
     if share_pct is not None and base.get("share_found"):
@@ -83,18 +83,24 @@ def _print_report(path: Path, report) -> None:
     else:
         console.print(
             f"longest shared passage: {shared.notes} notes ({shared.identical} identical), {_bars(shared.bars)} of the "
-            f"{shared.line}, = {_bars(shared.training_bars)} of {shared.id} ({shared.source}, {shared.licence})"
+            f"{shared.line}, = {_bars(shared.training_bars)} of {shown(shared.id)} "
+            f"({shown(shared.source)}, {shown(shared.licence)})"
         )
     table = Table("training piece", "source", "licence", "shared notes", "bits", "path")
     for near in report.nearest:
         table.add_row(
-            near["id"], near["source"], near["licence"], str(near["shared_notes"]), f"{near['bits']:.0f}", near["path"]
+            shown(near["id"]),
+            shown(near["source"]),
+            shown(near["licence"]),
+            str(near["shared_notes"]),
+            f"{near['bits']:.0f}",
+            shown(near["path"]),
         )
     if report.nearest:
         console.print(table)
     for copy in report.copies:
         console.print(
-            f"[red]copy[/red]: {_bars(copy.bars)} ({copy.line}) = {_bars(copy.training_bars)} of {copy.id}: "
+            f"[red]copy[/red]: {_bars(copy.bars)} ({copy.line}) = {_bars(copy.training_bars)} of {shown(copy.id)}: "
             f"{copy.identical} notes identical, {copy.bits:.0f} bits"
         )
 
@@ -113,7 +119,7 @@ def index_command(
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     console.print(
         f"indexed {summary.pieces} pieces ({summary.reused} unchanged, {summary.read} read, "
-        f"{summary.failed} unreadable), {summary.notes:,} notes; {out} is {size / 1e6:.1f} MB"
+        f"{summary.failed} unreadable), {summary.notes:,} notes; {shown(out)} is {size / 1e6:.1f} MB"
     )
 
 
