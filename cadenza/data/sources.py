@@ -46,9 +46,10 @@ _STYLE_OF_COLLECTION = {
     **dict.fromkeys(("essenFolksong", "ryansMammoth", "oneills1850", "airdsAirs", "miscFolk"), "folk"),
 }
 KNOWN_KINDS = ("pop909", "jsb", "music21", "folder")
-# An ABC book of the Essen collection holds over a thousand tunes and takes music21
-# about 30 s: a corpus build allows more time per file than a single command does.
-CORPUS_LIMITS = Limits(parse_timeout_s=600.0)
+# The CPU time a parse may take is sized to each file (an ABC book of the Essen
+# collection, hundreds of tunes, gets minutes), so a corpus needs no larger limits
+# than a single command.
+CORPUS_LIMITS = Limits()
 
 
 @dataclass(frozen=True)

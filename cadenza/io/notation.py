@@ -30,13 +30,22 @@ from pathlib import Path
 
 import symusic
 
-from cadenza.errors import InputFileError, LimitExceededError
-from cadenza.io.formats import Format
+from cadenza.errors import InputFileError, InvalidArgumentError, LimitExceededError
+from cadenza.io.formats import READABLE, Format, format_of
 from cadenza.io.limits import DEFAULT_LIMITS, Limits
 from cadenza.io.midi import midi_bytes, parse_midi_bytes
 from cadenza.io.sandbox import run_isolated
 
-__all__ = ["MAX_PARSE_CPU_S", "Piece", "read_notation", "read_pieces", "music21_to_score", "parse_cpu_seconds"]
+__all__ = [
+    "MAX_PARSE_CPU_S",
+    "Piece",
+    "choose_piece",
+    "load_pieces",
+    "music21_to_score",
+    "parse_cpu_seconds",
+    "read_notation",
+    "read_pieces",
+]
 
 _MUSIC21_FORMAT = {
     Format.MUSICXML: "musicxml",
@@ -311,3 +320,22 @@ def read_pieces(path: str | os.PathLike[str], fmt: Format, limits: Limits = DEFA
 def read_notation(path: str | os.PathLike[str], fmt: Format, limits: Limits = DEFAULT_LIMITS) -> list[symusic.Score]:
     """Read a MusicXML, compressed MusicXML, ABC or Humdrum file: one Score per piece in it."""
     return [piece.score for piece in read_pieces(path, fmt, limits)]
+
+
+def load_pieces(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
+    """Every piece of any music file cadenza reads, with its title: a MIDI file is one
+    untitled piece, an ABC tune book as many as it holds tunes."""
+    from cadenza.io import loading
+
+    fmt = format_of(path, READABLE)
+    if fmt is Format.MIDI:
+        return [Piece("", score) for score in loading.load_scores(path, limits)]
+    return read_pieces(loading._check_input(path, limits), fmt, limits)
+
+
+def choose_piece(pieces: list[Piece], index: int, path: str | os.PathLike[str]) -> Piece:
+    """The ``index``-th piece (from 0), or an error naming the pieces there are."""
+    if not 0 <= index < len(pieces):
+        choice = "only piece 0" if len(pieces) == 1 else f"pieces 0 to {len(pieces) - 1}"
+        raise InvalidArgumentError(f"holds {choice}; there is no piece {index}", path)
+    return pieces[index]

@@ -159,11 +159,14 @@ def _musicxml_in_child(score: symusic.Score, voices_of: list[list[_Voice]]) -> l
     import warnings
 
     from music21.musicxml.m21ToXml import GeneralObjectExporter
+    from music21.stream import Score
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     warnings.simplefilter("ignore")
-    xml = GeneralObjectExporter(score_to_music21(score, voices_of)).parse()
+    notation = score_to_music21(score, voices_of)
+    assert isinstance(notation, Score)
+    xml = GeneralObjectExporter(notation).parse()
     return [_ENCODING_DATE.sub(b"", xml, count=1)]
 
 
