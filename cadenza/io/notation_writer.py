@@ -93,9 +93,9 @@ def _shortest_bar(quarter: symusic.Score) -> Fraction:
 
 
 def _notated_elements(quarter: symusic.Score, voices_of: list[list[_Voice]]) -> int:
-    """About how many notes, tied notes, rests and signatures music21 would write: an
-    event crossing k bar lines is k + 1 tied notes; a voice has at most a rest per
-    event and per bar; signatures go into every part."""
+    """About how many notes, tied notes, rests and signatures music21 would write: a
+    note crossing k bar lines is k + 1 tied notes (a chord, that many per pitch); a
+    voice has at most a rest per event and per bar; signatures go into every part."""
     bar = _shortest_bar(quarter)
     total = len(quarter.tempos) + len(quarter.tracks) * (len(quarter.time_signatures) + len(quarter.key_signatures))
     for voices in voices_of:
@@ -103,7 +103,10 @@ def _notated_elements(quarter: symusic.Score, voices_of: list[list[_Voice]]) -> 
         bars = int(end // bar) + 1
         for voice in voices:
             total += bars + len(voice.events)
-            total += sum(int((start + length) // bar) - int(start // bar) + 1 for start, length, _ in voice.events)
+            total += sum(
+                (int((start + length) // bar) - int(start // bar) + 1) * len(pitches)
+                for start, length, pitches in voice.events
+            )
     return total
 
 
