@@ -122,7 +122,8 @@ def test_a_monteverdi_madrigal_in_utf16_from_music21s_corpus_is_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("encoding", "declared"), [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("latin-1", "ISO-8859-1")]
+    ("encoding", "declared"),
+    [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("latin-1", "ISO-8859-1"), ("utf-8", "UTF-16")],  # the last lies
 )
 def test_musicxml_in_another_encoding_is_read(tmp_path: Path, encoding: str, declared: str) -> None:
     text = valid_musicxml(measures=3).decode().replace('encoding="UTF-8"', f'encoding="{declared}"')

@@ -100,10 +100,9 @@ def _xml_as_utf8(data: bytes, path: str | os.PathLike[str]) -> bytes:
         declaration = _XML_DECLARATION.match(data)
         found = _DECLARED_ENCODING.search(declaration.group()) if declaration else None
         encoding = found.group(1).decode("ascii") if found else "utf-8"
+        if encoding.lower().replace("-", "").startswith(("utf16", "utf32", "ucs")):
+            encoding = "utf-8"  # a declaration readable as ASCII is not in UTF-16 or 32, whatever it says
     try:
-        if codecs.lookup(encoding).name == "utf-8" and not data.startswith(codecs.BOM_UTF8):
-            data.decode("utf-8")
-            return data
         text = data.decode(encoding)
     except LookupError:
         raise InputFileError(f"is XML in an unknown encoding {encoding!r}", path) from None
