@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 from typer.core import TyperGroup
 
 from cadenza import __version__
@@ -86,6 +85,7 @@ BookIndex = Annotated[
 def _print_book(path: Path, fmt: str, pieces: list[Any], as_json: bool) -> None:
     """The pieces of a file that holds several: index, title, bars, notes, length."""
     from rich.markup import escape
+    from rich.text import Text
 
     from cadenza.io.summary import summarize
 
@@ -111,6 +111,8 @@ def info(path: InputPath, as_json: Annotated[bool, typer.Option("--json")] = Fal
 
     A file of several pieces (an ABC tune book) lists them; --index N describes piece N.
     """
+    from rich.text import Text
+
     from cadenza.io import choose_piece, format_of, load_pieces
     from cadenza.io.summary import summarize
 

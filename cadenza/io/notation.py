@@ -25,8 +25,10 @@ import io
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import symusic
 
@@ -194,13 +196,54 @@ def _check_humdrum(text: str, path: str | os.PathLike[str]) -> None:
                 raise LimitExceededError(f"has {spines} spines, more than {_MAX_HUMDRUM_SPINES}", path)
 
 
+def _tied_notes_merged(flat: Any) -> Iterator[tuple[float, float, int, int]]:
+    """(start, length, pitch, velocity) of every sounding note of a flattened part, in
+    quarters, each chain of tied notes merged into one note.
+
+    music21's own ``stripTies`` joins the wrong notes when voices interleave in the
+    flattened part (a tie chain in one voice swallows a note of the same part's other
+    voice); here a tie continues only the held note of its pitch that ends where it starts.
+    """
+    from music21 import chord
+
+    held: dict[int, list[float]] = {}  # pitch -> [start, length, velocity] of a note whose tie goes on
+    for element in flat.notes:
+        length = float(element.quarterLength)
+        if length <= 0:  # a grace note
+            continue
+        start = float(element.offset)
+        velocity = int(element.volume.velocity) if element.volume.velocity is not None else 80
+        members = list(element.notes) if isinstance(element, chord.Chord) else [element]
+        for member in members:
+            pitch = getattr(member, "pitch", None)  # unpitched percussion has none
+            if pitch is None or not 0 <= pitch.midi <= 127:
+                continue
+            tie = (member.tie or element.tie).type if (member.tie or element.tie) else None
+            open_note = held.pop(pitch.midi, None)
+            if open_note is not None:
+                if tie in ("continue", "stop") and abs(open_note[0] + open_note[1] - start) < 1e-6:
+                    open_note[1] += length
+                    if tie == "continue":
+                        held[pitch.midi] = open_note
+                    else:
+                        yield open_note[0], open_note[1], pitch.midi, int(open_note[2])
+                    continue
+                yield open_note[0], open_note[1], pitch.midi, int(open_note[2])
+            if tie in ("start", "continue"):
+                held[pitch.midi] = [start, length, velocity]
+            else:
+                yield start, length, pitch.midi, velocity
+    for midi, open_note in held.items():
+        yield open_note[0], open_note[1], midi, int(open_note[2])
+
+
 def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
     """Convert a music21 Score (or Part) into a tick-based ``symusic.Score``.
 
     Tied notes are merged, grace notes (no duration) are dropped, chords become
     simultaneous notes; tempo marks, time and key signatures are kept.
     """
-    from music21 import key, meter, note, tempo
+    from music21 import key, meter, tempo
     from music21 import stream as m21stream
 
     assert isinstance(stream, m21stream.Stream)
@@ -225,21 +268,12 @@ def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
             symusic.KeySignature(float(signature.offset), signature.sharps, int(minor), ttype="quarter")
         )
     for part in parts:
-        flat = part.flatten().stripTies()
         instrument = part.getInstrument(returnDefault=True)
         program = instrument.midiProgram if instrument is not None and instrument.midiProgram is not None else 0
         name = getattr(part, "partName", None) or (instrument.instrumentName if instrument is not None else "") or ""
         track = symusic.Track(name=str(name), program=int(program), is_drum=False, ttype="quarter")
-        for element in flat.notes:
-            length = float(element.quarterLength)
-            if length <= 0 or isinstance(element, note.Unpitched):
-                continue
-            velocity = element.volume.velocity if element.volume.velocity is not None else 80
-            for pitch in element.pitches:
-                if 0 <= pitch.midi <= 127:
-                    track.notes.append(
-                        symusic.Note(float(element.offset), length, int(pitch.midi), int(velocity), ttype="quarter")
-                    )
+        for start, length, pitch, velocity in _tied_notes_merged(part.flatten()):
+            track.notes.append(symusic.Note(start, length, pitch, velocity, ttype="quarter"))
         score.tracks.append(track)
     if score.end() * tpq >= _MAX_TICK:
         raise LimitExceededError("music runs past the longest time a MIDI file can hold")

@@ -179,8 +179,11 @@ def musicxml_bytes(
     """The MusicXML document of a Score (``path`` names it in errors); refused with a
     :class:`LimitExceededError` when notating it would take too much work."""
     quarter = score.to("quarter")
-    voices_of = [_split_voices(track, _track_name(track, i), path) for i, track in enumerate(quarter.tracks)]
-    elements = _notated_elements(quarter, voices_of)
+    # Each note is at least one element: a score with too many is refused before counting.
+    elements = quarter.note_num()
+    if elements <= MAX_NOTATED_ELEMENTS:
+        voices_of = [_split_voices(track, _track_name(track, i), path) for i, track in enumerate(quarter.tracks)]
+        elements = _notated_elements(quarter, voices_of)
     if elements > MAX_NOTATED_ELEMENTS:
         raise LimitExceededError(
             f"would be about {elements:,} notes, tied notes and rests in MusicXML, "
