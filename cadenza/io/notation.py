@@ -202,7 +202,7 @@ def _tied_notes_merged(flat: Any) -> Iterator[tuple[float, float, int, int]]:
 
     music21's own ``stripTies`` joins the wrong notes when voices interleave in the
     flattened part (a tie chain in one voice swallows a note of the same part's other
-    voice); here a tie continues only the held note of its pitch that ends where it starts.
+    voice); here a tie joins only the held note of its pitch that ends where the next starts.
     """
     from music21 import chord
 
@@ -221,9 +221,11 @@ def _tied_notes_merged(flat: Any) -> Iterator[tuple[float, float, int, int]]:
             tie = (member.tie or element.tie).type if (member.tie or element.tie) else None
             open_note = held.pop(pitch.midi, None)
             if open_note is not None:
-                if tie in ("continue", "stop") and abs(open_note[0] + open_note[1] - start) < 1e-6:
+                # A tie ends on the next note of its pitch that starts where it ends, even
+                # one the file forgot to mark as the tie's end (as music21 reads it).
+                if abs(open_note[0] + open_note[1] - start) < 1e-6:
                     open_note[1] += length
-                    if tie == "continue":
+                    if tie in ("start", "continue"):
                         held[pitch.midi] = open_note
                     else:
                         yield open_note[0], open_note[1], pitch.midi, int(open_note[2])
