@@ -179,13 +179,10 @@ def _unpack_mxl(data: bytes, path: str | os.PathLike[str], limits: Limits) -> by
 def _decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
     if b"\x00" in data:
         raise InputFileError("is binary, not a text music file", path)
-    # UTF-8, else Windows' Latin-1, else the DOS code page of old collections (Essen).
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    return data.decode("cp437")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _check_humdrum(text: str, path: str | os.PathLike[str]) -> None:
