@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -67,13 +68,13 @@ def test_a_child_burning_cpu_past_its_limit_is_refused_naming_the_file_and_limit
 
 @pytest.fixture()
 def busy_cpu() -> Iterator[None]:
-    """Four processes spinning on the one CPU this test (and the children it forks) may
-    use: a parse gets about a fifth of the CPU, as on a loaded machine."""
+    """Six processes spinning on the one CPU this test (and the children it forks) may
+    use: a parse gets about a seventh of the CPU, as on a loaded machine."""
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("needs CPU affinity (Linux)")
     saved = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(saved)})
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4)]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(6)]
     try:
         time.sleep(0.3)
         yield
@@ -85,16 +86,20 @@ def busy_cpu() -> Iterator[None]:
 
 
 def test_a_valid_file_is_read_while_other_processes_load_the_cpu(tmp_path: Path, busy_cpu: None) -> None:
-    # About 0.3 s of CPU for music21, far more than a second of wall clock on this busy
-    # CPU: a one-second wall-clock limit refused it, a CPU-time limit of 1 s reads it.
-    tunes = "\n".join(_tune(i, f"Tune {i}", "GAB cde|d2B G3 A|gfe dcB|A2G F3 E") for i in range(1, 17))
+    # About half a second of CPU for music21 (here), several seconds of wall clock on this
+    # busy CPU: a one-second wall-clock limit refused it, a CPU-time limit reads it.
+    tunes = "\n".join(_tune(i, f"Tune {i}", "GAB cde|d2B G3 A|gfe dcB|A2G F3 E") for i in range(1, 33))
     path = tmp_path / "book.abc"
     path.write_text(tunes)
     converter.parseData(_tune(1, "warm-up", "C"), format="abc")  # music21's imports, before the clock starts
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     scores = read_notation(path, Format.ABC, Limits(parse_timeout_s=1.0))
-    assert len(scores) == 16 and all(score.note_num() == 20 for score in scores)
-    assert time.monotonic() - start > 1.0  # the machine was busy indeed
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert len(scores) == 32 and all(score.note_num() == 20 for score in scores)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert wall > 3 * cpu  # the machine was busy indeed: the parse waited far longer than it worked
 
 
 # 2. MusicXML in UTF-16 (and other declared encodings) is read; its XML is still checked.
