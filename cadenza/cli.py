@@ -170,18 +170,55 @@ def _root(
     """Compose, analyse and inspect music."""
 
 
-@app.command()
-def info(path: InputPath, as_json: AsJson = False, index: Index = 0) -> None:
-    """Format, tracks, notes, length, tempo, meter and key signature of a music file."""
-    from cadenza.io import format_of, load_score
+BookIndex = Annotated[
+    int | None,
+    typer.Option("--index", help="Which piece of a file that holds several (an ABC tune book), from 0."),
+]
+
+
+def _print_book(path: Path, fmt: str, pieces: list[Any], as_json: bool) -> None:
+    """The pieces of a file that holds several: index, title, bars, notes, length."""
     from cadenza.io.summary import summarize
 
-    summary = summarize(load_score(path, index=index))
-    fmt = format_of(path).value
+    summaries = [summarize(piece.score) for piece in pieces]
     if as_json:
-        console.print_json(json.dumps({"path": str(path), "format": fmt, **summary.to_dict()}))
+        rows = [
+            {"index": i, "title": p.title, "bars": s.bars, "notes": s.notes, "seconds": round(s.seconds, 1)}
+            for i, (p, s) in enumerate(zip(pieces, summaries, strict=True))
+        ]
+        console.print_json(json.dumps({"path": str(path), "format": fmt, "pieces": rows}))
+        return
+    console.print(f"[bold]{shown(path)}[/bold]  ({fmt}): {len(pieces)} pieces; --index N shows or converts one")
+    table = Table("index", "title", "bars", "notes", "seconds")
+    for i, (piece, summary) in enumerate(zip(pieces, summaries, strict=True)):
+        table.add_row(
+            str(i), shown(piece.title or "—"), str(summary.bars), str(summary.notes), f"{summary.seconds:.1f}"
+        )
+    console.print(table)
+
+
+@app.command()
+def info(path: InputPath, as_json: AsJson = False, index: BookIndex = None) -> None:
+    """Format, tracks, notes, length, tempo, meter and key signature of a music file.
+
+    A file of several pieces (an ABC tune book) lists them; --index N describes piece N.
+    """
+    from cadenza.io import choose_piece, format_of, load_pieces
+    from cadenza.io.summary import summarize
+
+    pieces = load_pieces(path)
+    fmt = format_of(path).value
+    if index is None and len(pieces) > 1:
+        _print_book(path, fmt, pieces, as_json)
+        return
+    piece = choose_piece(pieces, index or 0, path)
+    summary = summarize(piece.score)
+    if as_json:
+        console.print_json(json.dumps({"path": str(path), "format": fmt, "title": piece.title, **summary.to_dict()}))
         return
     console.print(f"[bold]{shown(path)}[/bold]  ({fmt})")
+    if len(pieces) > 1:
+        console.print(f"piece {index} of {len(pieces)} (from 0): {shown(piece.title or 'untitled')}")
     console.print(
         f"{summary.notes} notes · {summary.seconds:.1f} s · {summary.bars} bars · "
         f"tempo {', '.join(f'{t:g}' for t in summary.tempos_bpm)} bpm · "
@@ -215,12 +252,33 @@ def convert(
     source: InputPath,
     target: Annotated[Path, typer.Argument(help="Output: .mid .musicxml .xml .mxl .wav .png")],
     force: Force = False,
-    index: Index = 0,
+    index: BookIndex = None,
 ) -> None:
-    """Convert between formats, chosen by the extensions."""
-    from cadenza.io import load_score, save_score
+    """Convert between formats, chosen by the extensions.
 
-    save_score(load_score(source, index=index), target, force=force)
+    A file of several pieces (an ABC tune book) converts one piece per call, chosen with
+    --index N; `cadenza info FILE` lists them.
+    """
+    from cadenza.errors import LimitExceededError
+    from cadenza.io import choose_piece, load_pieces, save_score
+    from cadenza.io.atomic import check_writable
+    from cadenza.io.formats import WRITABLE, format_of
+
+    format_of(target, WRITABLE)
+    check_writable(target, force=force)  # before reading, which may take a while
+    pieces = load_pieces(source)
+    if index is None and len(pieces) > 1:
+        raise InvalidArgumentError(
+            f"holds {len(pieces)} pieces; choose one with --index 0..{len(pieces) - 1} (`cadenza info` lists them)",
+            source,
+        )
+    score = choose_piece(pieces, index or 0, source).score
+    try:
+        save_score(score, target, force=force)
+    except LimitExceededError as error:  # the music is at fault: name the file it came from
+        if error.path != str(target):
+            raise
+        raise LimitExceededError(f"cannot be written as {shown(target)}: {error.reason}", source) from None
     console.print(f"wrote {shown(target)}")
 
 

@@ -77,3 +77,30 @@ def test_overlapping_notes_of_one_track_survive_musicxml(tmp_path: Path) -> None
     back = converter.parse(out)
     assert _notes_of(back) == [(0.0, 1.0, 60), (0.0, 1.0, 64), (0.0, 4.0, 48), (1.0, 1.0, 62), (2.0, 2.0, 64)]
     assert load_score(out).note_num() == 5
+
+
+def _grid_notes(score) -> list[tuple[int, int, int, int]]:
+    """(track, start, length, pitch) of every note on a grid of 1/12 quarter."""
+    quarter = score.to("quarter")
+    return sorted(
+        (index, round(n.time * 12), round(n.duration * 12), n.pitch)
+        for index, track in enumerate(quarter.tracks)
+        for n in track.notes
+    )
+
+
+def test_ties_across_bar_lines_in_interleaved_voices_come_back_whole(tmp_path: Path) -> None:
+    # Two notes held across the bar line under a held bass: three voices, each tied.
+    # music21's stripTies on the flattened part joined B2's tie chain to F#3's notes.
+    score = make_score([(40, 0, 8), (47, 49 / 12, 66 / 12), (54, 52 / 12, 66 / 12)])
+    back = load_score(save_score(score, tmp_path / "tied.musicxml"))
+    assert _grid_notes(back) == _grid_notes(score)
+
+
+@pytest.mark.slow
+@pytest.mark.datasets
+def test_a_pop909_song_comes_back_from_musicxml_note_for_note(datasets: Path, tmp_path: Path) -> None:
+    score = load_score(datasets / "pop909" / "001" / "001.mid")
+    out = save_score(score, tmp_path / "001.musicxml")
+    assert out.stat().st_size > 2_000_000  # the 2.7 MB file a 30 s wall-clock limit refused
+    assert _grid_notes(load_score(out)) == _grid_notes(score)

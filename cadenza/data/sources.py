@@ -57,9 +57,10 @@ KNOWN_KINDS = ("pop909", "jsb", "music21", "folder")
 LABELLED_STYLES = ("pop", "chorale", "folk", "early", "classical")
 UNLABELLED = "other"
 MUSIC_EXTENSIONS = ".mid .midi .musicxml .xml .mxl .abc .krn"
-# An ABC book of the Essen collection holds over a thousand tunes and takes music21
-# about 30 s: a corpus build allows more time per file than a single command does.
-CORPUS_LIMITS = Limits(parse_timeout_s=600.0)
+# The CPU time a parse may take is sized to each file (an ABC book of the Essen
+# collection, hundreds of tunes, gets minutes), so a corpus needs no larger limits
+# than a single command.
+CORPUS_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
