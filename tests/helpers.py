@@ -27,3 +27,14 @@ def make_score(
         track.notes.append(symusic.Note(round(start * tpq), round((end - start) * tpq), pitch, velocity))
     score.tracks.append(track)
     return score
+
+
+def music21_notes(stream) -> list[tuple[float, float, int]]:  # a music21 Score
+    """(offset, quarter length, MIDI pitch) of every sounding note of a music21 stream,
+    ties merged: music21's own reading, to compare cadenza's against."""
+    return sorted(
+        (float(n.offset), float(n.quarterLength), p.midi)
+        for part in stream.parts
+        for n in part.flatten().stripTies().notes
+        for p in n.pitches
+    )

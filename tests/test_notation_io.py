@@ -9,17 +9,7 @@ from music21 import converter, corpus
 
 from cadenza.errors import InvalidArgumentError
 from cadenza.io import load_score, load_scores, save_score
-from tests.helpers import make_score
-
-
-def _notes_of(stream) -> list[tuple[float, float, int]]:
-    """(offset, quarter length, MIDI pitch) of every sounding note, ties merged."""
-    return sorted(
-        (float(n.offset), float(n.quarterLength), p.midi)
-        for part in stream.parts
-        for n in part.flatten().stripTies().notes
-        for p in n.pitches
-    )
+from tests.helpers import make_score, music21_notes
 
 
 def test_musicxml_chorale_loads_with_parts_and_key() -> None:
@@ -67,7 +57,7 @@ def test_written_musicxml_loads_back_in_music21_with_same_notes(tmp_path: Path, 
     out = save_score(load_score(source), tmp_path / f"chorale{extension}")
     back = converter.parse(out)
     assert len(back.parts) == 4
-    assert _notes_of(back) == _notes_of(original)
+    assert music21_notes(back) == music21_notes(original)
 
 
 def test_overlapping_notes_of_one_track_survive_musicxml(tmp_path: Path) -> None:
@@ -75,7 +65,7 @@ def test_overlapping_notes_of_one_track_survive_musicxml(tmp_path: Path) -> None
     score = make_score([(48, 0, 4), (60, 0, 1), (64, 0, 1), (62, 1, 2), (64, 2, 4)])
     out = save_score(score, tmp_path / "voices.musicxml")
     back = converter.parse(out)
-    assert _notes_of(back) == [(0.0, 1.0, 60), (0.0, 1.0, 64), (0.0, 4.0, 48), (1.0, 1.0, 62), (2.0, 2.0, 64)]
+    assert music21_notes(back) == [(0.0, 1.0, 60), (0.0, 1.0, 64), (0.0, 4.0, 48), (1.0, 1.0, 62), (2.0, 2.0, 64)]
     assert load_score(out).note_num() == 5
 
 

@@ -24,7 +24,7 @@ from cadenza.io import Limits, load_score, load_scores, save_score
 from cadenza.io.formats import Format
 from cadenza.io.notation import read_notation
 from cadenza.io.sandbox import run_isolated
-from tests.helpers import make_score
+from tests.helpers import make_score, music21_notes
 from tests.malformed_inputs import valid_musicxml
 
 runner = CliRunner()
@@ -105,15 +105,6 @@ def test_a_valid_file_is_read_while_other_processes_load_the_cpu(tmp_path: Path,
 # 2. MusicXML in UTF-16 (and other declared encodings) is read; its XML is still checked.
 
 
-def _notes_of(stream) -> list[tuple[float, float, int]]:
-    return sorted(
-        (float(n.offset), float(n.quarterLength), p.midi)
-        for part in stream.parts
-        for n in part.flatten().stripTies().notes
-        for p in n.pitches
-    )
-
-
 def test_a_monteverdi_madrigal_in_utf16_from_music21s_corpus_is_read() -> None:
     paths = [p for p in corpus.getPaths() if p.name == "madrigal.3.10.mxl"]
     if not paths:
@@ -121,7 +112,7 @@ def test_a_monteverdi_madrigal_in_utf16_from_music21s_corpus_is_read() -> None:
     with zipfile.ZipFile(paths[0]) as archive:
         assert archive.read("madrigal.3.10.xml")[:2] == b"\xff\xfe"  # UTF-16, little-endian
     score = load_score(paths[0])
-    sounding = [n for n in _notes_of(converter.parse(paths[0])) if n[1] > 0]  # grace notes have no length
+    sounding = [n for n in music21_notes(converter.parse(paths[0])) if n[1] > 0]  # grace notes have no length
     assert score.note_num() == len(sounding) == 865
     assert len(score.tracks) == 5
 
