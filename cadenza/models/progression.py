@@ -246,6 +246,8 @@ class ProgressionModel:
         if len(history) == 2 and table.trigram.get(" ".join(history)):
             parts.append((w3, _add_k(table.trigram[" ".join(history)], vocab, k)))
         weights = np.array([w for w, _ in parts])
+        if weights.sum() <= 0:  # only orders weighted 0 were seen: the unigram decides
+            weights[0] = 1.0
         body = weights @ np.stack([p for _, p in parts]) / weights.sum()
         if position == "body":
             return body
