@@ -63,7 +63,7 @@ def test_32_bars_are_a_a_b_a_and_the_repeats_repeat_their_chords() -> None:
         ("A", 8, None),
         ("A'", 8, "A"),
         ("B", 8, None),
-        ("A''", 8, "A"),
+        ("A''", 8, "A'"),
     ]
     chords = [[c.chord for c in s.controls] for s in plan.sections]
     assert chords[3] == chords[1]  # the return plays the varied A again

@@ -5,7 +5,9 @@ a chord and an intensity for every bar.
 24, two halves (A A′); from 24 bars, phrases of 4 bars (8 bars from 32 on) in a pattern
 of verses and choruses (4 phrases: A A′ B A′, so 32 bars are A A′ B A″), with an intro
 of 4 bars from 48 bars on; bars left over after the last whole phrase close the piece as
-an outro. A section after the first of its letter names that first one in ``repeat_of``.
+an outro. A varied section names its original in ``repeat_of``, a plain repeat the
+section it copies; the bars where its chords differ from that section's are the ones to
+write afresh (the piece's final cadence may make a repeat into such a variation).
 
 **Chords** (:func:`make_plan`), from a :class:`~cadenza.models.progression.ProgressionModel`
 in the section's key, style and mode: a new section draws its chords, continuing from the
@@ -106,13 +108,13 @@ def form(bars: int) -> list[Part]:
 
 
 def _names(parts: Sequence[Part]) -> list[str]:
-    """A, A', A'', B ... (Intro and Outro as they are)."""
+    """A, A', A'', A4, A5 ... B ... (an Intro and an Outro as they are)."""
     count: dict[str, int] = {}
     names = []
     for part in parts:
         n = count.get(part.letter, 0)
         count[part.letter] = n + 1
-        names.append(part.letter + "'" * n)
+        names.append(part.letter + "'" * n if n < 3 else f"{part.letter}{n + 1}")
     return names
 
 
@@ -227,7 +229,13 @@ def make_plan(
     chords = _chords(parts, drawer)
     intensity = _intensities(parts, intensity_of(resolved.loudness), resolved.mood)
     names = _names(parts)
-    first = {p.letter: names[i] for i, p in reversed(list(enumerate(parts)))}
+    source: list[str | None] = []  # a variation names its original; a plain repeat, what it copies
+    latest: dict[str, str] = {}
+    first: dict[str, str] = {}
+    for part, name in zip(parts, names, strict=True):
+        source.append({"new": None, "vary": first.get(part.letter), "same": latest.get(part.letter)}[part.copies])
+        first.setdefault(part.letter, name)
+        latest[part.letter] = name
     key = key_label(resolved.tonic, resolved.mode)
     sections = []
     for i, part in enumerate(parts):
@@ -244,7 +252,7 @@ def make_plan(
                 meter=f"{resolved.numerator}/{resolved.denominator}",
                 mood=resolved.mood,
                 intensity=round(sum(intensity[i]) / part.bars, 6),
-                repeat_of=None if part.copies == "new" else first[part.letter],
+                repeat_of=source[i],
                 controls=controls,
             )
         )
