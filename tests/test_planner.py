@@ -80,6 +80,7 @@ def test_a_piece_in_a_major_key_ends_dominant_then_tonic(bars: int, seed: int) -
     assert len(chords) == bars
     assert chords[-1] == "0:maj" and plan.sections[-1].controls[-1].chord == "D:maj"
     assert chords[-2] in DOMINANTS
+    assert bars < 3 or str(chords[0]).startswith("0:")  # and it opened at home (two bars: V I)
 
 
 @pytest.mark.parametrize("style", ["pop", "chorale", "folk"])

@@ -11,7 +11,8 @@ write afresh (the piece's final cadence may make a repeat into such a variation)
 
 **Chords** (:func:`make_plan`), from a :class:`~cadenza.models.progression.ProgressionModel`
 in the section's key, style and mode: a new section draws its chords, continuing from the
-bars before it (a B or C section opens away from the tonic and ends on a dominant, to
+bars before it, with a cadence every 4 bars in a section of 8 or more (the piece opens on
+a chord of the tonic; a B or C section opens away from the tonic and ends on a dominant, to
 lead back); a varied section (A′) copies its original and changes the cadence (to V -> I
 when the original did not end so) or else one bar; a plain repeat copies the latest
 version of its letter. The piece ends on a full cadence: a chord of dominant function
@@ -29,7 +30,7 @@ file (JSON, or YAML when PyYAML is installed) for ``--plan FILE``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ __all__ = ["Part", "form", "make_plan", "load_plan", "PLAN_SUFFIXES"]
 
 PLAN_SUFFIXES = (".json", ".yaml", ".yml")
 INTRO_FROM_BARS = 48
+PHRASE_BARS = 4  # a section of 8 bars or more closes a phrase every 4 bars
 _LEVEL = {"Intro": -0.15, "A": -0.08, "B": 0.12, "C": 0.02, "Outro": -0.1}  # offset from the mood's level
 _RETURN_STEP = 0.03  # each return of a letter is a little fuller
 _ARC = {"calm": 0.6, "sad": 0.7, "happy": 1.0, "tense": 1.2}
@@ -125,17 +127,24 @@ class _Chords:
         self.model, self.style, self.mode, self.rng = model, style, mode, rng
         self.tonic = tonic_chord(mode)
         self.vocabulary = set(model.vocabulary(style, mode))
+        other_third = ("0:maj", "0:maj7", "0:7") if mode == "min" else ("0:min", "0:min7")
+        self.home = {c for c in self.vocabulary if c.startswith("0:") and c not in other_third} | {self.tonic}
 
-    def draw(self, bars: int, history: Sequence[str], allowed: dict[int, set[str]] | None = None) -> list[str]:
-        return self.model.sample(self.style, self.mode, bars, self.rng, history=history, allowed=allowed)
+    def draw(
+        self, bars: int, history: Sequence[str], allowed: dict[int, set[str]], ends: Collection[int] | None = None
+    ) -> list[str]:
+        return self.model.sample(self.style, self.mode, bars, self.rng, history=history, allowed=allowed, ends=ends)
 
     def new(self, part: Part, history: Sequence[str], leads_back: bool) -> list[str]:
         allowed: dict[int, set[str]] = {}
+        if not history:  # the piece opens at home, so that its key is heard from the start
+            allowed[0] = self.home
         if part.letter in ("B", "C") and part.bars > 1:
             allowed[0] = self.vocabulary - {self.tonic}  # open away from home
         if leads_back and part.bars > 1:
             allowed[part.bars - 1] = set(DOMINANTS)  # a half cadence into what returns
-        return self.draw(part.bars, history, allowed)
+        phrase_ends = {j for j in range(PHRASE_BARS - 1, part.bars, PHRASE_BARS)} if part.bars >= 8 else set()
+        return self.draw(part.bars, history, allowed, phrase_ends | {part.bars - 1})
 
     def vary(self, original: list[str], history: Sequence[str]) -> list[str]:
         n = len(original)
@@ -146,9 +155,9 @@ class _Chords:
         before = [*history, *original[:i]]
         others = self.vocabulary - {original[i]}
         if i + 1 < n:
-            chords[i] = self.draw(2, before, {0: others, 1: {original[i + 1]}})[0]
+            chords[i] = self.draw(2, before, {0: others, 1: {original[i + 1]}}, ())[0]
         else:
-            chords[i] = self.draw(1, before, {0: others})[0]
+            chords[i] = self.draw(1, before, {0: others}, ())[0]
         return chords
 
     def closes(self, chords: Sequence[str]) -> bool:

@@ -282,26 +282,27 @@ class ProgressionModel:
         *,
         history: Sequence[str] = (),
         allowed: Mapping[int, Collection[str]] | None = None,
-        cadence: bool = True,
+        ends: Collection[int] | None = None,
     ) -> list[str]:
         """``bars`` chords following ``history`` (none: the piece starts here).
 
         ``allowed`` restricts bar i to a set of chords; a bar before a restricted one is
         drawn in proportion to P(chord) × P(next bar lands in its set), so the run walks
         into the restriction instead of jumping (a V before a required I). A set that the
-        table never saw is met with its first chord. With ``cadence``, the last bar is drawn
-        as a section's last bar.
+        table never saw is met with its first chord. The bars in ``ends`` (default: the last)
+        are drawn as the last bar of a section or phrase.
         """
         name = self.table_name(style, mode)
         vocab = self._vocab[name]
         allowed = allowed or {}
+        ends = {bars - 1} if ends is None else set(ends)
         out = list(history)
         for i in range(bars):
-            position = "start" if not out else "cadence" if cadence and i == bars - 1 else "body"
+            position = "start" if not out else "cadence" if i in ends else "body"
             p = self._vector(name, tuple(out[-2:]), position)[:-1].copy()
             p *= _mask(vocab, allowed.get(i))
             if i + 1 in allowed and p.sum() > 0:
-                after = "cadence" if cadence and i + 1 == bars - 1 else "body"
+                after = "cadence" if i + 1 in ends else "body"
                 reach = _mask(vocab, allowed[i + 1])
                 for j in np.flatnonzero(p):
                     p[j] *= float(self._vector(name, (*out[-1:], vocab[j]), after)[:-1] @ reach) + 1e-12
