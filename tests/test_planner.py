@@ -219,3 +219,28 @@ def test_a_progression_file_that_is_not_one_is_refused_naming_it(tmp_path: Path)
     with pytest.raises(InputFileError, match="relative chord 'X:maj'") as caught:
         ProgressionModel.load(path)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("bars", [24, 40, 64, 100])
+def test_every_repeat_keeps_the_chords_of_the_section_it_names(bars: int) -> None:
+    plan = make_plan(Conditions(style="pop", key="A minor", bars=bars), seed=bars)
+    by_name = {s.name: [c.chord for c in s.controls] for s in plan.sections}
+    repeats = [s for s in plan.sections if s.repeat_of is not None]
+    assert len(repeats) >= len(plan.sections) // 2
+    for section in repeats:
+        changed = sum(a != b for a, b in zip(by_name[section.name], by_name[section.repeat_of], strict=True))
+        assert changed <= 2, section.name
+
+
+def test_the_fitting_script_writes_a_model_and_its_record(datasets: Path, tmp_path: Path) -> None:
+    from cadenza.train.chords import main
+
+    main(["--pop909", str(datasets / "pop909"), "--limit", "20", "--out", str(tmp_path)])
+    model = ProgressionModel.load(tmp_path / "progressions.json")
+    record = json.loads((tmp_path / "training.json").read_text())
+    figures = record["figures"]["pop"]
+    assert (figures["train_pieces"], figures["held_out_pieces"]) == (18, 2)
+    assert figures["train_bars"] == sum(model.tables["pop/maj"].unigram.values()) + sum(
+        model.tables.get("pop/min", model.tables["all/min"]).unigram.values()
+    )
+    assert 1 < figures["held_out_perplexity_per_bar"] < 60
