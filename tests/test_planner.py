@@ -14,7 +14,7 @@ import yaml
 from cadenza.compose.conditions import Conditions
 from cadenza.compose.plan import Plan
 from cadenza.compose.planner import form, load_plan, make_plan
-from cadenza.errors import InputFileError
+from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.progression import (
     DOMINANTS,
     SHIPPED,
@@ -162,6 +162,9 @@ def test_a_plan_that_is_a_fifo_or_too_large_is_refused_without_reading_it(tmp_pa
     os.mkfifo(fifo)
     with pytest.raises(InputFileError, match="not a regular file"):
         load_plan(fifo)
+    with pytest.raises(InputFileError, match="unreadable: No such file") as caught:
+        load_plan(tmp_path / "missing.json")
+    assert str(tmp_path / "missing.json") in str(caught.value)
     big = tmp_path / "big.yaml"
     with big.open("wb") as file:
         file.truncate(5_000_000)
@@ -219,6 +222,12 @@ def test_a_progression_file_that_is_not_one_is_refused_naming_it(tmp_path: Path)
     with pytest.raises(InputFileError, match="relative chord 'X:maj'") as caught:
         ProgressionModel.load(path)
     assert str(path) in str(caught.value)
+    path.write_text(json.dumps({"version": 1, "config": {"k": "much"}, "tables": {}}))
+    with pytest.raises(InputFileError, match="progression config"):
+        ProgressionModel.load(path)
+    path.write_text(json.dumps({"version": 1, "config": {}, "tables": {}}))
+    with pytest.raises(InvalidArgumentError, match="no chords for pop in maj"):
+        make_plan(Conditions(bars=8), ProgressionModel.load(path))
 
 
 @pytest.mark.parametrize("bars", [24, 40, 64, 100])

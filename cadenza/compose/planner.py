@@ -277,8 +277,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     if suffix not in PLAN_SUFFIXES:
         raise InputFileError(f"is not a plan file; a plan is {', '.join(PLAN_SUFFIXES)}", path)
     reason = not_regular(path)
-    if reason is not None:
-        raise InputFileError(f"is {reason}" if not reason.startswith("unreadable") else reason, path)
+    if reason is not None:  # never opened: a FIFO would block
+        raise InputFileError(reason if reason.startswith("unreadable") else f"is {reason.split(':')[0]}", path)
     size = path.stat().st_size
     if size > MAX_PLAN_JSON_BYTES:
         raise InputFileError(f"is too large for a plan ({size:,} bytes; at most {MAX_PLAN_JSON_BYTES:,})", path)

@@ -294,6 +294,8 @@ class ProgressionModel:
         """
         name = self.table_name(style, mode)
         vocab = self._vocab[name]
+        if not vocab:
+            raise InvalidArgumentError(f"the chord progression model has no chords for {style} in {mode}")
         allowed = allowed or {}
         ends = {bars - 1} if ends is None else set(ends)
         out = list(history)
