@@ -13,7 +13,7 @@ import yaml
 
 from cadenza.compose.conditions import Conditions
 from cadenza.compose.plan import Plan
-from cadenza.compose.planner import form, load_plan, make_plan
+from cadenza.compose.planner import bar_sources, form, load_plan, make_plan
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.progression import (
     DOMINANTS,
@@ -253,3 +253,25 @@ def test_the_fitting_script_writes_a_model_and_its_record(datasets: Path, tmp_pa
         model.tables.get("pop/min", model.tables["all/min"]).unigram.values()
     )
     assert 1 < figures["held_out_perplexity_per_bar"] < 60
+
+
+def test_bar_sources_say_which_bars_are_copied_and_which_written_afresh() -> None:
+    plan = make_plan(Conditions(style="pop", key="E major", bars=32), seed=3)
+    sources = bar_sources(plan)
+    chords = [c.chord for s in plan.sections for c in s.controls]
+    assert sources[:8] == [None] * 8 and sources[16:24] == [None] * 8  # A and B are new
+    assert sum(s is None for s in sources[8:16]) in (1, 2)  # A' changes its cadence or one bar
+    assert all(chords[s] == chords[i] for i, s in enumerate(sources) if s is not None)
+    assert all(s is None or sources[s] is None for s in sources)  # every copy points to a written bar
+    assert sources[24:] == [s if s is not None else 8 + j for j, s in enumerate(sources[8:16])]
+
+
+def test_a_repeat_in_another_key_still_copies_its_bars() -> None:
+    data = make_plan(Conditions(key="C major", bars=16), seed=2).to_dict()
+    again = data["sections"][1]
+    again["key"] = "D major"
+    again["controls"] = [
+        {**c, "chord": absolute_chord(relative_chord(c["chord"], 0) or "", 2)} for c in again["controls"]
+    ]
+    sources = bar_sources(Plan.from_dict(data))
+    assert sources[:8] == [None] * 8 and sum(s is None for s in sources[8:]) in (1, 2)

@@ -45,11 +45,12 @@ from cadenza.models.progression import (
     ProgressionModel,
     absolute_chord,
     default_progressions,
+    relative_chord,
     tonic_chord,
 )
 from cadenza.theory import key_label
 
-__all__ = ["Part", "form", "make_plan", "load_plan", "PLAN_SUFFIXES"]
+__all__ = ["Part", "form", "make_plan", "bar_sources", "load_plan", "PLAN_SUFFIXES"]
 
 PLAN_SUFFIXES = (".json", ".yaml", ".yml")
 INTRO_FROM_BARS = 48
@@ -267,6 +268,37 @@ def make_plan(
         )
     instruments = tuple(i.name for i in resolved.instruments)
     return Plan(tuple(sections), resolved.style, instruments, resolved.tail_quarters)
+
+
+def bar_sources(plan: Plan) -> list[int | None]:
+    """For every bar of the plan (0-based, across sections), the earlier bar whose music it
+    plays again, or None where it is to be written afresh.
+
+    A bar of a section with ``repeat_of`` copies the same bar of that section, unless both
+    give a chord there and the chords differ (a variation); a copy of a copy points to the
+    bar first written. A section with another key plays its copy moved to that key.
+    """
+    starts: dict[str, int] = {}
+    sources: list[int | None] = []
+    for section in plan.sections:
+        starts[section.name] = len(sources)
+        original = next((s for s in plan.sections if s.name == section.repeat_of), None)
+        for j in range(section.bars):
+            if original is None:
+                sources.append(None)
+                continue
+            mine = section.controls[j].chord if section.controls else None
+            theirs = original.controls[j].chord if original.controls else None
+            if (
+                mine is not None
+                and theirs is not None
+                and relative_chord(mine, section.tonic) != relative_chord(theirs, original.tonic)
+            ):
+                sources.append(None)
+                continue
+            bar = starts[original.name] + j
+            sources.append(bar if sources[bar] is None else sources[bar])
+    return sources
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
