@@ -134,6 +134,8 @@ def _plan_dict() -> dict:
         ("plan.yaml", b"- 1\n- 2\n", "plan: expected an object, got list"),
         ("plan.yaml", b"version: 1\nstyle: pop\nsections: 2020-01-01\n", "plan.sections: expected a list, got date"),
         ("plan.yml", b"\xff\xfe", "not UTF-8"),
+        ("plan.yml", b"[" * 50_000, "invalid YAML"),
+        ("plan.yml", b"!!python/object/apply:os.system ['echo hi']\n", "invalid YAML"),
         ("plan.txt", b"{}", "is not a plan file"),
     ],
 )
