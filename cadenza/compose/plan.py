@@ -90,7 +90,9 @@ class Section:
     ``key`` may be given in any spelling :func:`cadenza.theory.parse_key` reads and is kept
     as its label (``"d minor"`` -> ``"D:min"``). ``controls`` is empty or one
     :class:`BarControl` per bar. ``repeat_of`` names an earlier section whose music this
-    one plays again (in its own key, tempo and intensity).
+    one plays again (in its own key, tempo and intensity); where its bar controls differ
+    from that section's (another chord: the planner's A′), it is a variation, and those
+    bars are written afresh.
     """
 
     name: str
