@@ -17,6 +17,7 @@ import symusic
 
 from cadenza.errors import InvalidArgumentError
 from cadenza.io import Limits, load_scores
+from cadenza.io.files import require_regular_file
 from cadenza.io.formats import READABLE, format_of
 
 __all__ = [
@@ -117,7 +118,15 @@ def _music21_files(collections: str) -> Iterator[tuple[str, Path]]:
 
 
 def list_files(spec: SourceSpec) -> list[FileRef]:
-    """Every file a source names, in a stable order."""
+    """Every file a source names, in a stable order. A named pipe or device among them is
+    refused here, before any worker opens it (opening a pipe blocks until a writer comes)."""
+    refs = _list_refs(spec)
+    for ref in refs:
+        require_regular_file(ref.path)
+    return refs
+
+
+def _list_refs(spec: SourceSpec) -> list[FileRef]:
     if spec.kind == "music21":
         root = _music21_root()
         return [
@@ -133,7 +142,7 @@ def list_files(spec: SourceSpec) -> list[FileRef]:
             FileRef(spec.name, "pop909", str(path), spec.licence, "pop909", f"{spec.name}/{path.stem}")
             for path in sorted(location.glob("*/*.mid"))
         ]
-    files = [location] if location.is_file() else sorted(p for p in location.rglob("*") if p.is_file())
+    files = [location] if not location.is_dir() else sorted(p for p in location.rglob("*") if not p.is_dir())
     refs = []
     for path in files:
         try:
