@@ -106,7 +106,7 @@ def _check_header(score: symusic.Score, path: str | os.PathLike[str], limits: Li
     meta += sum(len(track.lyrics) for track in score.tracks)
     if meta > limits.max_meta_events:
         raise LimitExceededError(
-            f"{meta} time signatures, key signatures, markers and lyrics, more than {limits.max_meta_events}", path
+            f"{meta:,} time signatures, key signatures, markers and lyrics, more than {limits.max_meta_events:,}", path
         )
     signatures = score.time_signatures.numpy()
     bad = np.flatnonzero((signatures["numerator"] <= 0) | (signatures["denominator"] <= 0))
@@ -117,7 +117,7 @@ def _check_header(score: symusic.Score, path: str | os.PathLike[str], limits: Li
     controls = sum(len(t.controls) + len(t.pitch_bends) + len(t.pedals) for t in score.tracks)
     if controls > limits.max_control_events:
         raise LimitExceededError(
-            f"{controls} controller, pitch-bend and pedal events, more than {limits.max_control_events}", path
+            f"{controls:,} controller, pitch-bend and pedal events, more than {limits.max_control_events:,}", path
         )
 
 
@@ -169,7 +169,7 @@ def validate_score(
         )
     polyphony = max_polyphony(starts, ends)
     if polyphony > limits.max_polyphony:
-        raise LimitExceededError(f"{polyphony} notes sound at once, more than {limits.max_polyphony}", path)
+        raise LimitExceededError(f"{polyphony:,} notes sound at once, more than {limits.max_polyphony:,}", path)
     in_seconds = score.to("second")
     if in_seconds.end() > limits.max_seconds:
         hours = limits.max_seconds / 3600
