@@ -110,6 +110,34 @@ def test_300000_notes_piled_on_one_key_are_refused(tmp_path: Path) -> None:
     assert_refused(*cadenza("analyze", path), path, "held over each other")
 
 
+ANALYSE_IN_A_CHILD = """
+import resource, sys, symusic
+resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
+from cadenza.analysis import analyze_score
+from cadenza.errors import LimitExceededError
+score = symusic.Score(480)
+track = symusic.Track(program=0)
+for i in range(2000):
+    track.notes.append(symusic.Note(i * 10, 28_000 * 480, 40 + i % 60, 64))
+score.tracks.append(track)
+try:
+    analyze_score(score)
+except LimitExceededError as error:
+    sys.exit(str(error))
+"""
+
+
+def test_analysis_of_a_score_made_in_code_is_bounded_too() -> None:
+    """The same held notes, handed to the library without a file: refused before any
+    per-beat array exists (it took 4.4 GB)."""
+    code = ANALYSE_IN_A_CHILD.format(cap=MEMORY_CAP)
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert run.stderr.strip() == "notes last 56,000,000 quarter notes together, more than 2,000,000 to analyse"
+    assert time.monotonic() - started < SECONDS
+
+
 def test_too_many_notes_at_once_are_refused() -> None:
     score = make_score([(36 + i % 60, 0, 1) for i in range(2049)])  # a 2,049-note chord
     with pytest.raises(LimitExceededError, match="2,049 notes sound at once, more than 2,048"):
