@@ -225,3 +225,10 @@ def test_a_killed_runs_leftovers_are_cleaned_by_the_next_run(tmp_path: Path, mon
     render_wav(make_score([(60, 0, 1)]), tmp_path / "cue.wav")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted(["cue.wav", fresh_file.name, unrelated.name])
+
+
+def test_a_soundfont_that_is_a_named_pipe_is_refused_unopened(tmp_path: Path) -> None:
+    pipe = tmp_path / "font.sf2"
+    os.mkfifo(pipe)
+    with pytest.raises(InputFileError, match="named pipe"):
+        render_wav(make_score([(60, 0, 1)]), tmp_path / "out.wav", soundfont=pipe)

@@ -42,6 +42,7 @@ from cadenza.errors import (
     MissingDependencyError,
 )
 from cadenza.io.atomic import SPILL_PREFIX, atomic_output
+from cadenza.io.files import require_regular_file
 from cadenza.io.limits import validate_score
 
 __all__ = ["MAX_RENDER_NOTES", "MAX_RENDER_SECONDS", "default_soundfont", "render_wav", "synthesizer"]
@@ -104,8 +105,9 @@ def render_wav(
         raise InvalidArgumentError(f"sample rate {sample_rate} Hz is outside 8000..192000", path)
     seconds = _check_limits(score, path)
     font = Path(soundfont) if soundfont is not None else default_soundfont()
-    if not font.is_file():
+    if not font.exists():
         raise InputFileError("SoundFont not found", font)
+    require_regular_file(font)  # a pipe would block the read below
     with font.open("rb") as header:
         riff = header.read(12)
     if riff[:4] != b"RIFF" or riff[8:12] != b"sfbk":  # SF2 and SF3 alike

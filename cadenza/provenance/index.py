@@ -56,6 +56,8 @@ _SYMBOLS = 1 << 9
 ONSET_STEPS_PER_QUARTER = 48  # stored onsets: 16ths, triplets and 32nds are exact
 MAX_INDEX_BYTES = 1 << 30
 """Largest index read, its arrays inflated: 70 times the shipped one (14 MB, 1.5 M notes)."""
+MAX_INDEX_JSON_BYTES = 64 << 20
+"""Largest ``index.json``: 25 times the shipped one (2.7 MB for 1,700 pieces)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class Index:
             if not (folder / name).exists():
                 raise InputFileError(f"no originality index here ({name} missing)", folder)
         try:
-            meta_bytes = read_regular_bytes(folder / INDEX_JSON, max_bytes)
+            meta_bytes = read_regular_bytes(folder / INDEX_JSON, MAX_INDEX_JSON_BYTES)
             arrays_bytes = read_regular_bytes(folder / INDEX_NPZ, max_bytes)
             meta = json.loads(meta_bytes)
             if meta.get("format") != FORMAT or meta.get("version") != VERSION:
