@@ -232,3 +232,21 @@ def test_a_soundfont_that_is_a_named_pipe_is_refused_unopened(tmp_path: Path) ->
     os.mkfifo(pipe)
     with pytest.raises(InputFileError, match="named pipe"):
         render_wav(make_score([(60, 0, 1)]), tmp_path / "out.wav", soundfont=pipe)
+
+
+@needs_synth
+def test_a_controller_flood_renders_as_its_last_settings(tmp_path: Path) -> None:
+    """900,000 volume changes in the first quarter note (1,000 on each tick, under the
+    content limit) sound exactly like the last change on each tick, and render as fast."""
+    flood = make_score([(60, 0, 1)])
+    ticks = np.repeat(np.arange(TPQ, dtype=np.int32), 900_000 // TPQ)
+    values = (np.arange(ticks.size) * 7 % 128).astype(np.uint8)
+    flood.tracks[0].controls = symusic.ControlChange.from_numpy(ticks, np.full(ticks.size, 7, np.uint8), values)
+    last = make_score([(60, 0, 1)])
+    final = np.r_[np.flatnonzero(np.diff(ticks)), ticks.size - 1]
+    volume = np.full(final.size, 7, np.uint8)
+    last.tracks[0].controls = symusic.ControlChange.from_numpy(ticks[final], volume, values[final])
+    started = time.monotonic()
+    flooded = render_wav(flood, tmp_path / "flood.wav", sample_rate=8000).read_bytes()
+    assert time.monotonic() - started < 3.0  # the flood took 6 s, one event at a time
+    assert flooded == render_wav(last, tmp_path / "last.wav", sample_rate=8000).read_bytes()
