@@ -142,7 +142,9 @@ def _list_refs(spec: SourceSpec) -> list[FileRef]:
             FileRef(spec.name, "pop909", str(path), spec.licence, "pop909", f"{spec.name}/{path.stem}")
             for path in sorted(location.glob("*/*.mid"))
         ]
-    files = [location] if not location.is_dir() else sorted(p for p in location.rglob("*") if not p.is_dir())
+    files = [location]
+    if location.is_dir():  # not only regular files: a pipe with a music extension is refused above
+        files = sorted(p for p in location.rglob("*") if p.exists() and not p.is_dir())
     refs = []
     for path in files:
         try:
