@@ -37,7 +37,7 @@ import symusic
 
 from cadenza.errors import InputFileError, LimitExceededError
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "validate_score", "max_polyphony", "note_seconds"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "validate_score", "peak_polyphony", "note_seconds"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def max_polyphony(starts: np.ndarray, ends: np.ndarray) -> int:
+def peak_polyphony(starts: np.ndarray, ends: np.ndarray) -> int:
     """The most notes sounding at one instant (a note ending where another starts does
     not overlap it; a note of no length never sounds)."""
     if starts.size == 0:
@@ -85,7 +85,7 @@ def note_seconds(score: symusic.Score) -> float:
     return float(sum(track.notes.numpy()["duration"].astype(np.float64).sum() for track in tracks))
 
 
-def _check_header(score: symusic.Score, path: str | os.PathLike[str], limits: Limits) -> None:
+def _check_counts(score: symusic.Score, path: str | os.PathLike[str], limits: Limits) -> None:
     if not 1 <= score.tpq <= limits.max_tpq:
         raise InputFileError(f"ticks per quarter note is {score.tpq}, must be 1..{limits.max_tpq}", path)
     if len(score.tracks) > limits.max_tracks:
@@ -153,7 +153,7 @@ def validate_score(
     The cheap counts come first, so that a file is refused before anything in
     proportion to its notes is computed.
     """
-    _check_header(score, path, limits)
+    _check_counts(score, path, limits)
     starts, ends = _note_arrays(score, path, limits)
     quarters = int(score.end()) / score.tpq
     if quarters > limits.max_quarters:
@@ -167,7 +167,7 @@ def validate_score(
             f"more than {limits.max_note_quarters:,}",
             path,
         )
-    polyphony = max_polyphony(starts, ends)
+    polyphony = peak_polyphony(starts, ends)
     if polyphony > limits.max_polyphony:
         raise LimitExceededError(f"{polyphony:,} notes sound at once, more than {limits.max_polyphony:,}", path)
     in_seconds = score.to("second")
