@@ -110,9 +110,16 @@ def test_300000_notes_piled_on_one_key_are_refused(tmp_path: Path) -> None:
     assert_refused(*cadenza("analyze", path), path, "held over each other")
 
 
-ANALYSE_IN_A_CHILD = """
-import resource, sys, symusic
-resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
+def in_a_child(code: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run Python ``code`` in a child under the memory cap; the result and its seconds."""
+    started = time.monotonic()
+    capped = f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n{code}"
+    run = subprocess.run([sys.executable, "-c", capped], cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run, time.monotonic() - started
+
+
+HELD_NOTES_IN_CODE = """
+import sys, symusic
 from cadenza.analysis import analyze_score
 from cadenza.errors import LimitExceededError
 score = symusic.Score(480)
@@ -130,12 +137,33 @@ except LimitExceededError as error:
 def test_analysis_of_a_score_made_in_code_is_bounded_too() -> None:
     """The same held notes, handed to the library without a file: refused before any
     per-beat array exists (it took 4.4 GB)."""
-    code = ANALYSE_IN_A_CHILD.format(cap=MEMORY_CAP)
-    started = time.monotonic()
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    run, seconds = in_a_child(HELD_NOTES_IN_CODE)
     assert run.returncode == 1, run.stderr[-2000:]
     assert run.stderr.strip() == "notes last 56,000,000 quarter notes together, more than 2,000,000 to analyse"
-    assert time.monotonic() - started < SECONDS
+    assert seconds < SECONDS
+
+
+TWELVE_THOUSAND_BARS = """
+import numpy as np, symusic
+from cadenza.analysis.structure import sections
+score = symusic.Score(4)
+score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+track = symusic.Track(program=0)
+starts = np.arange(48_000, dtype=np.int32) * 4
+pitches = (60 + np.arange(48_000) * 7 % 12).astype(np.int8)
+durations, velocities = np.full(starts.size, 4, np.int32), np.full(starts.size, 80, np.int8)
+track.notes = symusic.Note.from_numpy(starts, durations, pitches, velocities)
+score.tracks.append(track)
+print(len(sections(score)))
+"""
+
+
+def test_sections_of_a_long_piece_need_no_bar_by_bar_matrix() -> None:
+    """12,000 bars: the bar-by-bar similarity matrix alone was 1.15 GB."""
+    run, seconds = in_a_child(TWELVE_THOUSAND_BARS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout) == 1500  # phrases of 8 bars
+    assert seconds < 4 * SECONDS
 
 
 def test_too_many_notes_at_once_are_refused() -> None:
