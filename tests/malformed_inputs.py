@@ -85,6 +85,19 @@ def midi_cases(rng: random.Random) -> Iterator[Case]:
     yield "rmid_wrapper.mid", b"RIFF" + struct.pack("<I", len(base) + 4) + b"RMID" + base
     overflow = (_vlq(0x0FFFFFFF) + b"\xff\x01\x00") * 9  # 9 x 2^28 ticks passes 2^31
     yield "int32_tick_overflow.mid", _midi([overflow + b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END])
+    # Small files that imply enormous work (cadenza.io.limits): 20 million beats in 20 s,
+    # notes held over each other, a chord of 3,000 notes.
+    tempo_1us = b"\x00\xff\x51\x03\x00\x00\x01"
+    yield (
+        "twenty_million_quarters.mid",
+        _midi([tempo_1us + b"\x00\x90\x3c\x40" + _vlq(20_000_000) + b"\x80\x3c\x00" + _END], division=1),
+    )
+    piled = b"\x00\x90\x3c\x40" + b"\x01\x3c\x40" * 5000 + b"\x00\x80\x3c\x00" + b"\x00\x3c\x00" * 5000
+    yield "piled_on_one_key.mid", _midi([piled + _END], division=1)
+    keys = [(i % 16, 24 + i % 80) for i in range(3000)]
+    chord = b"".join(b"\x00" + bytes([0x90 + channel, pitch, 64]) for channel, pitch in keys)
+    release = b"".join(b"\x00" + bytes([0x80 + channel, pitch, 0]) for channel, pitch in keys)
+    yield "three_thousand_note_chord.mid", _midi([chord + b"\x60" + release[1:] + _END], division=480)
 
 
 _MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>

@@ -32,6 +32,9 @@ EXPECTED_ERRORS = {
     "long_note.abc": "longest time",
     "json.abc": "holds no notes",
     "int32_tick_overflow.mid": "overflowing",
+    "twenty_million_quarters.mid": "20,000,000 quarter notes, longer than",
+    "piled_on_one_key.mid": "held over each other",
+    "three_thousand_note_chord.mid": "sound at once",
 }
 
 

@@ -3,6 +3,13 @@
 Every analysis module starts here: a :class:`Notes` holds the pitched (non-drum) notes of
 all tracks in ticks, so that the rest of the package is vectorised numpy and never walks
 symusic objects note by note.
+
+Analysis lays the music out beat by beat and visits every (note, beat) pair a note
+sounds in, so its work grows with the length in quarters and with the note lengths
+summed, not with the note count: a one-note file can last twenty million quarters.
+Notes are checked against those two bounds as they are gathered, before any per-beat
+array exists (files are refused earlier, by :mod:`cadenza.io.limits`; this guards
+Scores made in code).
 """
 
 from __future__ import annotations
@@ -12,7 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import symusic
 
+from cadenza.errors import LimitExceededError
+
 DEFAULT_MSPQ = 500_000  # MIDI's default tempo, 120 bpm, when a file has no tempo event
+MAX_QUARTERS = 100_000
+"""Longest music analysed, in quarter notes (four hours at 416 a minute)."""
+MAX_NOTE_QUARTERS = 2_000_000
+"""Most note lengths summed, in quarters: four hours at 120 bpm, 70 notes sounding."""
+MAX_SECONDS = 4 * 3600.0
+"""Longest music whose beats are tracked from the onsets, at 100 frames a second."""
+MAX_WINDOW_PAIRS = 8_000_000
+"""Most (note, window) pairs gathered at once, about 500 MB of index arrays."""
 
 
 def as_tick_score(score: symusic.Score) -> symusic.Score:
@@ -47,6 +64,17 @@ class Notes:
         )
 
 
+def check_work(end_tick: float, note_ticks: float, tpq: int) -> None:
+    """Refuse music longer than MAX_QUARTERS or with more than MAX_NOTE_QUARTERS of notes."""
+    quarters, note_quarters = end_tick / tpq, note_ticks / tpq
+    if quarters > MAX_QUARTERS:
+        raise LimitExceededError(f"music lasts {quarters:,.0f} quarter notes, longer than {MAX_QUARTERS:,} to analyse")
+    if note_quarters > MAX_NOTE_QUARTERS:
+        raise LimitExceededError(
+            f"notes last {note_quarters:,.0f} quarter notes together, more than {MAX_NOTE_QUARTERS:,} to analyse"
+        )
+
+
 def _empty_notes(tpq: int) -> Notes:
     z = np.zeros(0, dtype=np.int64)
     return Notes(z, z.copy(), z.copy(), np.zeros(0), z.copy(), tpq)
@@ -58,6 +86,8 @@ def track_notes(score: symusic.Score, index: int) -> Notes:
     start = arr["time"].astype(np.int64)
     end = start + np.maximum(arr["duration"].astype(np.int64), 1)
     pitch = arr["pitch"].astype(np.int64)
+    if start.size:
+        check_work(float(end.max()), float((end - start).sum()), int(score.ticks_per_quarter))
     order = np.lexsort((pitch, start))
     return Notes(
         start[order],
@@ -76,11 +106,13 @@ def pitched_notes(score: symusic.Score) -> Notes:
     if not parts:
         return _empty_notes(int(score.ticks_per_quarter))
     start = np.concatenate([p.start for p in parts])
+    end = np.concatenate([p.end for p in parts])
+    check_work(float(end.max()), float((end - start).sum()), int(score.ticks_per_quarter))
     pitch = np.concatenate([p.pitch for p in parts])
     order = np.lexsort((pitch, start))
     return Notes(
         start[order],
-        np.concatenate([p.end for p in parts])[order],
+        end[order],
         pitch[order],
         np.concatenate([p.velocity for p in parts])[order],
         np.concatenate([p.track for p in parts])[order],
@@ -94,7 +126,9 @@ def drum_onsets(score: symusic.Score) -> np.ndarray:
     parts = [t.notes.numpy()["time"] for t in score.tracks if t.is_drum and len(t.notes)]
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    return np.sort(np.concatenate(parts).astype(np.int64))
+    onsets = np.sort(np.concatenate(parts).astype(np.int64))
+    check_work(float(onsets[-1]), 0.0, int(score.ticks_per_quarter))
+    return onsets
 
 
 @dataclass(frozen=True)
@@ -154,6 +188,11 @@ def window_pairs(notes: Notes, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarr
     last = np.clip(np.searchsorted(bounds, notes.end, side="left") - 1, 0, n_win - 1)
     last = np.maximum(last, first)
     counts = last - first + 1
+    total = int(counts.sum())
+    if total > MAX_WINDOW_PAIRS:  # refused before the pairs are laid out
+        raise LimitExceededError(
+            f"{len(notes):,} notes span {total:,} windows, more than {MAX_WINDOW_PAIRS:,} to analyse"
+        )
     note_idx = np.repeat(np.arange(len(notes)), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     win = first[note_idx] + offsets

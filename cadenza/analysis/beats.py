@@ -26,6 +26,7 @@ import numpy as np
 import symusic
 
 from cadenza.analysis._notes import (
+    MAX_SECONDS,
     Notes,
     TempoMap,
     as_tick_score,
@@ -34,6 +35,7 @@ from cadenza.analysis._notes import (
     tempo_map,
 )
 from cadenza.analysis.downbeats import bar_starts
+from cadenza.errors import LimitExceededError
 
 __all__ = ["BeatGrid", "beat_grid", "grid_fit"]
 
@@ -121,6 +123,8 @@ def grid_fit(onsets: np.ndarray, weights: np.ndarray, unit: float, phase: float)
 
 def _track_onsets(times_s: np.ndarray, weights: np.ndarray, end_s: float) -> np.ndarray:
     """Beat times (seconds) from weighted onset times, by tempo autocorrelation and DP."""
+    if not end_s <= MAX_SECONDS:
+        raise LimitExceededError(f"music lasts {end_s:,.0f} s, longer than {MAX_SECONDS:,.0f} to track its beats")
     n = int(np.ceil(end_s * _FPS)) + 1
     env = np.zeros(n)
     np.add.at(env, np.clip(np.round(times_s * _FPS).astype(np.int64), 0, n - 1), weights)

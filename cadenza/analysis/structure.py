@@ -8,6 +8,10 @@ usual phrase), and each phrase is compared with the first phrase of every label 
 by the mean similarity along the diagonal (bar i of one phrase against bar i of the
 other); at :data:`SAME_PART` or more it repeats that part, else it opens a new label.
 Phrases without notes are labelled ``"-"``.
+
+Only the similarities along those diagonals are computed, never the whole matrix: a
+piece of 25,000 bars (within the content limits) would need a 4.6 GB matrix, and the
+phrases compare with every label's first phrase at once.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from cadenza.analysis._notes import as_tick_score, pitched_notes, track_notes, w
 from cadenza.analysis.beats import BeatGrid, beat_grid
 from cadenza.analysis.melody import melody
 
-__all__ = ["Section", "bar_similarity", "sections"]
+__all__ = ["Section", "bar_features", "bar_similarity", "sections"]
 
 PHRASE_BARS = 4
 SAME_PART = 0.8
@@ -45,12 +49,9 @@ def _bar_bounds(grid: BeatGrid) -> np.ndarray:
     return np.r_[bounds, grid.beats[-1] + grid.unit]
 
 
-def bar_similarity(score: symusic.Score, grid: BeatGrid | None = None) -> np.ndarray:
-    """(n_bars, n_bars) cosine similarity of bar features (0 for silent bars)."""
-    score = as_tick_score(score)
-    grid = beat_grid(score) if grid is None else grid
-    if grid.beats.size == 0:
-        return np.zeros((0, 0))
+def bar_features(score: symusic.Score, grid: BeatGrid) -> np.ndarray:
+    """(n_bars, 28) unit feature vectors of the bars (zero rows for silent bars):
+    normalised chroma, and 0.7 × the normalised 16-step onset pattern of the melody."""
     bounds = _bar_bounds(grid)
     chroma, _ = window_chroma(pitched_notes(score), bounds)
     mass = chroma.sum(1, keepdims=True)
@@ -70,7 +71,19 @@ def bar_similarity(score: symusic.Score, grid: BeatGrid | None = None) -> np.nda
     chroma = np.divide(chroma, cn, out=np.zeros_like(chroma), where=cn > 0)
     feats = np.hstack([chroma, 0.7 * rhythm])
     norm = np.linalg.norm(feats, axis=1, keepdims=True)
-    feats = np.divide(feats, norm, out=np.zeros_like(feats), where=norm > 0)
+    return np.divide(feats, norm, out=np.zeros_like(feats), where=norm > 0)
+
+
+def bar_similarity(score: symusic.Score, grid: BeatGrid | None = None) -> np.ndarray:
+    """(n_bars, n_bars) cosine similarity of bar features (0 for silent bars).
+
+    Quadratic in the bars: for pictures of short pieces; :func:`sections` never builds it.
+    """
+    score = as_tick_score(score)
+    grid = beat_grid(score) if grid is None else grid
+    if grid.beats.size == 0:
+        return np.zeros((0, 0))
+    feats = bar_features(score, grid)
     return feats @ feats.T
 
 
@@ -85,24 +98,24 @@ def sections(score: symusic.Score, grid: BeatGrid | None = None) -> list[Section
     grid = beat_grid(score) if grid is None else grid
     if grid.beats.size == 0:
         return []
-    sim = bar_similarity(score, grid)
+    feats = bar_features(score, grid)
     bounds = _bar_bounds(grid)
-    n = sim.shape[0]
+    n = feats.shape[0]
+    sounding = np.any(feats != 0, axis=1)  # a bar's similarity with itself is 1, else 0
     size = 8 if n > 48 else PHRASE_BARS
-    starts = list(range(0, n, size))
     heads: list[int] = []  # first phrase start of each label
     out: list[Section] = []
-    for a in starts:
+    for a in range(0, n, size):
         b = min(a + size, n)
-        if not np.any(np.diag(sim)[a:b] > 0):
+        if not sounding[a:b].any():
             out.append(Section(float(bounds[a]), float(bounds[b]), "-"))
             continue
         best, best_sim = -1, -1.0
-        for k, h in enumerate(heads):
-            m = min(b - a, n - h)
-            s = float(np.mean(sim[np.arange(a, a + m), np.arange(h, h + m)]))
-            if s > best_sim:
-                best, best_sim = k, s
+        if heads:  # every head lies before this phrase, so it has b - a bars after it
+            rows = np.array(heads)[:, None] + np.arange(b - a)  # (labels, bars)
+            similarity = np.einsum("lbf,bf->lb", feats[rows], feats[a:b]).mean(axis=1)
+            best = int(np.argmax(similarity))
+            best_sim = float(similarity[best])
         if best_sim >= SAME_PART:
             label = _label(best)
         else:

@@ -137,7 +137,9 @@ def _music21_files(collections: str) -> Iterator[tuple[str, Path]]:
 
 
 def list_files(spec: SourceSpec) -> list[FileRef]:
-    """Every file a source names, in a stable order."""
+    """Every file a source names, in a stable order. A named pipe or device among them is
+    listed too, and dropped with its reason without being opened (opening a pipe blocks
+    until a writer comes)."""
     if spec.kind == "music21":
         root = _music21_root()
         return [
@@ -157,8 +159,10 @@ def list_files(spec: SourceSpec) -> list[FileRef]:
             for path in songs
         ]
     # Files that are not regular (a FIFO, a device) are listed too, to be reported as
-    # dropped without ever being opened.
-    files = [location] if not location.is_dir() else sorted(p for p in location.rglob("*") if not p.is_dir())
+    # dropped without ever being opened; dangling links are skipped.
+    files = [location]
+    if location.is_dir():
+        files = sorted(p for p in location.rglob("*") if p.exists() and not p.is_dir())
     refs = []
     for path in files:
         if not _is_music(path):

@@ -12,6 +12,12 @@ Two backends, tried in this order:
 Both write raw float32 stereo frames to a spill file beside the output, so memory stays
 at one block whatever the length; a second pass peak-normalises to -1 dBFS and writes a
 16-bit stereo WAV through :func:`cadenza.io.atomic.atomic_output`.
+
+The WAV lasts exactly as long as the music, to the sample: ``--seconds 45`` gives 45 s.
+Releases still sounding at the end are faded out over the last 0.1 s, not rung out past
+it. Before any audio is made, the score goes through the content limits of
+:mod:`cadenza.io.limits`: rendering costs seconds × voices, so the voice-seconds,
+the polyphony and the controller events are bounded, not only the length.
 """
 
 from __future__ import annotations
@@ -35,17 +41,18 @@ from cadenza.errors import (
     LimitExceededError,
     MissingDependencyError,
 )
-from cadenza.io.atomic import atomic_output
+from cadenza.io.atomic import SPILL_PREFIX, atomic_output
+from cadenza.io.files import require_regular_file
+from cadenza.io.limits import validate_score
 
-__all__ = ["MAX_RENDER_NOTES", "MAX_RENDER_SECONDS", "default_soundfont", "render_wav"]
+__all__ = ["MAX_RENDER_NOTES", "MAX_RENDER_SECONDS", "default_soundfont", "render_wav", "synthesizer"]
 
 MAX_RENDER_SECONDS = 2 * 3600.0
 """Longest music we render: two hours of 44.1 kHz float32 stereo is a 2.5 GB spill file."""
 MAX_RENDER_NOTES = 1_000_000
 MAX_RENDER_TRACKS = 1024
-TAIL_SECONDS = 0.5
-"""Rendered after the last event so that releases ring out; the last 0.1 s fades to 0."""
 FADE_SECONDS = 0.1
+"""The last 0.1 s fades to silence, so that a release cut by the end makes no click."""
 PEAK_DBFS = -1.0
 BLOCK_FRAMES = 16384
 
@@ -88,26 +95,28 @@ def render_wav(
 ) -> Path:
     """Render ``score`` to a 16-bit stereo WAV at ``path``, peak-normalised to -1 dBFS.
 
-    The WAV lasts as long as the music (``score.to("second").end()``) plus a 0.5 s
-    release tail. A score without audible notes gives silence. Raises
-    :class:`LimitExceededError` for music longer than two hours or with more than a
-    million notes, before any audio is allocated.
+    The WAV lasts exactly as long as the music: ``round(score.to("second").end() *
+    sample_rate)`` frames, its last 0.1 s faded out. A score without audible notes gives
+    silence. Raises :class:`LimitExceededError` for music longer than two hours, with more
+    than a million notes, or past a content limit of :mod:`cadenza.io.limits`, before
+    any audio is allocated.
     """
     if not 8000 <= sample_rate <= 192000:
         raise InvalidArgumentError(f"sample rate {sample_rate} Hz is outside 8000..192000", path)
     seconds = _check_limits(score, path)
     font = Path(soundfont) if soundfont is not None else default_soundfont()
-    if not font.is_file():
+    if not font.exists():
         raise InputFileError("SoundFont not found", font)
+    require_regular_file(font)  # a pipe would block the read below
     with font.open("rb") as header:
         riff = header.read(12)
     if riff[:4] != b"RIFF" or riff[8:12] != b"sfbk":  # SF2 and SF3 alike
         raise InputFileError("is not a SoundFont (no RIFF sfbk header)", font)
     backend = _pick_backend()
-    frames = round((seconds + TAIL_SECONDS) * sample_rate)
+    frames = round(seconds * sample_rate)
     with (
         atomic_output(path, force=force) as tmp,
-        tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".cadenza-render-") as work,
+        tempfile.TemporaryDirectory(dir=tmp.parent, prefix=SPILL_PREFIX) as work,
     ):
         raw = Path(work) / "audio.f32"
         backend(score, font, sample_rate, frames, raw)
@@ -121,6 +130,7 @@ def _in_seconds(score: ScoreTick) -> ScoreSecond:
 
 def _check_limits(score: ScoreTick, path: str | os.PathLike[str]) -> float:
     """Return the music's length in seconds, or refuse a score too big to render."""
+    validate_score(score, path)
     if len(score.tracks) > MAX_RENDER_TRACKS:
         raise LimitExceededError(f"{len(score.tracks)} tracks, more than {MAX_RENDER_TRACKS}", path)
     notes = score.note_num()
@@ -140,16 +150,22 @@ def _check_limits(score: ScoreTick, path: str | os.PathLike[str]) -> float:
 Backend = Callable[[ScoreTick, Path, int, int, Path], None]
 
 
-def _pick_backend() -> Backend:
+def synthesizer() -> str | None:
+    """The synthesizer rendering would use (``"tinysoundfont"`` or ``"fluidsynth"``), or None."""
     try:
         import tinysoundfont  # noqa: F401
     except ImportError:
         pass
     else:
-        return _render_tinysoundfont
-    if shutil.which("fluidsynth"):
-        return _render_fluidsynth
-    raise MissingDependencyError(f"no synthesizer to render audio; {INSTALL_HINT}")
+        return "tinysoundfont"
+    return "fluidsynth" if shutil.which("fluidsynth") else None
+
+
+def _pick_backend() -> Backend:
+    name = synthesizer()
+    if name is None:
+        raise MissingDependencyError(f"no synthesizer to render audio; {INSTALL_HINT}")
+    return _render_tinysoundfont if name == "tinysoundfont" else _render_fluidsynth
 
 
 def _events(score: ScoreTick, sample_rate: int) -> np.ndarray:
@@ -190,7 +206,30 @@ def _events(score: ScoreTick, sample_rate: int) -> np.ndarray:
     if not rows:
         return np.zeros((0, 5), np.int64)
     events = np.concatenate(rows)
-    return events[np.lexsort((events[:, 1], events[:, 0]))]
+    events = events[np.lexsort((events[:, 1], events[:, 0]))]
+    return events[_last_word(events)]
+
+
+def _last_word(events: np.ndarray) -> np.ndarray:
+    """Which events to play: a controller (or a pitch bend) set again on the same channel
+    at the same sample is overridden before a sample is made, so only its last setting
+    is played, as if the file held only that one. The work then follows the music's
+    length in samples instead of the event count: a million volume changes in a tenth of
+    a second become 4,410. The pedal (CC64) and reset (CC121) act on other events and
+    are all kept."""
+    kind, number = events[:, 1], events[:, 3]
+    settable = (kind == _BEND) | ((kind == _CONTROL) & (number != _SUSTAIN) & (number != _RESET_CONTROLLERS))
+    keep = np.ones(len(events), dtype=bool)
+    rows = np.flatnonzero(settable)
+    if rows.size < 2:
+        return keep
+    keys = events[rows][:, :4].copy()
+    keys[keys[:, 1] == _BEND, 3] = 0  # a bend's value is no part of what it sets
+    order = np.lexsort((rows, keys[:, 3], keys[:, 2], keys[:, 1], keys[:, 0]))
+    ordered = keys[order]
+    overridden = np.all(ordered[1:] == ordered[:-1], axis=1)  # the same setting comes again
+    keep[rows[order[:-1][overridden]]] = False
+    return keep
 
 
 def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path) -> None:
@@ -237,7 +276,6 @@ def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames
             for key in held.pop(channel, []):
                 synth.noteoff(channel, key)  # ends the oldest voice of that key
 
-        music_end = frames - round(TAIL_SECONDS * sample_rate)
         events = _events(score, sample_rate)
         for sample, kind, channel, a, b in (
             row  # through Python lists of a bounded size
@@ -246,7 +284,7 @@ def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames
         ):
             if channel not in playable:
                 continue
-            advance_to(min(sample, music_end))
+            advance_to(min(sample, frames))
             if kind == _NOTE_ON:
                 synth.noteon(channel, a, min(b, 127))
             elif kind == _NOTE_OFF:
@@ -266,7 +304,7 @@ def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames
             else:
                 synth.pitchbend(channel, a)
         for channel in list(pedal_down):
-            pedal_up(channel)  # a pedal still down at the end lets go for the release tail
+            pedal_up(channel)  # a pedal still down at the end lets go
         advance_to(frames)
         out.write(block[:filled].tobytes())
 
@@ -307,8 +345,8 @@ def _write_wav(raw: Path, path: Path, sample_rate: int, frames: int) -> None:
         for block in _read_blocks(raw, frames):
             scaled = block * gain
             index = np.arange(start, start + len(block))
-            if index[-1] >= frames - fade:
-                scaled *= np.clip((frames - index) / fade, 0, 1).astype(np.float32)[:, None]
+            if index[-1] >= frames - fade:  # down to exactly 0 on the last frame
+                scaled *= np.clip((frames - 1 - index) / max(fade - 1, 1), 0, 1).astype(np.float32)[:, None]
             out.writeframes(np.rint(scaled * 32767).clip(-32768, 32767).astype("<i2").tobytes())
             start += len(block)
         out.writeframes(bytes(4 * (frames - start)))

@@ -8,6 +8,7 @@ from pathlib import Path
 import symusic
 
 from cadenza.errors import InputFileError, InvalidArgumentError, LimitExceededError
+from cadenza.io.files import require_regular_file
 from cadenza.io.formats import READABLE, WRITABLE, Format, format_of
 from cadenza.io.limits import DEFAULT_LIMITS, Limits
 from cadenza.io.midi import read_midi, write_midi
@@ -16,22 +17,16 @@ __all__ = ["load_score", "load_scores", "save_score"]
 
 
 def _check_input(path: str | os.PathLike[str], limits: Limits) -> Path:
-    file = Path(path)
-    if not file.exists():
-        raise InputFileError("does not exist", path)
-    if file.is_dir():
-        raise InputFileError("is a folder, not a music file", path)
-    try:
-        size = file.stat().st_size
-        with file.open("rb"):
-            pass
-    except OSError as error:
-        raise InputFileError(f"cannot be opened ({error.strerror or error})", path) from None
+    """Refuse what cannot be read before any parser opens it: a pipe or device would
+    block the reader, a folder is no file, an empty or oversized file is no music."""
+    size = require_regular_file(path).st_size
+    if not os.access(path, os.R_OK):
+        raise InputFileError("cannot be opened (permission denied)", path)
     if size == 0:
         raise InputFileError("is empty", path)
     if size > limits.max_file_bytes:
         raise LimitExceededError(f"is {size} bytes, more than {limits.max_file_bytes}", path)
-    return file
+    return Path(path)
 
 
 def load_scores(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> list[symusic.Score]:

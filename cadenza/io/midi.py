@@ -16,6 +16,7 @@ import symusic
 
 from cadenza.errors import InputFileError, LimitExceededError
 from cadenza.io.atomic import atomic_output
+from cadenza.io.files import read_regular_bytes
 from cadenza.io.limits import DEFAULT_LIMITS, Limits, validate_score
 
 __all__ = ["read_midi", "parse_midi_bytes", "write_midi", "midi_bytes"]
@@ -60,12 +61,8 @@ def parse_midi_bytes(
 
 
 def read_midi(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> symusic.Score:
-    """Read a .mid/.midi file into a tick-based Score."""
-    file = Path(path)
-    size = file.stat().st_size
-    if size > limits.max_file_bytes:
-        raise LimitExceededError(f"is {size} bytes, more than {limits.max_file_bytes}", path)
-    return parse_midi_bytes(file.read_bytes(), path, limits)
+    """Read a .mid/.midi file into a tick-based Score (a pipe or device is refused unopened)."""
+    return parse_midi_bytes(read_regular_bytes(path, limits.max_file_bytes), path, limits)
 
 
 def midi_bytes(score: symusic.Score) -> bytes:

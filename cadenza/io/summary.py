@@ -13,7 +13,7 @@ import symusic
 from cadenza.analysis.bars import bar_count, meter_changes
 from cadenza.theory import key_signature_name
 
-__all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
+__all__ = ["TrackSummary", "ScoreSummary", "bar_count", "summarize", "instrument_name", "key_signature_name"]
 
 __all__ = ["TrackSummary", "ScoreSummary", "summarize", "instrument_name", "key_signature_name"]
 

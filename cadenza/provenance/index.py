@@ -22,7 +22,6 @@ clusters and confirm each with an exact alignment of the notes
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import numpy as np
 
 from cadenza.errors import InputFileError
 from cadenza.io.atomic import atomic_output
+from cadenza.io.files import read_npz, read_regular_bytes
 from cadenza.provenance.align import Alignment, align
 from cadenza.provenance.fingerprint import END, LINE_NAMES, FingerprintConfig, Line, encode_lines, ngram_keys
 
@@ -54,6 +54,10 @@ FORMAT = "cadenza-originality-index"
 VERSION = 1
 _SYMBOLS = 1 << 9
 ONSET_STEPS_PER_QUARTER = 48  # stored onsets: 16ths, triplets and 32nds are exact
+MAX_INDEX_BYTES = 1 << 30
+"""Largest index read, its arrays inflated: 70 times the shipped one (14 MB, 1.5 M notes)."""
+MAX_INDEX_JSON_BYTES = 64 << 20
+"""Largest ``index.json``: 25 times the shipped one (2.7 MB for 1,700 pieces)."""
 
 
 @dataclass(frozen=True)
@@ -207,16 +211,20 @@ class Index:
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str]) -> Index:
-        """Read an index folder; raises InputFileError when it is missing or damaged."""
+    def load(cls, folder: str | os.PathLike[str], *, max_bytes: int = MAX_INDEX_BYTES) -> Index:
+        """Read an index folder; raises InputFileError when it is missing or damaged, or
+        when its arrays would inflate past ``max_bytes`` (refused before inflating)."""
         folder = Path(folder)
+        for name in (INDEX_JSON, INDEX_NPZ):
+            if not (folder / name).exists():
+                raise InputFileError(f"no originality index here ({name} missing)", folder)
         try:
-            meta_bytes, arrays_bytes = (folder / INDEX_JSON).read_bytes(), (folder / INDEX_NPZ).read_bytes()
+            meta_bytes = read_regular_bytes(folder / INDEX_JSON, MAX_INDEX_JSON_BYTES)
+            arrays_bytes = read_regular_bytes(folder / INDEX_NPZ, max_bytes)
             meta = json.loads(meta_bytes)
             if meta.get("format") != FORMAT or meta.get("version") != VERSION:
                 raise InputFileError(f"is not a version-{VERSION} originality index", folder)
-            with np.load(io.BytesIO(arrays_bytes), allow_pickle=False) as arrays:
-                data = {name: arrays[name] for name in arrays.files}
+            data = read_npz(arrays_bytes, folder / INDEX_NPZ, max_bytes)
             index = cls(
                 FingerprintConfig(**meta["config"]),
                 [TrainingPiece(**p) for p in meta["pieces"]],
