@@ -6,7 +6,6 @@ text from files and paths is printed through :func:`~cadenza.cli_output.shown`.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
@@ -19,7 +18,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from cadenza import __version__
-from cadenza.cli_output import console, error_console, progress, shown
+from cadenza.cli_output import console, error_console, print_json, progress, shown
 from cadenza.errors import CadenzaError, InvalidArgumentError, OutputExistsError
 
 if TYPE_CHECKING:
@@ -186,7 +185,7 @@ def _print_book(path: Path, fmt: str, pieces: list[Any], as_json: bool) -> None:
             {"index": i, "title": p.title, "bars": s.bars, "notes": s.notes, "seconds": round(s.seconds, 1)}
             for i, (p, s) in enumerate(zip(pieces, summaries, strict=True))
         ]
-        console.print_json(json.dumps({"path": str(path), "format": fmt, "pieces": rows}))
+        print_json({"path": str(path), "format": fmt, "pieces": rows})
         return
     console.print(f"[bold]{shown(path)}[/bold]  ({fmt}): {len(pieces)} pieces; --index N shows or converts one")
     table = Table("index", "title", "bars", "notes", "seconds")
@@ -214,7 +213,7 @@ def info(path: InputPath, as_json: AsJson = False, index: BookIndex = None) -> N
     piece = choose_piece(pieces, index or 0, path)
     summary = summarize(piece.score)
     if as_json:
-        console.print_json(json.dumps({"path": str(path), "format": fmt, "title": piece.title, **summary.to_dict()}))
+        print_json({"path": str(path), "format": fmt, "title": piece.title, **summary.to_dict()})
         return
     console.print(f"[bold]{shown(path)}[/bold]  ({fmt})")
     if len(pieces) > 1:
@@ -241,7 +240,7 @@ def analyze(path: InputPath, as_json: AsJson = False, index: Index = 0) -> None:
 
     result = analyze_score(load_score(path, index=index))
     if as_json:
-        console.print_json(json.dumps(result))
+        print_json(result)
         return
     console.print(f"[bold]{shown(path)}[/bold]")
     console.print(render_report(result))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable, Iterator
 
@@ -20,7 +21,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-__all__ = ["UNWRAPPED_WIDTH", "console", "error_console", "progress", "shown"]
+__all__ = ["UNWRAPPED_WIDTH", "console", "error_console", "print_json", "progress", "shown"]
 
 UNWRAPPED_WIDTH = 10_000  # columns of piped output: wider than any line cadenza prints
 
@@ -56,6 +57,13 @@ def _escaped(match: re.Match[str]) -> str:
 def shown(text: object) -> str:
     """``text`` ready for a rich markup string: brackets escaped, control characters as ``\\xNN``."""
     return escape(_UNSAFE.sub(_escaped, str(text)))
+
+
+def print_json(data: object) -> None:
+    """``data`` as indented JSON on stdout, as it is: no colours, no markup, and no pass
+    through rich's renderer, which took minutes and gigabytes on a large analysis."""
+    console.file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    console.file.flush()
 
 
 def _ignore(done: int, total: int) -> None:

@@ -6,14 +6,13 @@ call the API, format the answer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cadenza.cli_output import console, error_console, shown
+from cadenza.cli_output import console, error_console, print_json, shown
 from cadenza.errors import InvalidArgumentError
 
 __all__ = ["register", "load_index"]
@@ -60,7 +59,7 @@ def originality(
 
     report = originality_report(load_score(path, index=piece), load_index(index, model), level)
     if as_json:
-        console.print_json(json.dumps({"file": str(path), **report.to_dict()}))
+        print_json({"file": str(path), **report.to_dict()})
     else:
         _print_report(path, report)
     if report.flagged:
@@ -186,7 +185,7 @@ def verify(
         )
         raise typer.Exit(2) from None
     if as_json:
-        console.print_json(json.dumps({**asdict(result), "intact": result.intact}))
+        print_json({**asdict(result), "intact": result.intact})
     else:
         for warning in result.warnings:
             error_console.print(f"[yellow]warning[/yellow]: {shown(warning)}", highlight=False, soft_wrap=True)
