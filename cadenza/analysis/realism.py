@@ -28,6 +28,7 @@ __all__ = [
     "INTERVAL_BINS",
     "bar_lines",
     "stretch_features",
+    "stretch_score",
     "stretches",
     "two_sample_accuracy",
 ]
@@ -126,6 +127,23 @@ def stretches(score: symusic.Score, bars: int = 16) -> list[int]:
     return out
 
 
+def _stretch_bounds(score: symusic.Score, start_bar: int, bars: int) -> np.ndarray:
+    lines = bar_lines(score)
+    if start_bar < 0 or bars < 1 or start_bar + bars > lines.size - 1:
+        raise InvalidArgumentError(
+            f"bars {start_bar}..{start_bar + bars - 1} are outside the piece's {lines.size - 1} bars"
+        )
+    return lines[start_bar : start_bar + bars + 1]
+
+
+def stretch_score(score: symusic.Score, start_bar: int, bars: int = 16) -> symusic.Score:
+    """The stretch as a Score of its own, starting at tick 0: the notes that start in it
+    (held to their full length), with the tempo and time signature in force."""
+    score = as_tick_score(score)
+    lines = _stretch_bounds(score, start_bar, bars)
+    return score.clip(int(lines[0]), int(lines[-1]), clip_end=False).shift_time(-int(lines[0]))
+
+
 def _histogram(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
     counts = np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(edges) + 1)
     total = counts.sum()
@@ -174,12 +192,7 @@ def stretch_features(score: symusic.Score, start_bar: int, bars: int = 16) -> np
     """The feature vector of bars ``start_bar`` .. ``start_bar + bars - 1`` (0-based), in
     the order of :data:`FEATURE_NAMES`. A stretch without notes gives all nan."""
     score = as_tick_score(score)
-    lines = bar_lines(score)
-    if start_bar < 0 or bars < 1 or start_bar + bars > lines.size - 1:
-        raise InvalidArgumentError(
-            f"bars {start_bar}..{start_bar + bars - 1} are outside the piece's {lines.size - 1} bars"
-        )
-    lines = lines[start_bar : start_bar + bars + 1]
+    lines = _stretch_bounds(score, start_bar, bars)
     everything = pitched_notes(score)
     notes = everything.select((everything.start >= lines[0]) & (everything.start < lines[-1]))
     if len(notes) == 0:
@@ -217,11 +230,25 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iterations: int) -> n
     return w
 
 
+def _folds(groups: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold per row: whole groups, in random order, each to the fold with the fewest rows."""
+    labels, sizes = np.unique(groups, return_counts=True)
+    fold_of_group = np.empty(labels.size, dtype=np.int64)
+    rows = np.zeros(folds, dtype=np.int64)
+    for g in rng.permutation(labels.size):
+        fold_of_group[g] = int(np.argmin(rows))
+        rows[fold_of_group[g]] += sizes[g]
+    return fold_of_group[np.searchsorted(labels, groups)]
+
+
 def two_sample_accuracy(
     real: np.ndarray,
     other: np.ndarray,
     folds: int = 5,
     seed: int = 0,
+    *,
+    real_groups: np.ndarray | None = None,
+    other_groups: np.ndarray | None = None,
     l2: float = 1.0,
     iterations: int = 25,
 ) -> tuple[float, float]:
@@ -229,9 +256,13 @@ def two_sample_accuracy(
     tells rows of ``real`` from rows of ``other``.
 
     The larger set is subsampled (with ``seed``) to the size of the smaller, so 0.5 is
-    chance; each fold holds out the same number of rows of each set; the features are
-    standardised with the training rows' mean and std; the model is fitted by a fixed
-    number of Newton steps with an L2 penalty. Same inputs and seed, same result.
+    chance. Rows that share a group label (``real_groups``, ``other_groups``: one label a
+    row, e.g. the song a stretch comes from) stay in one fold, so that the classifier
+    cannot score by recognising a song it has seen; without labels every row is its own
+    group. The features are standardised with the training rows' mean and std; the model
+    is fitted by a fixed number of Newton steps with an L2 penalty (the bias unpenalised);
+    a fold's accuracy is the balanced accuracy (mean of the two sets' hit rates) on its
+    held-out rows. Same inputs and seed, same result.
     """
     a = np.asarray(real, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
@@ -239,16 +270,21 @@ def two_sample_accuracy(
         raise InvalidArgumentError(f"two sets of vectors of one length are needed, not shapes {a.shape} and {b.shape}")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise InvalidArgumentError("the feature vectors hold nan or infinite values")
+    group_a = np.arange(len(a)) if real_groups is None else np.asarray(real_groups)
+    group_b = np.arange(len(b)) if other_groups is None else np.asarray(other_groups)
+    if group_a.shape != (len(a),) or group_b.shape != (len(b),):
+        raise InvalidArgumentError("the group labels need one label a row")
     n = min(len(a), len(b))
-    if folds < 2 or n < folds:
-        raise InvalidArgumentError(f"{folds}-fold cross-validation needs at least {max(folds, 2)} rows in each set")
     rng = np.random.default_rng(seed)
-    a = a[rng.permutation(len(a))[:n]]
-    b = b[rng.permutation(len(b))[:n]]
-    fold_of = np.arange(n) % folds  # rows are already in random order
+    keep_a, keep_b = rng.permutation(len(a))[:n], rng.permutation(len(b))[:n]
+    a, b, group_a, group_b = a[keep_a], b[keep_b], group_a[keep_a], group_b[keep_b]
+    if folds < 2 or min(np.unique(group_a).size, np.unique(group_b).size) < folds:
+        raise InvalidArgumentError(
+            f"{folds}-fold cross-validation needs at least {max(folds, 2)} rows (groups) in each set"
+        )
     x = np.vstack([a, b])
     y = np.r_[np.zeros(n), np.ones(n)]
-    fold = np.r_[fold_of, fold_of]
+    fold = np.r_[_folds(group_a, folds, rng), _folds(group_b, folds, rng)]
     accuracies = []
     for k in range(folds):
         train, test = fold != k, fold == k
@@ -256,6 +292,6 @@ def two_sample_accuracy(
         std = x[train].std(axis=0)
         std[std < 1e-12] = 1.0
         w = _fit_logistic((x[train] - mean) / std, y[train], l2, iterations)
-        score = ((x[test] - mean) / std) @ w[:-1] + w[-1]
-        accuracies.append(float(np.mean((score > 0) == (y[test] == 1))))
+        hit = ((((x[test] - mean) / std) @ w[:-1] + w[-1]) > 0) == (y[test] == 1)
+        accuracies.append(float((hit[y[test] == 0].mean() + hit[y[test] == 1].mean()) / 2))
     return float(np.mean(accuracies)), float(np.std(accuracies))
