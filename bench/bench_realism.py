@@ -94,7 +94,7 @@ def main() -> None:
     from cadenza.analysis.realism import FEATURE_NAMES, two_sample_accuracy
 
     torch.set_num_threads(1)
-    console = Console(width=140)
+    console = Console(width=170)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     train_songs, test_songs = _pop909_splits(args.datasets)
