@@ -137,3 +137,9 @@ def test_groups_keep_a_song_out_of_its_own_test() -> None:
     assert by_song < 0.65
     with pytest.raises(InvalidArgumentError, match="groups"):
         two_sample_accuracy(a, b, real_groups=labels % 3)
+
+
+def test_a_silent_stretch_has_no_features() -> None:
+    score = make_score([(60, 0, 1), (62, 12, 13)])  # bars 1 and 2 silent
+    assert np.isnan(stretch_features(score, 1, bars=2)).all()
+    assert not np.isnan(stretch_features(score, 0, bars=2)).any()
