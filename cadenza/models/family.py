@@ -164,6 +164,19 @@ class TransformerFamily(NextTokenFamily):
         return torch_threads(SAMPLING_THREADS)
 
 
+class MultitrackFamily(TransformerFamily):
+    """The Transformer over multitrack tokens (:mod:`cadenza.models.multitrack`): it composes
+    through :func:`~cadenza.models.multitrack.infill` and :func:`~cadenza.models.multitrack.continue_`,
+    not yet through the composer's REMI requests."""
+
+    name = "multitrack"
+
+    def load(self, folder: Path) -> Any:
+        from cadenza.models.multitrack import MultitrackModel
+
+        return MultitrackModel.load(folder)
+
+
 _FAMILIES: dict[str, Family] = {}
 
 
@@ -187,3 +200,4 @@ def family_names() -> list[str]:
 
 register(MarkovFamily())
 register(TransformerFamily())
+register(MultitrackFamily())
