@@ -45,7 +45,7 @@ class MultitrackModel(TransformerModel):
     @classmethod
     def tiny(cls, **overrides: object) -> MultitrackModel:
         """Two layers of width 64 over 512 tokens: trains and samples on a CPU in seconds, for tests."""
-        settings: dict = dict(block_size=512, d_model=64, tokens="multitrack", **overrides)
+        settings: dict = {"block_size": 512, "d_model": 64, "tokens": "multitrack", **overrides}
         return cls(TransformerConfig.tiny(len(mt.NAMES), **settings))
 
     def save(self, folder: Path, dtype: torch.dtype = torch.float32, extra: dict | None = None) -> Path:
@@ -89,7 +89,7 @@ class BarAsk:
 
 @cache
 def _masks() -> dict[str, np.ndarray]:
-    return {kind: mt.KINDS == kind for kind in set(mt.KINDS)}
+    return {kind: kind == mt.KINDS for kind in set(mt.KINDS)}
 
 
 @cache
@@ -116,7 +116,7 @@ class FillGrammar:
     def __init__(self, prompt_length: int, holes: int, bar_ticks: int, asks: Sequence[Mapping[str, int]]) -> None:
         self.seen = prompt_length  # history tokens parsed so far (the prompt's last is FillStart)
         self.holes, self.bar_ticks, self.asks = holes, bar_ticks, list(asks)
-        self.hole, self.last, self.density = 0, "FillStart", 0
+        self.hole, self.last, self.density = 0, "FillStart", 0  # hole: the index of the one being filled
         self.position, self.notes, self.at_position, self.pitch = -1, 0, 0, -1
         masks = _masks()
         self.kind = masks
@@ -149,6 +149,23 @@ class FillGrammar:
         low, high = edges[self.density - 1] * self.quarters, edges[self.density] * self.quarters
         return int(np.floor(low)) + 1, min(float(np.floor(high)), MAX_NOTES_PER_BAR)
 
+    def _needed(self) -> int:
+        return max(0, self._note_range()[0] - self.notes)
+
+    def _open_positions(self) -> np.ndarray:
+        """Later positions of the bar from which the notes the density still needs fit."""
+        values = np.nan_to_num(mt.VALUES, nan=-1)
+        room = (self.bar_ticks - values) * mt.MAX_NOTES_AT_ONCE >= self._needed()
+        return self._positions & (values > self.position) & room
+
+    def _pitches(self) -> np.ndarray:
+        """Pitches above the last one at this position, leaving room above for the notes
+        that must still start here (when later positions cannot hold them all)."""
+        values = np.nan_to_num(mt.VALUES, nan=-1)
+        later = (self.bar_ticks - 1 - self.position) * mt.MAX_NOTES_AT_ONCE
+        here = max(0, self._needed() - later - 1)  # besides the one chosen now
+        return self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
+
     def _control(self, kind: str, default: np.ndarray) -> np.ndarray:
         ask = self.asks[self.hole] if self.hole < len(self.asks) else {}
         return _token(ask[kind]) if kind in ask else default
@@ -173,9 +190,9 @@ class FillGrammar:
         if last == "Chord":
             return self._control("Intensity", kind["Intensity"])
         if last == "Intensity":
-            return self._positions.copy()
+            return self._open_positions()
         if last == "Pos":
-            return kind["Pitch"].copy()
+            return self._pitches()
         if last == "Pitch":
             return kind["Dur"].copy()
         if last == "Dur":
@@ -184,21 +201,26 @@ class FillGrammar:
             fewest, most = self._note_range()
             mask = np.zeros(len(mt.NAMES), dtype=bool)
             if self.notes < most:
-                mask |= self._positions & (np.nan_to_num(mt.VALUES, nan=-1) > self.position)
+                mask |= self._open_positions()
                 if self.at_position < mt.MAX_NOTES_AT_ONCE:
-                    mask |= kind["Pitch"] & (np.nan_to_num(mt.VALUES, nan=-1) > self.pitch)
+                    mask |= self._pitches()
             if self.notes >= fewest or not mask.any():
                 mask[mt.FILL_END] = True
             return mask
         if last == "FillEnd":
-            return _token(mt.FILL_START if self.hole < self.holes else mt.EOS)
+            return _token(mt.FILL_START if self.hole + 1 < self.holes else mt.EOS)
         return _token(mt.EOS)
 
 
 def _context(piece: mt.Piece, holes: Sequence[tuple[int, int]], budget: int) -> range:
     """The bars the prompt shows: those of the holes, and as many around them, one on
     each side in turn, as fit in ``budget`` tokens with the fills' expected length."""
-    sizes = np.array([[1 + len(c) + len(n) for c, n in zip(cs, ns, strict=True)] for cs, ns in zip(piece.controls, piece.notes, strict=True)])
+    sizes = np.array(
+        [
+            [1 + len(c) + len(n) for c, n in zip(cs, ns, strict=True)]
+            for cs, ns in zip(piece.controls, piece.notes, strict=True)
+        ]
+    )
     bars = [b for _, b in holes]
     first, last = min(bars), max(bars) + 1
     per_cell = float(sizes.mean()) if sizes.size else 8.0
@@ -211,7 +233,7 @@ def _context(piece: mt.Piece, holes: Sequence[tuple[int, int]], budget: int) -> 
     while grew:
         grew = False
         for a, b in ((first - 1, last), (first, last + 1)):
-            if 0 <= a and b <= piece.bars and cost(a, b) <= budget:
+            if a >= 0 and b <= piece.bars and cost(a, b) <= budget:
                 first, last, grew = a, b, True
     return range(first, last)
 

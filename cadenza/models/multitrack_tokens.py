@@ -213,6 +213,16 @@ class Piece:
     def bars(self) -> int:
         return len(self.notes[0]) if self.notes else 0
 
+    def cell_sizes(self) -> np.ndarray:
+        """(tracks, bars): the tokens of each cell, ``Bar`` + controls + notes."""
+        return np.array(
+            [
+                [1 + len(c) + len(n) for c, n in zip(cs, ns, strict=True)]
+                for cs, ns in zip(self.controls, self.notes, strict=True)
+            ],
+            dtype=np.int64,
+        ).reshape(len(self.tracks), self.bars)
+
     def tokens(self, holes: Iterable[tuple[int, int]] = (), bars: range | None = None, fills: bool = True) -> list[int]:
         """The sequence of bars ``bars`` (default: all; renumbered from 0) with the
         ``(track, bar)`` cells in ``holes`` moved to the end, then EOS; without ``fills``
@@ -268,8 +278,8 @@ def _bar_controls(score: symusic.Score, tracks: list[_Notes], meter: str, bars: 
     density and polyphony of every bar. The private stand-in for
     ``cadenza.analysis.controls`` until that module is merged (the integrator points it there)."""
     from cadenza.analysis import beat_chords
-    from cadenza.analysis.beats import BeatGrid
     from cadenza.analysis._notes import tempo_map
+    from cadenza.analysis.beats import BeatGrid
 
     per_bar = bar_ticks(meter)
     numerator, denominator = (int(n) for n in meter.split("/"))
@@ -341,7 +351,12 @@ def tokenize(
     controls = controls or _bar_controls(score, tracks, meter, count)
     tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
     tempo_bin = TEMPOS[int(np.abs(np.log(np.array(TEMPOS) / tempo)).argmin())]
-    head = [BOS, IDS[f"Style_{style if style in STYLES else 'other'}"], IDS[f"TimeSig_{meter}"], IDS[f"Tempo_{tempo_bin}"]]
+    head = [
+        BOS,
+        IDS[f"Style_{style if style in STYLES else 'other'}"],
+        IDS[f"TimeSig_{meter}"],
+        IDS[f"Tempo_{tempo_bin}"],
+    ]
     heads, all_controls, all_notes = [], [], []
     for t, (track, notes) in enumerate(zip(score.tracks, tracks, strict=True)):
         heads.append(TrackHead(roles[t], int(track.program), bool(track.is_drum), register_bin(notes.pitch)))

@@ -1,0 +1,219 @@
+"""Training the multitrack family: examples with random infill masks (:class:`MultitrackTask`).
+
+Each example is a window of consecutive bars of one piece (as many as fit in the
+context), transposed by a random interval, with a random set of ``(track, bar)`` holes
+drawn from a :class:`MaskMix`: a block of bars × some tracks, a whole track, the last
+bars of every track (a continuation), everything (composing from the track heads and
+bar count alone) or nothing. The loss is next-token −ln P over the whole sequence, as
+in MMM: the filled content at the end is what infilling learns, the rest keeps the
+model a good left-to-right one. Examples are a pure function of ``(seed, step)``, so a
+resumed run sees what the first would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cadenza.models import multitrack_tokens as mt
+from cadenza.theory import PITCH_NAMES
+from cadenza.train.datasets import Batch, token_nll
+from cadenza.train.distributed import Process, all_sum
+from cadenza.train.tasks import StepPlan, autocast
+
+__all__ = ["MaskMix", "MultitrackTask", "window_piece", "transposed", "draw_holes", "pieces_from_files"]
+
+
+@dataclass(frozen=True)
+class MaskMix:
+    """Relative weights of the kinds of holes an example gets."""
+
+    block: float = 0.4  # a run of bars × a random subset of the tracks
+    track: float = 0.2  # one whole track
+    continuation: float = 0.2  # the last bars of every track
+    everything: float = 0.1  # every bar of every track
+    nothing: float = 0.1  # no hole: the plain sequence
+    transpose: int = 5  # examples move by a random interval in -transpose..transpose semitones (0: never)
+
+    def weights(self) -> np.ndarray:
+        w = np.array([self.block, self.track, self.continuation, self.everything, self.nothing], dtype=np.float64)
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("mask weights must be non-negative with a positive sum")
+        return w / w.sum()
+
+
+def window_piece(piece: mt.Piece, bars: range) -> mt.Piece:
+    """The bars ``bars`` of ``piece`` as a piece of their own."""
+    controls = [track[bars.start : bars.stop] for track in piece.controls]
+    notes = [track[bars.start : bars.stop] for track in piece.notes]
+    return mt.Piece(piece.head, piece.tracks, controls, notes, piece.meter, piece.tempo)
+
+
+@cache
+def _transpose_table(shift: int) -> np.ndarray:
+    """Token id -> its id ``shift`` semitones away (pitches and chord roots), -1 where
+    that falls outside the vocabulary; other tokens map to themselves."""
+    table = np.arange(len(mt.NAMES))
+    for index, name in enumerate(mt.NAMES):
+        kind, _, value = name.partition("_")
+        if kind == "Pitch":
+            table[index] = mt.IDS.get(f"Pitch_{int(value) + shift}", -1)
+        elif kind == "Chord" and value != "N":
+            root, quality = value.split(":")
+            moved = PITCH_NAMES[(PITCH_NAMES.index(root) + shift) % 12]
+            table[index] = mt.IDS[f"Chord_{moved}:{quality}"]
+    return table
+
+
+def transposed(piece: mt.Piece, shift: int) -> mt.Piece | None:
+    """``piece`` moved ``shift`` semitones (drum tracks stay), or None when a note would leave the range."""
+    if shift == 0:
+        return piece
+    table = _transpose_table(shift)
+    notes = []
+    for head, track in zip(piece.tracks, piece.notes, strict=True):
+        if head.is_drum:
+            notes.append(track)
+            continue
+        moved = [table[np.asarray(bar, dtype=np.int64)] if bar else np.zeros(0, np.int64) for bar in track]
+        if any((bar < 0).any() for bar in moved):
+            return None
+        notes.append([bar.tolist() for bar in moved])
+    controls = [[table[np.asarray(bar, dtype=np.int64)].tolist() for bar in track] for track in piece.controls]
+    return mt.Piece(piece.head, piece.tracks, controls, notes, piece.meter, piece.tempo)
+
+
+def draw_holes(rng: np.random.Generator, tracks: int, bars: int, mix: MaskMix) -> list[tuple[int, int]]:
+    """A random set of ``(track, bar)`` holes in a piece of ``tracks`` × ``bars``."""
+    kind = int(rng.choice(5, p=mix.weights()))
+    if kind == 0:
+        length = int(rng.integers(1, max(1, bars // 2) + 1))
+        first = int(rng.integers(0, bars - length + 1))
+        chosen = np.flatnonzero(rng.random(tracks) < 0.5)
+        which = chosen.tolist() if len(chosen) else [int(rng.integers(tracks))]
+        return [(t, b) for t in which for b in range(first, first + length)]
+    if kind == 1:
+        track = int(rng.integers(tracks))
+        return [(track, b) for b in range(bars)]
+    if kind == 2:
+        length = int(rng.integers(1, max(1, bars // 2) + 1))
+        return [(t, b) for t in range(tracks) for b in range(bars - length, bars)]
+    if kind == 3:
+        return [(t, b) for t in range(tracks) for b in range(bars)]
+    return []
+
+
+class MultitrackTask:
+    """The :class:`~cadenza.train.tasks.TrainingTask` of the multitrack family."""
+
+    def __init__(
+        self,
+        train_pieces: Sequence[mt.Piece],
+        valid_pieces: Sequence[mt.Piece],
+        window: int,
+        *,
+        batch_size: int,
+        mix: MaskMix | None = None,
+        start_share: float = 0.25,
+        valid_examples: int = 4,
+    ) -> None:
+        if not train_pieces or not valid_pieces:
+            raise ValueError("the multitrack task needs training and validation pieces")
+        self.train, self.valid = list(train_pieces), list(valid_pieces)
+        self.window, self.batch_size, self.mix = window, batch_size, mix or MaskMix()
+        self.start_share = start_share  # windows that begin at the piece's first bar
+        self.sizes = [self._sizes(piece) for piece in self.train]
+        weights = np.array([s.sum() for s in self.sizes], dtype=np.float64)
+        self.weights = weights / weights.sum()
+        rng = np.random.default_rng(12345)  # the same validation examples in every run
+        self.valid_batches = [
+            self._example(piece, self._sizes(piece), rng) for piece in self.valid for _ in range(valid_examples)
+        ]
+
+    @staticmethod
+    def _sizes(piece: mt.Piece) -> np.ndarray:
+        """Tokens of each bar over every track (Bar + controls + notes)."""
+        return np.array(
+            [
+                sum(1 + len(c[b]) + len(n[b]) for c, n in zip(piece.controls, piece.notes, strict=True))
+                for b in range(piece.bars)
+            ]
+        )
+
+    def _example(self, piece: mt.Piece, sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One training sequence: a window of bars that fits, transposed, with random holes."""
+        fixed = len(piece.head) + 4 * len(piece.tracks) + 1
+        room = self.window + 1 - fixed
+        first = 0 if rng.random() < self.start_share else int(rng.integers(piece.bars))
+        last = first + 1
+        while last < piece.bars and sizes[first : last + 1].sum() + 3 * len(piece.tracks) * (last + 1 - first) <= room:
+            last += 1
+        part = window_piece(piece, range(first, last))
+        shift = int(rng.integers(-self.mix.transpose, self.mix.transpose + 1)) if self.mix.transpose else 0
+        part = transposed(part, shift) or part
+        holes = draw_holes(rng, len(part.tracks), part.bars, self.mix)
+        return np.asarray(part.tokens(holes)[: self.window + 1], dtype=np.int64)
+
+    def _collate(self, examples: Sequence[np.ndarray], device: torch.device) -> Batch:
+        inputs = np.zeros((len(examples), self.window), dtype=np.int64)
+        targets = np.full((len(examples), self.window), -1, dtype=np.int64)
+        for row, tokens in enumerate(examples):
+            n = len(tokens) - 1
+            inputs[row, :n], targets[row, :n] = tokens[:-1], tokens[1:]
+        starts = torch.zeros(len(examples), dtype=torch.int64)
+        return Batch(torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device), starts.to(device))
+
+    def plan(self, seed: int, step: int, micro: int, process: Process) -> StepPlan:
+        rng = np.random.default_rng([seed, step])
+        chosen = rng.choice(len(self.train), size=self.batch_size, p=self.weights)
+        examples = [self._example(self.train[i], self.sizes[i], rng) for i in chosen.tolist()]
+        mine = [
+            examples[first : first + micro]
+            for first in range(process.rank * micro, len(examples), process.world * micro)
+        ]
+        units = sum(len(e) - 1 for e in examples)
+        return StepPlan([self._collate(part, process.device) for part in mine], units)
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        return token_nll(model(batch.inputs, batch.starts), batch)
+
+    @torch.no_grad()
+    def validation_loss(self, model: nn.Module, batch_size: int, process: Process, bf16: bool) -> float:
+        was_training = model.training
+        model.eval()
+        mine = self.valid_batches[process.rank :: process.world]
+        total = 0.0
+        for first in range(0, len(mine), batch_size):
+            batch = self._collate(mine[first : first + batch_size], process.device)
+            with autocast(process, bf16):
+                total += float(token_nll(model(batch.inputs, batch.starts), batch))
+        model.train(was_training)
+        targets = sum(len(e) - 1 for e in self.valid_batches)
+        return all_sum(total, process) / targets
+
+
+def pieces_from_files(paths: Sequence[Path], style: str = "other") -> tuple[list[mt.Piece], list[Path]]:
+    """The files that tokenize as multitrack pieces, and those skipped (unreadable, a
+    meter the tokens do not write, no notes)."""
+    import symusic
+
+    from cadenza.errors import CadenzaError
+
+    pieces, skipped = [], []
+    for path in paths:
+        try:
+            piece = mt.tokenize(symusic.Score(str(path)), style=style)
+        except (CadenzaError, RuntimeError, ValueError):
+            skipped.append(path)
+            continue
+        if any(bar for track in piece.notes for bar in track):
+            pieces.append(piece)
+        else:
+            skipped.append(path)
+    return pieces, skipped
