@@ -146,7 +146,7 @@ def overfit(tmp_path_factory: pytest.TempPathFactory) -> MultitrackModel:
 
 def test_tiny_model_overfits_one_piece_and_writes_it_back(overfit: MultitrackModel) -> None:
     score = three_tracks()
-    # every cell a hole: the prompt holds the header, the track heads and `Bar Fill` × 12, no note
+    # every cell a hole: the prompt holds the header, the track heads and `Fill` × 12, no note
     prompt = mt.infill_prompt(mt.tokenize(score), [(t, b) for t in range(3) for b in range(4)])
     assert not {mt.KINDS[i] for i in prompt} & {"Pos", "Pitch", "Chord"}
     written = infill(overfit, score, range(4), [0, 1, 2], GREEDY, roles=["melody", "harmony", "bass"])

@@ -6,15 +6,17 @@ A piece is a header, then its tracks one after the other; each track is its own 
 
     BOS Style_pop TimeSig_4/4 Tempo_96.03
     Track Role_melody Instr_0 Register_3
-      Bar Density_3 Poly_1 Chord_C:maj Intensity_2 Pos_0 Pitch_72 Dur_12 Vel_9 Pos_12 ...
-      Bar Fill                                   <- a bar to fill: its content comes at the end
+      Density_3 Poly_1 Chord_C:maj Intensity_2 Pos_0 Pitch_72 Dur_12 Vel_9 Pos_12 ...
+      Fill                                     <- a bar to fill: its content comes at the end
     Track Role_bass Instr_33 Register_1
-      Bar ...
+      Density_0                                <- an empty bar
+      Density_2 ...
     FillStart Density_2 Poly_1 Chord_F:maj Intensity_2 Pos_0 Pitch_65 Dur_24 Vel_8 ... FillEnd
     EOS
 
-Every track lists every bar (an empty bar is ``Bar Density_0``, without the other controls),
-so bars line up across tracks by count. The bars to fill hold ``Fill``; their content
+Every track lists every bar, each beginning with its density (an empty bar is
+``Density_0`` alone), or ``Fill``: bars line up across tracks by count, and no ``Bar``
+token is needed. The bars to fill hold ``Fill``; their content
 follows after the last track, one ``FillStart … FillEnd`` per hole in the order the holes
 appear. Continuing, filling bars × tracks and writing a whole track are the same prompt:
 the piece with its holes, ending at the first ``FillStart``.
@@ -78,7 +80,7 @@ MAX_NOTES_AT_ONCE = 12  # notes that may start at one position of one track (the
 
 
 def _names() -> tuple[str, ...]:
-    names = ["PAD", "BOS", "EOS", "Track", "Bar", "Fill", "FillStart", "FillEnd"]
+    names = ["PAD", "BOS", "EOS", "Track", "Fill", "FillStart", "FillEnd"]
     names += [f"Style_{s}" for s in STYLES] + [f"TimeSig_{m}" for m in METERS] + [f"Tempo_{t}" for t in TEMPOS]
     names += [f"Role_{r}" for r in ROLES] + [f"Instr_{p}" for p in range(128)] + ["Instr_drums"]
     names += [f"Register_{i}" for i in range(len(REGISTER_EDGES) + 1)]
@@ -95,7 +97,7 @@ KINDS = np.array([name.split("_", 1)[0] for name in NAMES], dtype=object)
 VALUES = np.array(
     [float(n.split("_")[1]) if n.split("_")[0] in ("Pos", "Pitch", "Dur", "Vel") else np.nan for n in NAMES]
 )
-PAD, BOS, EOS, TRACK, BAR, FILL, FILL_START, FILL_END = range(8)
+PAD, BOS, EOS, TRACK, FILL, FILL_START, FILL_END = range(7)
 _DURATIONS = np.array(DURATIONS)
 
 
@@ -214,10 +216,10 @@ class Piece:
         return len(self.notes[0]) if self.notes else 0
 
     def cell_sizes(self) -> np.ndarray:
-        """(tracks, bars): the tokens of each cell, ``Bar`` + controls + notes."""
+        """(tracks, bars): the tokens of each cell, controls + notes."""
         return np.array(
             [
-                [1 + len(c) + len(n) for c, n in zip(cs, ns, strict=True)]
+                [len(c) + len(n) for c, n in zip(cs, ns, strict=True)]
                 for cs, ns in zip(self.controls, self.notes, strict=True)
             ],
             dtype=np.int64,
@@ -234,7 +236,6 @@ class Piece:
         for t, head in enumerate(self.tracks):
             out += head.tokens()
             for b in window:
-                out.append(BAR)
                 if (t, b) in hole_set:
                     out.append(FILL)
                     order.append((t, b))
@@ -428,20 +429,22 @@ def parse(ids: Sequence[int]) -> Piece:
                 tracks[-1] = TrackHead(old.role, 0 if drum else int(value), drum, old.register)
             else:
                 tracks[-1] = TrackHead(old.role, old.program, old.is_drum, int(value))
-        elif token == BAR and tracks:
-            controls[-1].append([])
+        elif (kind == "Density" and not filled and tracks) or (token == FILL and tracks):
+            controls[-1].append([])  # a new bar of the last track
             notes[-1].append([])
             target, control_target = notes[-1][-1], controls[-1][-1]
-        elif token == FILL and tracks and notes[-1]:
-            holes.append((len(tracks) - 1, len(notes[-1]) - 1))
-            target = control_target = None
+            if token == FILL:
+                holes.append((len(tracks) - 1, len(notes[-1]) - 1))
+                target = control_target = None
+            else:
+                control_target.append(token)
         elif token == FILL_START:
             if not filled:
                 fills = iter(list(holes))
             hole = next(fills, None)
+            filled.append(hole or (-1, -1))  # from here on, a Density belongs to a hole
             target = control_target = None
             if hole is not None:
-                filled.append(hole)
                 t, b = hole
                 target, control_target = notes[t][b], controls[t][b]
         elif token == FILL_END:
@@ -451,7 +454,7 @@ def parse(ids: Sequence[int]) -> Piece:
         elif kind in ("Pos", "Pitch", "Dur", "Vel") and target is not None:
             target.append(token)
             control_target = None
-    return Piece(head, tracks, controls, notes, meter, tempo, filled)
+    return Piece(head, tracks, controls, notes, meter, tempo, [hole for hole in filled if hole[0] >= 0])
 
 
 def piece_notes(piece: Piece, track: int, bar: int) -> list[tuple[int, int, int, int]]:

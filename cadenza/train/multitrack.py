@@ -138,7 +138,7 @@ class MultitrackTask:
 
     @staticmethod
     def _sizes(piece: mt.Piece) -> np.ndarray:
-        """Tokens of each bar over every track (Bar + controls + notes)."""
+        """Tokens of each bar over every track."""
         return np.array(
             [
                 sum(1 + len(c[b]) + len(n[b]) for c, n in zip(piece.controls, piece.notes, strict=True))
