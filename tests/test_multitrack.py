@@ -110,11 +110,11 @@ def test_an_empty_bar_is_density_zero_alone() -> None:
     assert piece.notes[0] == [[]] * 4
 
 
-def test_a_meter_the_tokens_do_not_write_is_refused() -> None:
+def test_a_meter_the_tokens_do_not_write_gives_way_to_the_one_heard() -> None:
     score = three_tracks()
-    score.time_signatures[0] = symusic.TimeSignature(0, 11, 8)
-    with pytest.raises(InvalidArgumentError, match="11/8"):
-        mt.tokenize(score)
+    score.time_signatures[0] = symusic.TimeSignature(0, 1, 4)  # as 617 of POP909's files state
+    piece = mt.tokenize(score)
+    assert piece.meter == "4/4" and piece.bars == 4
 
 
 def test_transposition_moves_pitches_and_chord_roots() -> None:

@@ -22,8 +22,9 @@ appear. Continuing, filling bars × tracks and writing a whole track are the sam
 the piece with its holes, ending at the first ``FillStart``.
 
 Time is counted in :data:`RESOLUTION` ticks per quarter note; onsets sit on that grid
-and durations on :data:`DURATIONS`. A piece has one meter (its first time signature)
-and one tempo (its first). Written directly on symusic: miditok's MMM has no chord or
+and durations on :data:`DURATIONS`. A piece has one meter (:func:`_meter`) and one tempo
+(its first); bars count from tick 0 (a corpus aligns its pieces first, as
+:mod:`cadenza.data.sources` does for POP909). Written directly on symusic: miditok's MMM has no chord or
 intensity controls and no bar-fill layout (docs/models/multitrack.md).
 """
 
@@ -156,13 +157,19 @@ class _Notes:
 
 
 def _meter(score: symusic.Score) -> str:
-    if len(score.time_signatures) == 0:
-        return "4/4"
-    first = score.time_signatures[0]
-    meter = f"{first.numerator}/{first.denominator}"
-    if meter not in METERS:
-        raise InvalidArgumentError(f"meter {meter} is not one the multitrack tokens write ({', '.join(METERS)})")
-    return meter
+    """The meter of the bar grid: the last time signature stated at tick 0; where there
+    is none, or one the tokens do not write (POP909's files state 1/4), the first meter
+    the analysis hears, else 4/4."""
+    at_start = [ts for ts in score.time_signatures if ts.time == 0]
+    if at_start:
+        meter = f"{at_start[-1].numerator}/{at_start[-1].denominator}"
+        if meter in METERS:
+            return meter
+    from cadenza.analysis import beat_grid, meter_segments
+
+    heard = meter_segments(beat_grid(score))
+    meter = f"{heard[0][1]}/{heard[0][2]}" if heard else "4/4"
+    return meter if meter in METERS else "4/4"
 
 
 def bar_ticks(meter: str) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,7 +27,10 @@ from cadenza.train.datasets import Batch, token_nll
 from cadenza.train.distributed import Process, all_sum
 from cadenza.train.tasks import StepPlan, autocast
 
-__all__ = ["MaskMix", "MultitrackTask", "window_piece", "transposed", "draw_holes", "pieces_from_files"]
+if TYPE_CHECKING:
+    from cadenza.data.sources import SourceSpec
+
+__all__ = ["MaskMix", "MultitrackTask", "window_piece", "transposed", "draw_holes", "pieces_from_sources"]
 
 
 @dataclass(frozen=True)
@@ -198,22 +201,25 @@ class MultitrackTask:
         return all_sum(total, process) / targets
 
 
-def pieces_from_files(paths: Sequence[Path], style: str = "other") -> tuple[list[mt.Piece], list[Path]]:
-    """The files that tokenize as multitrack pieces, and those skipped (unreadable, a
-    meter the tokens do not write, no notes)."""
-    import symusic
-
+def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[list[mt.Piece], list[str]]:
+    """The pieces of cadenza's corpus sources (POP909 aligned to its annotated bars, the
+    chorales as four voices, music21's collections, a folder) as multitrack pieces, and
+    the ids of those skipped (unreadable, or without a note)."""
+    from cadenza.data.sources import list_files, read_file, style_of
     from cadenza.errors import CadenzaError
 
     pieces, skipped = [], []
-    for path in paths:
-        try:
-            piece = mt.tokenize(symusic.Score(str(path)), style=style)
-        except (CadenzaError, RuntimeError, ValueError):
-            skipped.append(path)
-            continue
-        if any(bar for track in piece.notes for bar in track):
-            pieces.append(piece)
-        else:
-            skipped.append(path)
+    for spec in specs:
+        for ref in list_files(spec):
+            try:
+                read = read_file(ref)
+            except (CadenzaError, RuntimeError, ValueError):
+                skipped.append(ref.piece_id)
+                continue
+            for source in read:
+                piece = mt.tokenize(source.score, style=style_of(ref))
+                if any(bar for track in piece.notes for bar in track):
+                    pieces.append(piece)
+                else:
+                    skipped.append(source.piece_id)
     return pieces, skipped
