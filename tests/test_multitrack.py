@@ -238,3 +238,28 @@ def test_training_examples_are_a_pure_function_of_the_step() -> None:
     assert not torch.equal(first.batches[0].inputs, task.plan(0, 8, 8, process).batches[0].inputs)
     fills = int((first.batches[0].inputs == mt.FILL).sum())
     assert fills > 0 and np.all(first.batches[0].inputs.numpy()[:, 0] == mt.BOS)
+
+
+def test_corpus_sources_become_pieces_and_training_examples(datasets: Path, tmp_path: Path) -> None:
+    from cadenza.data.sources import parse_source_spec
+    from cadenza.train.distributed import setup
+    from cadenza.train.multitrack import pieces_from_sources
+
+    songs = tmp_path / "pop909"
+    songs.mkdir()
+    for number in ("001", "002"):
+        (songs / number).symlink_to(datasets / "pop909" / number)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    three_tracks().dump_midi(str(folder / "a.mid"))
+    (folder / "notes.txt").write_text("not music")
+    specs = [parse_source_spec(f"pop909={songs}"), parse_source_spec(f"mine={folder}")]
+    pieces, skipped = pieces_from_sources(specs)
+    assert [p.meter for p in pieces] == ["4/4", "4/4", "4/4"] and skipped == []
+    assert [h.role for h in pieces[0].tracks] == ["melody", "counter", "harmony"]
+    assert pieces[0].head[1] == mt.IDS["Style_pop"]
+    task = MultitrackTask(pieces[:2], pieces[2:], 512, batch_size=4)
+    plan = task.plan(0, 0, 4, setup())
+    batch = plan.batches[0]
+    assert batch.inputs.shape == (4, 512) and plan.units == batch.scored
+    assert batch.scored > 4 * 400  # windows of real songs fill most of the context
