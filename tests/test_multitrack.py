@@ -14,8 +14,9 @@ import torch
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.family import family
-from cadenza.models.multitrack import BarAsk, MultitrackModel, continue_, infill
+from cadenza.models.multitrack import BarAsk, MultitrackModel, _context, continue_, infill
 from cadenza.models.sampling import Sampling
+from cadenza.models.transformer import Stepper, TransformerConfig
 from cadenza.train.multitrack import MaskMix, MultitrackTask, transposed
 from cadenza.train.trainer import TrainConfig, train
 
@@ -263,3 +264,25 @@ def test_corpus_sources_become_pieces_and_training_examples(datasets: Path, tmp_
     batch = plan.batches[0]
     assert batch.inputs.shape == (4, 512) and plan.units == batch.scored
     assert batch.scored > 4 * 400  # windows of real songs fill most of the context
+
+
+def test_the_prefill_stepper_computes_what_the_one_token_stepper_does() -> None:
+    torch.manual_seed(0)
+    config = TransformerConfig.tiny(len(mt.NAMES), block_size=64, cycles=(3, 7), tokens="multitrack")
+    model = MultitrackModel(config).eval()
+    tokens = np.random.default_rng(0).integers(0, len(mt.NAMES), 60).tolist()
+    one_by_one, prefilled = Stepper(model), model.stepper()
+    for end in (50, 51, 52, 60):  # the prompt at once, then one token at a time, then a few
+        np.testing.assert_allclose(prefilled(tokens[:end]), one_by_one(tokens[:end]), atol=1e-8)
+    with torch.no_grad():
+        full = torch.softmax(model(torch.tensor([tokens]))[0, -1].double(), -1).numpy()
+    np.testing.assert_allclose(prefilled(tokens), full, atol=1e-8)
+
+
+def test_the_context_grows_on_both_sides_within_the_budget() -> None:
+    piece = mt.tokenize(three_tracks(8))
+    assert _context(piece, [(0, 4)], 10_000) == range(8)
+    small = _context(piece, [(0, 4)], 200)
+    assert small.start < 4 < small.stop - 1  # bars before and after the hole
+    assert 4 - small.start >= small.stop - 5 >= 4 - small.start - 1  # one side at most one bar more
+    assert _context(piece, [(0, 4)], 10) == range(4, 5)  # the holes' own bars always

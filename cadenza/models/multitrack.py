@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import symusic
 import torch
+import torch.nn.functional as F
 
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.constraints import DecodingState
 from cadenza.models.folder import read_json, write_json
 from cadenza.models.sampling import Sampling, decode
-from cadenza.models.transformer import TransformerConfig, TransformerModel
+from cadenza.models.transformer import Stepper, TransformerConfig, TransformerModel
 from cadenza.models.vocabulary import Vocabulary
 
 __all__ = ["MultitrackModel", "BarAsk", "FillGrammar", "fill", "infill", "continue_", "TOKENIZER"]
@@ -41,6 +42,9 @@ class MultitrackModel(TransformerModel):
     """A :class:`TransformerModel` whose ids are multitrack tokens."""
 
     family = "multitrack"
+
+    def stepper(self) -> PrefillStepper:
+        return PrefillStepper(self)
 
     @classmethod
     def tiny(cls, **overrides: object) -> MultitrackModel:
@@ -61,6 +65,53 @@ class MultitrackModel(TransformerModel):
         model = super().load(folder, device)
         assert isinstance(model, MultitrackModel)
         return model
+
+
+class PrefillStepper(Stepper):
+    """The Transformer's :class:`~cadenza.models.transformer.Stepper`, except that a first
+    call runs its whole prompt through the model at once (an infill prompt is hundreds of
+    tokens; one at a time they cost most of the decoding time), filling the same cache
+    slots the one-token steps would have; later calls step one token at a time."""
+
+    def __call__(self, tokens: Sequence[int]) -> np.ndarray:
+        tokens = [int(t) for t in tokens]
+        if self.tokens or not 1 < len(tokens) <= self.window:
+            return super().__call__(tokens)
+        with torch.inference_mode():
+            x = self._prefill(tokens)
+            logits = torch.mv(self.head_weight, F.rms_norm(x, (x.shape[-1],)))
+            probabilities = torch.softmax(logits.double(), dim=-1).numpy()
+        self.tokens = tokens
+        return probabilities
+
+    def _prefill(self, tokens: list[int]) -> torch.Tensor:
+        """The last layer's output (C,) for the last of ``tokens`` (positions 0..T-1, T at
+        most the window); fills cache slots 0..T-1 as :meth:`_step` would."""
+        T, H, hd = len(tokens), self.heads, self.head
+        positions = torch.arange(T, device=self.embed.device)
+        x = self.embed[torch.tensor(tokens, device=self.embed.device)]  # (T, C)
+        for period, table in self.cycles:
+            x = x + table[positions % period]
+        C = x.shape[-1]
+        angles = positions.double()[:, None] * self.inverse_frequency  # (T, hd/2), float64 as in _step
+        rotation = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)[:, None, None, :]
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        for layer, (qkv_weight, proj, up, down) in enumerate(self.layers):
+            qkv = F.rms_norm(x, (C,)) @ qkv_weight.t()  # (T, 3C)
+            pairs = qkv[:, : 2 * C].contiguous().view(T, 2, H, hd // 2, 2)
+            qk = torch.view_as_real(torch.view_as_complex(pairs) * rotation).reshape(T, 2, H, hd)
+            q, k, v = (
+                qk[:, 0].transpose(0, 1),
+                qk[:, 1].transpose(0, 1),
+                qkv[:, 2 * C :].reshape(T, H, hd).transpose(0, 1),
+            )
+            self.keys[layer][:, :, :T] = k.transpose(1, 2)  # (H, hd, T)
+            self.values[layer][:, :T] = v  # (H, T, hd)
+            scores = torch.matmul(q, k.transpose(1, 2)).masked_fill(~causal, float("-inf"))  # (H, T, T)
+            attended = torch.matmul(torch.softmax(scores, dim=-1), v)  # (H, T, hd)
+            x = x + attended.transpose(0, 1).reshape(T, C) @ proj.t()
+            x = x + F.gelu(F.rms_norm(x, (C,)) @ up.t()) @ down.t()
+        return x[-1]
 
 
 @dataclass(frozen=True)
@@ -232,9 +283,10 @@ def _context(piece: mt.Piece, holes: Sequence[tuple[int, int]], budget: int) -> 
     grew = True
     while grew:
         grew = False
-        for a, b in ((first - 1, last), (first, last + 1)):
-            if a >= 0 and b <= piece.bars and cost(a, b) <= budget:
-                first, last, grew = a, b, True
+        if first > 0 and cost(first - 1, last) <= budget:
+            first, grew = first - 1, True
+        if last < piece.bars and cost(first, last + 1) <= budget:
+            last, grew = last + 1, True
     return range(first, last)
 
 
