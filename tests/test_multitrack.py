@@ -17,7 +17,7 @@ from cadenza.models.family import family
 from cadenza.models.multitrack import BarAsk, MultitrackModel, _context, continue_, infill
 from cadenza.models.sampling import Sampling
 from cadenza.models.transformer import Stepper, TransformerConfig
-from cadenza.train.multitrack import MaskMix, MultitrackTask, transposed
+from cadenza.train.multitrack import MaskMix, MultitrackTask, fill_nll, transposed
 from cadenza.train.trainer import TrainConfig, train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "cadenza" / "examples" / "bwv66.6.mid"
@@ -286,3 +286,22 @@ def test_the_context_grows_on_both_sides_within_the_budget() -> None:
     assert small.start < 4 < small.stop - 1  # bars before and after the hole
     assert 4 - small.start >= small.stop - 5 >= 4 - small.start - 1  # one side at most one bar more
     assert _context(piece, [(0, 4)], 10) == range(4, 5)  # the holes' own bars always
+
+
+def test_fill_nll_scores_the_holes_with_and_without_the_future(overfit: MultitrackModel) -> None:
+    piece = mt.tokenize(three_tracks(), roles=["melody", "harmony", "bass"])
+    everything = [(t, b) for t in range(3) for b in range(4)]
+    nll, notes = fill_nll(overfit, piece, everything, range(4))
+    assert notes == 4 * (4 + 3 + 2)
+    assert 0 <= nll / notes < 0.1  # it learnt this very sequence
+    past_only, counted = fill_nll(overfit, piece, [(0, 3)], range(4))
+    assert counted == 4 and past_only > 0
+
+
+def test_an_empty_track_to_write_gets_its_role_register() -> None:
+    score = three_tracks()
+    assert [h.register for h in mt.tokenize(score).tracks] == [4, 3, 0]  # C5 and up, C4-B4, below C2
+    score.tracks[0].notes.clear()
+    score.tracks[2].notes.clear()
+    piece = mt.tokenize(score, roles=["melody", "harmony", "bass"])
+    assert [h.register for h in piece.tracks] == [3, 3, 1]

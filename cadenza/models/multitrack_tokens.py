@@ -124,8 +124,12 @@ def intensity_bin(mean_velocity: float | None) -> int:
     return 0 if mean_velocity is None else _bin(mean_velocity, INTENSITY_EDGES)
 
 
-def register_bin(pitches: np.ndarray) -> int:
-    return 2 if len(pitches) == 0 else _bin(float(np.median(pitches)), REGISTER_EDGES)
+ROLE_REGISTERS = {"melody": 3, "counter": 3, "harmony": 2, "bass": 1, "drums": 2, "other": 2}  # of an empty track
+
+
+def register_bin(pitches: np.ndarray, role: str = "other") -> int:
+    """The register of a track's notes; of an empty track (one to write), its role's usual one."""
+    return ROLE_REGISTERS.get(role, 2) if len(pitches) == 0 else _bin(float(np.median(pitches)), REGISTER_EDGES)
 
 
 def chord_name(label: str) -> str:
@@ -198,7 +202,7 @@ class TrackHead:
     role: str
     program: int  # General MIDI program, 0..127
     is_drum: bool = False
-    register: int = 2
+    register: int = 2  # Register_k: the bin of the track's median pitch (REGISTER_EDGES)
 
     def tokens(self) -> list[int]:
         instrument = "Instr_drums" if self.is_drum else f"Instr_{self.program}"
@@ -367,7 +371,7 @@ def tokenize(
     ]
     heads, all_controls, all_notes = [], [], []
     for t, (track, notes) in enumerate(zip(score.tracks, tracks, strict=True)):
-        heads.append(TrackHead(roles[t], int(track.program), bool(track.is_drum), register_bin(notes.pitch)))
+        heads.append(TrackHead(roles[t], int(track.program), bool(track.is_drum), register_bin(notes.pitch, roles[t])))
         all_controls.append([control_tokens(controls, t, b) for b in range(count)])
         all_notes.append(_bar_tokens(notes, per_bar, count))
     return Piece(head, heads, all_controls, all_notes, meter, tempo_bin)

@@ -30,7 +30,7 @@ from cadenza.train.tasks import StepPlan, autocast
 if TYPE_CHECKING:
     from cadenza.data.sources import SourceSpec
 
-__all__ = ["MaskMix", "MultitrackTask", "window_piece", "transposed", "draw_holes", "pieces_from_sources"]
+__all__ = ["MaskMix", "MultitrackTask", "fill_nll", "window_piece", "transposed", "draw_holes", "pieces_from_sources"]
 
 
 @dataclass(frozen=True)
@@ -223,3 +223,25 @@ def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[list[mt.Piece], li
                 else:
                     skipped.append(source.piece_id)
     return pieces, skipped
+
+
+@torch.no_grad()
+def fill_nll(model: nn.Module, piece: mt.Piece, holes: Sequence[tuple[int, int]], bars: range) -> tuple[float, int]:
+    """(−ln P of the holes' content, notes in it): the ``holes`` of ``piece`` written
+    after the bars ``bars`` as context. With ``bars`` ending at the holes' last bar the
+    model sees only the past (a continuation); with bars after them it sees the future
+    too (an infill). Per note, the two compare, and so do other tokenizations."""
+    window = window_piece(piece, bars)
+    moved = sorted((t, b - bars.start) for t, b in holes)
+    tokens = window.tokens(moved)
+    first = len(window.tokens(moved, fills=False))  # the first FillStart: the holes' content follows
+    was_training = model.training
+    model.eval()
+    inputs = torch.tensor([tokens[:-1]], dtype=torch.int64)
+    log_p = torch.log_softmax(model(inputs)[0].double(), dim=-1)
+    targets = torch.tensor(tokens[1:])
+    scored = torch.arange(first, len(tokens) - 1)  # from the first hole's controls to EOS
+    nll = -float(log_p[scored, targets[scored]].sum())
+    model.train(was_training)
+    notes = sum(int((mt.KINDS[np.asarray(window.notes[t][b], dtype=np.int64)] == "Pitch").sum()) for t, b in moved)
+    return nll, notes
