@@ -300,7 +300,7 @@ def test_fill_nll_scores_the_holes_with_and_without_the_future(overfit: Multitra
 
 def test_an_empty_track_to_write_gets_its_role_register() -> None:
     score = three_tracks()
-    assert [h.register for h in mt.tokenize(score).tracks] == [4, 3, 0]  # C5 and up, C4-B4, below C2
+    assert [h.register for h in mt.tokenize(score).tracks] == [4, 3, 1]  # C5 and up, C4-B4, C2-B2
     score.tracks[0].notes.clear()
     score.tracks[2].notes.clear()
     piece = mt.tokenize(score, roles=["melody", "harmony", "bass"])
