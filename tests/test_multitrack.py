@@ -4,6 +4,7 @@ asked cells (every other note stays as it was), and the same seed gives the same
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +256,8 @@ def test_corpus_sources_become_pieces_and_training_examples(datasets: Path, tmp_
     three_tracks().dump_midi(str(folder / "a.mid"))
     (folder / "notes.txt").write_text("not music")
     specs = [parse_source_spec(f"pop909={songs}"), parse_source_spec(f"mine={folder}")]
-    pieces, skipped = pieces_from_sources(specs)
+    splits, skipped = pieces_from_sources(specs)
+    pieces = [piece for split in splits.values() for piece in split]
     assert [p.meter for p in pieces] == ["4/4", "4/4", "4/4"] and skipped == []
     assert [h.role for h in pieces[0].tracks] == ["melody", "counter", "harmony"]
     assert pieces[0].head[1] == mt.IDS["Style_pop"]
@@ -305,3 +307,22 @@ def test_an_empty_track_to_write_gets_its_role_register() -> None:
     score.tracks[2].notes.clear()
     piece = mt.tokenize(score, roles=["melody", "harmony", "bass"])
     assert [h.register for h in piece.tracks] == [3, 3, 1]
+
+
+def test_the_training_recipe_writes_a_model_folder_that_infills(tmp_path: Path) -> None:
+    from cadenza.models.registry import ModelInfo, locate
+    from cadenza.train.multitrack import main
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for bars in (4, 6, 8):
+        three_tracks(bars).dump_midi(str(folder / f"{bars}.mid"))
+    out = tmp_path / "model"
+    main(["--source", f"mine={folder}", "--out", str(out), "--preset", "tiny", "--steps", "6"])
+    assert locate(out) == out and ModelInfo.read(out).family == "multitrack"
+    training = json.loads((out / "training.json").read_text())
+    assert training["pieces"]["train"] + training["pieces"]["valid"] + training["pieces"]["test"] == 3
+    assert training["result"]["step"] == 6
+    model = family("multitrack").load(out)
+    written = infill(model, three_tracks(), range(1, 2), [2], Sampling(seed=0))
+    assert notes_of(written.tracks[0]) == notes_of(three_tracks().tracks[0])

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.theory import PITCH_NAMES
 from cadenza.train.datasets import Batch, token_nll
@@ -29,8 +31,21 @@ from cadenza.train.tasks import StepPlan, autocast
 
 if TYPE_CHECKING:
     from cadenza.data.sources import SourceSpec
+    from cadenza.models.multitrack import MultitrackModel
+    from cadenza.train.trainer import TrainResult
 
-__all__ = ["MaskMix", "MultitrackTask", "fill_nll", "window_piece", "transposed", "draw_holes", "pieces_from_sources"]
+__all__ = [
+    "MaskMix",
+    "MultitrackTask",
+    "fill_nll",
+    "window_piece",
+    "transposed",
+    "draw_holes",
+    "pieces_from_sources",
+    "run",
+    "main",
+    "PRESETS",
+]
 
 
 @dataclass(frozen=True)
@@ -201,14 +216,18 @@ class MultitrackTask:
         return all_sum(total, process) / targets
 
 
-def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[list[mt.Piece], list[str]]:
+def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[dict[str, list[mt.Piece]], list[str]]:
     """The pieces of cadenza's corpus sources (POP909 aligned to its annotated bars, the
-    chorales as four voices, music21's collections, a folder) as multitrack pieces, and
-    the ids of those skipped (unreadable, or without a note)."""
+    chorales as four voices, music21's collections, a folder) as multitrack pieces by
+    split (the split a source imposes, else the corpus's own: a function of the notes'
+    content hash, so duplicates land together), and the ids of those skipped
+    (unreadable, or without a note)."""
+    from cadenza.data.content import content_hash, split_of
     from cadenza.data.sources import list_files, read_file, style_of
     from cadenza.errors import CadenzaError
 
-    pieces, skipped = [], []
+    splits: dict[str, list[mt.Piece]] = {"train": [], "valid": [], "test": []}
+    skipped = []
     for spec in specs:
         for ref in list_files(spec):
             try:
@@ -219,10 +238,10 @@ def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[list[mt.Piece], li
             for source in read:
                 piece = mt.tokenize(source.score, style=style_of(ref))
                 if any(bar for track in piece.notes for bar in track):
-                    pieces.append(piece)
+                    splits[source.split or split_of(content_hash(source.score))].append(piece)
                 else:
                     skipped.append(source.piece_id)
-    return pieces, skipped
+    return splits, skipped
 
 
 @torch.no_grad()
@@ -245,3 +264,87 @@ def fill_nll(model: nn.Module, piece: mt.Piece, holes: Sequence[tuple[int, int]]
     model.train(was_training)
     notes = sum(int((mt.KINDS[np.asarray(window.notes[t][b], dtype=np.int64)] == "Pitch").sum()) for t, b in moved)
     return nll, notes
+
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "tiny": {  # tests: seconds on a CPU
+        "model": {"block_size": 256, "n_layer": 2, "n_head": 2, "d_model": 64, "dropout": 0.0},
+        "train": {"batch_size": 4, "window": 256, "steps": 20, "eval_every": 10, "warmup": 5, "lr": 3e-3},
+    },
+    "cpu": {  # 4.9 M parameters: about as big as a CPU session can train
+        "model": {"block_size": 512, "n_layer": 6, "n_head": 4, "d_model": 256, "dropout": 0.0},
+        "train": {"batch_size": 16, "window": 512, "steps": 3000, "eval_every": 250, "warmup": 100, "lr": 5e-4},
+    },
+    "gpu": {  # 7.6 M parameters, 15 MB as bfloat16: the shipped size limit; one GPU, about 10 minutes
+        "model": {"block_size": 1024, "n_layer": 6, "n_head": 5, "d_model": 320, "dropout": 0.1},
+        "train": {
+            "batch_size": 64,
+            "window": 1024,
+            "steps": 4000,
+            "eval_every": 500,
+            "warmup": 200,
+            "lr": 1e-3,
+            "min_lr": 1e-4,
+            "max_minutes": 10.0,
+            "save_dtype": "bfloat16",
+        },
+    },
+}
+
+
+def run(
+    specs: Sequence[SourceSpec], out: Path, preset: str = "cpu", *, progress: bool = True, **train_overrides: Any
+) -> tuple[MultitrackModel, TrainResult]:
+    """Read the sources, train a multitrack model of ``preset`` size into ``out`` (a model
+    folder; a checkpoint there is resumed) and return the best model and the result."""
+    from cadenza.models.multitrack import MultitrackModel
+    from cadenza.models.transformer import TransformerConfig
+    from cadenza.train.distributed import setup
+    from cadenza.train.trainer import TrainConfig, train
+
+    settings = PRESETS[preset]
+    splits, skipped = pieces_from_sources(specs)
+    valid = splits["valid"] or splits["train"][:1]
+    if not splits["train"]:
+        raise InvalidArgumentError("the sources hold no piece for training")
+    config = TrainConfig.from_dict({**settings["train"], **train_overrides})
+    process = setup()
+    torch.manual_seed(config.seed)
+    model = MultitrackModel(TransformerConfig(len(mt.NAMES), tokens="multitrack", **settings["model"]))
+    task = MultitrackTask(splits["train"], valid, config.window, batch_size=config.batch_size)
+    notes = {
+        "sources": [{"name": s.name, "kind": s.kind, "licence": s.licence} for s in specs],
+        "pieces": {split: len(pieces) for split, pieces in splits.items()},
+        "skipped": skipped[:100],
+        "task": "multitrack infilling (cadenza.train.multitrack.MultitrackTask)",
+    }
+    result = train(model, task, config, out, notes=notes, process=process, progress=progress)
+    return MultitrackModel.load(out), result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m cadenza.train.multitrack --source pop909=DIR --out FOLDER [--preset gpu]``."""
+    import argparse
+
+    from cadenza.data.sources import parse_source_spec
+
+    parser = argparse.ArgumentParser(prog="python -m cadenza.train.multitrack", description=main.__doc__)
+    parser.add_argument("--source", action="append", required=True, help="NAME=PATH as for `cadenza data build`")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--steps", type=int, default=0, help="instead of the preset's")
+    parser.add_argument("--max-minutes", type=float, default=-1.0, help="instead of the preset's")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.steps:
+        overrides["steps"] = args.steps
+    if args.max_minutes >= 0:
+        overrides["max_minutes"] = args.max_minutes
+    _, result = run([parse_source_spec(text) for text in args.source], args.out, args.preset, **overrides)
+    print(
+        f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, {result.seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
