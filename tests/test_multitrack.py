@@ -326,3 +326,17 @@ def test_the_training_recipe_writes_a_model_folder_that_infills(tmp_path: Path) 
     model = family("multitrack").load(out)
     written = infill(model, three_tracks(), range(1, 2), [2], Sampling(seed=0))
     assert notes_of(written.tracks[0]) == notes_of(three_tracks().tracks[0])
+
+
+def test_the_density_and_polyphony_asked_for_hold_whenever_they_can_together() -> None:
+    torch.manual_seed(0)
+    model = MultitrackModel.tiny(block_size=256).eval()  # untrained: the grammar alone keeps them
+    score = three_tracks()
+    for density in range(2, 8):
+        for polyphony in range(1, 6):
+            if (density, polyphony) == (2, 5):
+                continue  # at most 4 notes in the bar cannot average 4.5 an onset
+            asks = {(1, 2): BarAsk(density=density, polyphony=polyphony)}
+            out = infill(model, score, range(2, 3), [1], Sampling(seed=density), asks=asks)
+            heard = mt.tokenize(out).controls[1][2][:2]
+            assert [mt.NAMES[t] for t in heard] == [f"Density_{density}", f"Poly_{polyphony}"]

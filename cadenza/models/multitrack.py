@@ -159,16 +159,17 @@ class FillGrammar:
 
     ``Density (Poly Chord Intensity (Pos (Pitch Dur Vel)+)+)? FillEnd``, once per hole, then
     EOS. Positions rise inside the bar and stay in it, pitches rise at one position, a
-    bar holds as many notes as its density bin says (so the density control always
-    holds), an empty bar (``Density_0``) holds none, and the controls of a hole with a
+    bar holds as many notes as its density bin says and as many notes per onset as its
+    polyphony bin says (so those two controls always hold, unless they contradict each
+    other), an empty bar (``Density_0``) holds none, and the controls of a hole with a
     :class:`BarAsk` are the ones asked for. Its mask is never empty.
     """
 
     def __init__(self, prompt_length: int, holes: int, bar_ticks: int, asks: Sequence[Mapping[str, int]]) -> None:
         self.seen = prompt_length  # history tokens parsed so far (the prompt's last is FillStart)
         self.holes, self.bar_ticks, self.asks = holes, bar_ticks, list(asks)
-        self.hole, self.last, self.density = 0, "FillStart", 0  # hole: the index of the one being filled
-        self.position, self.notes, self.at_position, self.pitch = -1, 0, 0, -1
+        self.hole, self.last, self.density, self.poly = 0, "FillStart", 0, 0  # hole: the index of the one being filled
+        self.position, self.notes, self.onsets, self.at_position, self.pitch = -1, 0, 0, 0, -1
         masks = _masks()
         self.kind = masks
         self._positions = masks["Pos"] & (np.nan_to_num(mt.VALUES, nan=1e9) < bar_ticks)
@@ -181,11 +182,14 @@ class FillGrammar:
         value = mt.VALUES[token]
         if kind == "FillStart":
             self.hole += 1
-            self.position, self.notes, self.density = -1, 0, 0
+            self.position, self.notes, self.onsets, self.density, self.poly = -1, 0, 0, 0, 0
         elif kind == "Density":
             self.density = int(mt.NAMES[token].split("_")[1])
+        elif kind == "Poly":
+            self.poly = int(mt.NAMES[token].split("_")[1])
         elif kind == "Pos":
             self.position, self.at_position, self.pitch = int(value), 0, -1
+            self.onsets += 1
         elif kind == "Pitch":
             self.pitch = int(value)
             self.notes += 1
@@ -200,21 +204,28 @@ class FillGrammar:
         low, high = edges[self.density - 1] * self.quarters, edges[self.density] * self.quarters
         return int(np.floor(low)) + 1, min(float(np.floor(high)), MAX_NOTES_PER_BAR)
 
+    def _per_onset(self) -> int:
+        """Notes one onset may hold for the bar to stay in its polyphony bin, were all like it."""
+        return self.poly if 0 < self.poly < mt.POLYPHONY_BINS - 1 else mt.MAX_NOTES_AT_ONCE
+
     def _needed(self) -> int:
         return max(0, self._note_range()[0] - self.notes)
 
     def _open_positions(self) -> np.ndarray:
         """Later positions of the bar from which the notes the density still needs fit."""
         values = np.nan_to_num(mt.VALUES, nan=-1)
-        room = (self.bar_ticks - values) * mt.MAX_NOTES_AT_ONCE >= self._needed()
+        room = (self.bar_ticks - values) * self._per_onset() >= self._needed()
         return self._positions & (values > self.position) & room
 
     def _pitches(self) -> np.ndarray:
         """Pitches above the last one at this position, leaving room above for the notes
-        that must still start here (when later positions cannot hold them all)."""
+        that must still start here: those later positions cannot hold, and those the
+        polyphony bin wants at this onset."""
         values = np.nan_to_num(mt.VALUES, nan=-1)
-        later = (self.bar_ticks - 1 - self.position) * mt.MAX_NOTES_AT_ONCE
-        here = max(0, self._needed() - later - 1)  # besides the one chosen now
+        later = (self.bar_ticks - 1 - self.position) * self._per_onset()
+        for_density = self._needed() - later - 1  # besides the one chosen now
+        for_polyphony = int(np.ceil((self.poly - 0.5) * self.onsets)) - self.notes - 1 if self.poly else 0
+        here = max(0, for_density, for_polyphony)
         return self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
 
     def _control(self, kind: str, default: np.ndarray) -> np.ndarray:
@@ -250,12 +261,15 @@ class FillGrammar:
             return kind["Vel"].copy()
         if last == "Vel":
             fewest, most = self._note_range()
+            low, high = (self.poly - 0.5, self.poly + 0.5 if self.poly < mt.POLYPHONY_BINS - 1 else np.inf)
+            mean = self.notes / self.onsets
             mask = np.zeros(len(mt.NAMES), dtype=bool)
             if self.notes < most:
-                mask |= self._open_positions()
-                if self.at_position < mt.MAX_NOTES_AT_ONCE:
+                if (self.notes + min(self._per_onset(), most - self.notes)) / (self.onsets + 1) >= low:
+                    mask |= self._open_positions()  # a new onset can still bring the mean into its bin
+                if self.at_position < mt.MAX_NOTES_AT_ONCE and (self.notes + 1) / self.onsets < high:
                     mask |= self._pitches()
-            if self.notes >= fewest or not mask.any():
+            if (self.notes >= fewest and low <= mean < high) or not mask.any():
                 mask[mt.FILL_END] = True
             return mask
         if last == "FillEnd":
