@@ -298,6 +298,10 @@ def test_fill_nll_scores_the_holes_with_and_without_the_future(overfit: Multitra
     assert 0 <= nll / notes < 0.1  # it learnt this very sequence
     past_only, counted = fill_nll(overfit, piece, [(0, 3)], range(4))
     assert counted == 4 and past_only > 0
+    longer = mt.tokenize(three_tracks(8))  # past the model's 256 tokens: read with a sliding window
+    assert len(longer.tokens()) > overfit.config.block_size
+    nll, counted = fill_nll(overfit, longer, [(0, 6)], range(8))
+    assert counted == 4 and np.isfinite(nll) and nll > 0
 
 
 def test_an_empty_track_to_write_gets_its_role_register() -> None:

@@ -32,6 +32,7 @@ from cadenza.train.tasks import StepPlan, autocast
 if TYPE_CHECKING:
     from cadenza.data.sources import SourceSpec
     from cadenza.models.multitrack import MultitrackModel
+    from cadenza.models.transformer import TransformerModel
     from cadenza.train.trainer import TrainResult
 
 __all__ = [
@@ -245,19 +246,24 @@ def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[dict[str, list[mt.
 
 
 @torch.no_grad()
-def fill_nll(model: nn.Module, piece: mt.Piece, holes: Sequence[tuple[int, int]], bars: range) -> tuple[float, int]:
+def fill_nll(
+    model: TransformerModel, piece: mt.Piece, holes: Sequence[tuple[int, int]], bars: range
+) -> tuple[float, int]:
     """(−ln P of the holes' content, notes in it): the ``holes`` of ``piece`` written
     after the bars ``bars`` as context. With ``bars`` ending at the holes' last bar the
     model sees only the past (a continuation); with bars after them it sees the future
-    too (an infill). Per note, the two compare, and so do other tokenizations."""
+    too (an infill). Per note, the two compare, and so do other tokenizations. A sequence
+    longer than the model's context is read with a sliding window of ``block_size``."""
     window = window_piece(piece, bars)
     moved = sorted((t, b - bars.start) for t, b in holes)
     tokens = window.tokens(moved)
     first = len(window.tokens(moved, fills=False))  # the first FillStart: the holes' content follows
     was_training = model.training
     model.eval()
-    inputs = torch.tensor([tokens[:-1]], dtype=torch.int64)
-    log_p = torch.log_softmax(model(inputs)[0].double(), dim=-1)
+    inputs = torch.tensor([tokens[:-1]], dtype=torch.int64, device=next(model.parameters()).device)
+    longer = inputs.shape[1] > model.config.block_size
+    logits = model(inputs, cache=model.new_cache()) if longer else model(inputs)
+    log_p = torch.log_softmax(logits[0].double(), dim=-1).cpu()
     targets = torch.tensor(tokens[1:])
     scored = torch.arange(first, len(tokens) - 1)  # from the first hole's controls to EOS
     nll = -float(log_p[scored, targets[scored]].sum())
