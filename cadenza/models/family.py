@@ -67,6 +67,7 @@ class Family(ABC):
     """A model family: how to read its folder and how to compose with it."""
 
     name: ClassVar[str]
+    composes: ClassVar[bool] = True  # whether the composer (``cadenza generate``) can use it
 
     @abstractmethod
     def load(self, folder: Path) -> Any:
@@ -170,6 +171,7 @@ class MultitrackFamily(TransformerFamily):
     not yet through the composer's REMI requests."""
 
     name = "multitrack"
+    composes = False
 
     def load(self, folder: Path) -> Any:
         from cadenza.models.multitrack import MultitrackModel
