@@ -32,7 +32,7 @@ from cadenza.models.sampling import Sampling, decode
 from cadenza.models.transformer import Stepper, TransformerConfig, TransformerModel
 from cadenza.models.vocabulary import Vocabulary
 
-__all__ = ["MultitrackModel", "BarAsk", "FillGrammar", "fill", "infill", "continue_", "TOKENIZER"]
+__all__ = ["MultitrackModel", "PrefillStepper", "BarAsk", "FillGrammar", "fill", "infill", "continue_", "TOKENIZER"]
 
 TOKENIZER = "tokenizer.json"
 MAX_NOTES_PER_BAR = 96  # of one track: the decoder closes the bar there
@@ -327,11 +327,11 @@ def fill(
         tokens = decode(model.stepper(), vocabulary(), prompt, [grammar], sampling, longest)
     parsed = mt.parse(tokens)
     shift = window.start * mt.bar_ticks(piece.meter)
-    out = {}
-    for t, b in parsed.filled:
-        notes = mt.piece_notes(parsed, t, b)
-        out[(t, b + window.start)] = [(onset + shift, *rest) for onset, *rest in notes]
-    return out  # type: ignore[return-value]
+    return {
+        (t, b + window.start): [(onset + shift, pitch, length, velocity) for onset, pitch, length, velocity in notes]
+        for t, b in parsed.filled
+        for notes in [mt.piece_notes(parsed, t, b)]
+    }
 
 
 def infill(
