@@ -14,7 +14,7 @@ from cadenza.compose.arrange import TPQ, arrange, notes_of, orchestrate, score_o
 from cadenza.compose.conditions import Conditions, Resolved, resolve
 from cadenza.data.labels import key_label
 from cadenza.data.tokens import condition_tokens, load_tokenizer
-from cadenza.errors import InvalidArgumentError
+from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.models.constraints import (
     Cadence,
     Constraint,
@@ -49,6 +49,10 @@ class Composer:
         self.info = ModelInfo.read(folder, name)
         self.folder = folder
         self.family: Family = family(self.info.family, folder)  # an unknown family is refused here
+        if not self.family.composes:
+            raise InputFileError(
+                f"holds a {self.info.family} model, which `generate` does not compose with yet", folder
+            )
         self.config = json.loads((folder / "config.json").read_text())
         self.tokenizer = load_tokenizer(folder)
         self.vocab = Vocabulary.from_tokenizer_vocab(self.tokenizer.vocab)

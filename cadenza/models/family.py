@@ -79,6 +79,7 @@ class Family(ABC):
     """A model family: how to read its folder and how to compose with it."""
 
     name: ClassVar[str]
+    composes: ClassVar[bool] = True  # whether the composer (``cadenza generate``) can use it
 
     @abstractmethod
     def load(self, folder: Path) -> Any:
@@ -180,6 +181,20 @@ class TransformerFamily(NextTokenFamily):
         return torch_threads(SAMPLING_THREADS)
 
 
+class MultitrackFamily(TransformerFamily):
+    """The Transformer over multitrack tokens (:mod:`cadenza.models.multitrack`): it composes
+    through :func:`~cadenza.models.multitrack.infill` and :func:`~cadenza.models.multitrack.continue_`,
+    not yet through the composer's REMI requests."""
+
+    name = "multitrack"
+    composes = False
+
+    def load(self, folder: Path) -> Any:
+        from cadenza.models.multitrack import MultitrackModel
+
+        return MultitrackModel.load(folder)
+
+
 _FAMILIES: dict[str, Family] = {}
 
 
@@ -203,3 +218,4 @@ def family_names() -> list[str]:
 
 register(MarkovFamily())
 register(TransformerFamily())
+register(MultitrackFamily())

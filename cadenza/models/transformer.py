@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -164,6 +165,7 @@ class TransformerModel(nn.Module):
     """Logits of the next token at every position; see the module docstring."""
 
     inverse_frequency: Tensor  # (head/2,) float64, a buffer
+    family: ClassVar[str] = "transformer"  # what config.json names; a subclass with other tokens names its own
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -228,8 +230,8 @@ class TransformerModel(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / WEIGHTS
         state = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in self.state_dict().items()}
-        write_file(weights, lambda path: save_file(state, str(path), metadata={"family": "transformer"}))
-        write_config(folder, "transformer", self.config.to_dict(), extra)
+        write_file(weights, lambda path: save_file(state, str(path), metadata={"family": self.family}))
+        write_config(folder, self.family, self.config.to_dict(), extra)
         return weights
 
     @staticmethod
@@ -254,8 +256,8 @@ class TransformerModel(nn.Module):
 
         folder = Path(folder)
         data = read_config(folder)
-        if data["family"] != "transformer":
-            raise InputFileError(f"holds a {data['family']!r} model, not a transformer", folder)
+        if data["family"] != cls.family:
+            raise InputFileError(f"holds a {data['family']!r} model, not a {cls.family}", folder)
         try:
             config = TransformerConfig.from_dict(data)
         except (TypeError, ValueError) as error:
