@@ -193,8 +193,7 @@ def verify(
         for warning in result.warnings:
             error_console.print(f"[yellow]warning[/yellow]: {_text(warning)}", highlight=False, soft_wrap=True)
         if result.intact:
-            music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
-            line = f"[green]intact[/green]: {_text(path)}: {music} {_identity(result)}"
+            line = f"[green]intact[/green]: {_text(path)}: music and record {_identity(result)}"
             console.print(line, highlight=False, soft_wrap=True)
         else:
             problems = "; ".join(_text(p) for p in result.problems)

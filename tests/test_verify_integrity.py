@@ -292,3 +292,35 @@ def test_a_record_nested_just_within_json_limits_is_a_verdict_not_a_crash(tmp_pa
     code, output = cadenza("verify", str(path))
     assert code in (1, 2) and len(output.strip().splitlines()) == 1, output
     assert "internal error" not in output and "Traceback" not in output
+
+
+# 5. found in review: a record moved beside another file, a missing record, a key replaced
+
+
+@pytest.mark.parametrize("name", ["cue.wav", "score.musicxml", "cover.png"])
+def test_a_midi_record_beside_another_format_vouches_for_nothing(tmp_path: Path, name: str) -> None:
+    cadenza("keys", "new")
+    midi = signed_midi(tmp_path, "default")
+    other = tmp_path / name
+    other.write_bytes(b"anything at all")
+    sidecar_path(other).write_bytes(sidecar_path(midi).read_bytes())  # a genuine, signed record
+    code, output = cadenza("verify", str(other))
+    assert code == 1 and "NOT intact" in output and "holds no hash of this file" in output, output
+    result = verify_file(other)
+    assert result.record_intact and result.music_intact is False and not result.intact
+
+
+def test_a_missing_record_is_named_as_the_files_not_as_the_subject(tmp_path: Path) -> None:
+    cadenza("keys", "new")
+    path = signed_midi(tmp_path, "default")
+    sidecar_path(path).unlink()
+    code, output = cadenza("verify", str(path))
+    assert code == 2 and f"{path}: has no provenance record (piece.mid.provenance.json is missing)" in output, output
+
+
+def test_replacing_a_key_says_what_becomes_of_what_it_signed(tmp_path: Path) -> None:
+    code, output = cadenza("keys", "new", "--name", "studio")
+    assert code == 0, output
+    code, output = cadenza("keys", "new", "--name", "studio")
+    assert code == 2 and "--force" in output and "old signatures stay valid" not in output, output
+    assert "unknown key" in " ".join(output.split()), output

@@ -40,6 +40,7 @@ from cadenza.compose.conditions import (
 )
 from cadenza.data.labels import MOODS
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.jsonfile import parse_json, read_json
 from cadenza.theory import key_label, parse_chord, parse_key
 
 __all__ = ["PLAN_VERSION", "BarControl", "Section", "Plan", "loudness_of", "intensity_of"]
@@ -266,13 +267,22 @@ class Plan:
             if len(text) > MAX_PLAN_JSON_BYTES:
                 raise InvalidArgumentError(f"a plan of {len(text)} bytes is larger than {MAX_PLAN_JSON_BYTES}")
             try:
-                data = json.loads(text)
-            except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, too deep
-                raise InvalidArgumentError(f"not a plan: invalid JSON ({str(error)[:200]})") from None
+                data = parse_json(text)
+            except ValueError as error:
+                raise InvalidArgumentError(f"not a plan: {error}") from None
             return cls.from_dict(data)
         except InvalidArgumentError as error:
             if path is None:
                 raise
+            raise InputFileError(error.reason, path) from None
+
+    @classmethod
+    def read(cls, path: str | PathLike[str]) -> Plan:
+        """The plan in a JSON file; InputFileError naming the file when it is not one."""
+        data = read_json(path, max_bytes=MAX_PLAN_JSON_BYTES)
+        try:
+            return cls.from_dict(data)
+        except InvalidArgumentError as error:
             raise InputFileError(error.reason, path) from None
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from cadenza.errors import InputFileError
 from cadenza.io.formats import is_midi
+from cadenza.jsonfile import parse_json, read_json
 from cadenza.provenance.keys import (
     ALGORITHM,
     DEFAULT_KEY,
@@ -40,7 +41,6 @@ from cadenza.provenance.keys import (
     known_keys,
     load_key,
     new_key,
-    read_json,
     signing_key,
 )
 from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256
@@ -148,7 +148,7 @@ class Verification:
     path: str
     record_path: str
     record_intact: bool
-    music_intact: bool | None  # None: this format cannot be checked
+    music_intact: bool  # the music (MIDI) or the file's bytes (other formats) are those the record vouches for
     signer: str | None
     key_id: str | None
     known_key: bool  # the computed key id is that of a public key in this machine's keys folder
@@ -158,7 +158,7 @@ class Verification:
 
     @property
     def intact(self) -> bool:
-        return self.record_intact and self.music_intact is not False and not self.problems
+        return self.record_intact and self.music_intact and not self.problems
 
 
 def _file_sha256(path: Path) -> str:
@@ -169,15 +169,17 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool | None, list[str]]:
-    """``score``: the file read back when it is MIDI (None otherwise)."""
+def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool, list[str]]:
+    """``score``: the file read back when it is MIDI (None otherwise). A file that is not
+    MIDI is vouched for only by the sha256 of its bytes: a record without one (a MIDI
+    file's record, put beside another file) vouches for nothing in it."""
     if score is not None:
         same = music_sha256(score) == record.get("music_sha256")
         return same, [] if same else ["the music was changed after the record was made"]
-    if "file_sha256" in record:
-        same = _file_sha256(path) == record["file_sha256"]
-        return same, [] if same else ["the file was changed after the record was made"]
-    return None, []
+    if "file_sha256" not in record:
+        return False, ["the record holds no hash of this file's bytes (it was made for a MIDI file, not this one)"]
+    same = _file_sha256(path) == record["file_sha256"]
+    return same, [] if same else ["the file was changed after the record was made"]
 
 
 def _json_text(part: dict, key: str) -> str | None:
@@ -194,8 +196,8 @@ def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     if len(markers) > 1:
         return [f"the file holds {len(markers)} provenance markers, not one"]
     try:
-        embedded = json.loads(markers[0][len(MARKER_PREFIX) :])
-    except (ValueError, RecursionError):
+        embedded = parse_json(markers[0][len(MARKER_PREFIX) :])
+    except ValueError:
         return ["the provenance marker inside the file is damaged"]
     if not isinstance(embedded, dict):
         return ["the provenance marker inside the file is damaged"]
@@ -204,17 +206,6 @@ def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     if differ:
         return [f"the provenance marker inside the file differs from the record ({', '.join(differ[:5])})"]
     return []
-
-
-def _regular_file(path: Path, what: str) -> None:
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise InputFileError(what, path) from None
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror})", path) from None
-    if not stat.S_ISREG(mode):
-        raise InputFileError("is not a regular file", path)
 
 
 def verify_file(path: str | os.PathLike[str]) -> Verification:
@@ -229,10 +220,17 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
     from cadenza.provenance.record import sidecar_path
 
     path = Path(path)
-    _regular_file(path, "does not exist")
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InputFileError("is not a regular file", path)
+    except FileNotFoundError:
+        raise InputFileError("does not exist", path) from None
+    except OSError as error:
+        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
     record_path = sidecar_path(path)
-    _regular_file(record_path, f"has no provenance record ({record_path.name} is missing)")
-    record = read_json(record_path, RECORD_BYTES)
+    if not os.path.lexists(record_path):
+        raise InputFileError(f"has no provenance record ({record_path.name} is missing)", path)
+    record = read_json(record_path, max_bytes=RECORD_BYTES)
     if not isinstance(record, dict):
         raise InputFileError("is not a provenance record (not a JSON object)", record_path)
     score = None
@@ -240,12 +238,9 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         from cadenza.io import load_score
 
         score = load_score(path)
-    try:
-        signature = _check_signature(record)
-        problems = [signature.problem] if signature.problem else []
-        problems += _marker_problems(score, record) if score is not None else []
-    except RecursionError:  # a record that json could read but not write back: hostile
-        raise InputFileError("is not a provenance record (nested too deeply)", record_path) from None
+    signature = _check_signature(record)  # the record nests at most MAX_DEPTH levels: it can be written back
+    problems = [signature.problem] if signature.problem else []
+    problems += _marker_problems(score, record) if score is not None else []
     music_ok, music_problems = _music_intact(path, score, record)
     warnings: list[str] = []
     try:
