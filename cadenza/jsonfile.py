@@ -58,12 +58,13 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int, max_depth: int = 
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
         raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputFileError("is not a regular file", path)
-        if info.st_size > max_bytes:
-            raise InputFileError(f"is {info.st_size:,} bytes, more than the {max_bytes:,} allowed", path)
+        raise InputFileError(f"is {info.st_size:,} bytes, more than the {max_bytes:,} allowed", path)
+    with os.fdopen(fd, "rb") as file:
         try:
             data = file.read(max_bytes + 1)
         except OSError as error:

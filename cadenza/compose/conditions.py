@@ -131,7 +131,7 @@ TEMPO_RANGE = (30.0, 240.0)
 def choice(value: str, accepted: tuple[str, ...] | list[str], what: str) -> str:
     """``value`` if it is one of ``accepted``; else InvalidArgumentError listing them."""
     if value not in accepted:
-        raise InvalidArgumentError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+        raise InvalidArgumentError(f"unknown {what} {str(value)[:60]!r}; accepted: {', '.join(accepted)}")
     return value
 
 

@@ -119,7 +119,7 @@ class Section:
             if self.controls and len(self.controls) != self.bars:
                 raise InvalidArgumentError(f"{len(self.controls)} bar controls for {self.bars} bars")
         except InvalidArgumentError as error:
-            raise InvalidArgumentError(f"section {self.name!r}: {error.reason}") from None
+            raise InvalidArgumentError(f"section {self.name[:60]!r}: {error.reason}") from None
 
     @property
     def tonic(self) -> int:
@@ -154,32 +154,33 @@ class Plan:
             raise InvalidArgumentError("a plan needs at least one section")
         check_style(self.style)
         object.__setattr__(self, "instruments", tuple(i.name for i in instruments_of(self.instruments)))
-        names: list[str] = []
+        if self.bars > MAX_BARS:  # first: what follows takes time with the number of sections
+            raise InvalidArgumentError(f"the plan has {self.bars} bars, more than {MAX_BARS}")
+        names: dict[str, Section] = {}
         for section in self.sections:
             if section.name in names:
-                raise InvalidArgumentError(f"two sections are named {section.name!r}")
+                raise InvalidArgumentError(f"two sections are named {section.name[:60]!r}")
             if section.repeat_of is not None:
                 self._check_repeat(section, names)
-            names.append(section.name)
-        if self.bars > MAX_BARS:
-            raise InvalidArgumentError(f"the plan has {self.bars} bars, more than {MAX_BARS}")
+            names[section.name] = section
         last = self.sections[-1]
         if not 0 <= self.tail_quarters < last.bar_quarters:  # also refuses nan
             raise InvalidArgumentError(
                 f"tail_quarters {self.tail_quarters!r} is outside 0..{last.bar_quarters:g} (one bar of {last.meter})"
             )
 
-    def _check_repeat(self, section: Section, earlier: list[str]) -> None:
-        if section.repeat_of not in earlier:
+    def _check_repeat(self, section: Section, earlier: dict[str, Section]) -> None:
+        original = earlier.get(section.repeat_of or "")
+        if original is None:
+            names = ", ".join(earlier)
             raise InvalidArgumentError(
-                f"section {section.name!r} repeats {section.repeat_of!r}, which is not an earlier section; "
-                f"earlier: {', '.join(earlier) or 'none'}"
+                f"section {section.name[:60]!r} repeats {str(section.repeat_of)[:60]!r}, which is not an earlier "
+                f"section; earlier: {names[:300] or 'none'}"
             )
-        original = next(s for s in self.sections if s.name == section.repeat_of)
         if (original.bars, original.meter) != (section.bars, section.meter):
             raise InvalidArgumentError(
-                f"section {section.name!r} repeats {original.name!r} but has {section.bars} bars of {section.meter} "
-                f"where {original.name!r} has {original.bars} bars of {original.meter}"
+                f"section {section.name[:60]!r} repeats {original.name[:60]!r} but has {section.bars} bars of "
+                f"{section.meter} where {original.name[:60]!r} has {original.bars} bars of {original.meter}"
             )
 
     @property
@@ -249,6 +250,10 @@ class Plan:
             shown = repr(version)[:40]
             raise InvalidArgumentError(f"plan version {shown} is not known; this cadenza reads {PLAN_VERSION}")
         sections = _list(obj.get("sections"), f"{where}.sections")
+        if len(sections) > MAX_BARS:  # refused before each is built and checked
+            raise InvalidArgumentError(
+                f"{where}.sections: {len(sections)} sections, more than {MAX_BARS} (the most bars a plan may have)"
+            )
         instruments = _list(obj.get("instruments", ["piano"]), f"{where}.instruments")
         return cls(
             sections=tuple(_section(s, f"{where}.sections[{i}]") for i, s in enumerate(sections)),
