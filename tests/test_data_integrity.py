@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,34 @@ def _one_line_error(result, *words: str) -> None:
     assert "Traceback" not in result.output and "RecursionError" not in result.output
     for word in words:
         assert word in lines[0], result.output
+
+
+@contextmanager
+def _unblocking(fifos: Callable[[], Iterable[Path]]) -> Iterator[list[str]]:
+    """While it runs, unblock any reader of the FIFOs that ``fifos()`` finds (so that a
+    failing test fails instead of hanging) and list the names of those that were opened."""
+    opened: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for fifo in fifos():
+                try:
+                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader waits
+                except OSError:
+                    continue
+                opened.append(fifo.name)
+                os.write(fd, b"x")
+                os.close(fd)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield opened
+    finally:
+        done.set()
+        watcher.join()
 
 
 @pytest.fixture()
@@ -263,35 +294,52 @@ def test_a_fifo_in_a_source_is_dropped_without_being_opened(tmp_path: Path) -> N
     os.mkfifo(pop / "002" / "key_audio.txt")  # an annotation beside a readable song
     music = _tunes(tmp_path / "music", range(3))
     os.mkfifo(music / "pipe.mid")
-    opened: list[str] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        """Unblock a reader of a FIFO (so that a failing test fails instead of hanging), and note it."""
-        fifos = [pop / "001" / "001.mid", pop / "002" / "key_audio.txt", music / "pipe.mid"]
-        while not done.is_set():
-            for fifo in fifos:
-                try:
-                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader waits
-                except OSError:
-                    continue
-                opened.append(fifo.name)
-                os.write(fd, b"x")
-                os.close(fd)
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
     out = tmp_path / "out"
-    try:
-        summary = build_corpus([parse_source_spec(f"pop909={pop}"), parse_source_spec(f"mine={music}")], out)
-    except CadenzaError:
-        summary = None
-    finally:
-        done.set()
-        watcher.join()
+    fifos = [pop / "001" / "001.mid", pop / "002" / "key_audio.txt", music / "pipe.mid"]
+    with _unblocking(lambda: fifos) as opened:
+        try:
+            summary = build_corpus([parse_source_spec(f"pop909={pop}"), parse_source_spec(f"mine={music}")], out)
+        except CadenzaError:
+            summary = None
     assert opened == []
     assert summary is not None and summary.kept == 3
     rows = {r["id"]: r for r in read_manifest(out)}
     assert "FIFO" in rows["pop909/001"]["reason"] and "FIFO" in rows["mine/pipe.mid"]["reason"]
     assert "key_audio.txt" in rows["pop909/002"]["reason"] and "FIFO" in rows["pop909/002"]["reason"]
+
+
+# 4. Found in review: hidden files, links in a cache
+
+
+def test_a_folder_holding_only_hidden_files_is_not_replaced(tmp_path: Path) -> None:
+    mine = tmp_path / "project"
+    (mine / ".git").mkdir(parents=True)
+    (mine / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    music = _tunes(tmp_path / "music", range(3))
+    result = runner.invoke(app, ["data", "build", "--source", f"mine={music}", "--out", str(mine)])
+    _one_line_error(result, ".git", "not part of a corpus")
+    assert (mine / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links and FIFOs")
+def test_links_in_a_corpus_cache_are_never_followed(corpus: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "documents"
+    victim.mkdir()
+    (victim / "draft.tmp").write_text("mine")
+    (victim / "letter.txt").write_text("dear")
+    entries = _cache_entries(corpus)
+    prefix = entries[0].parent
+    other = next(entry for entry in entries if entry.parent != prefix)
+    shutil.rmtree(prefix)
+    prefix.symlink_to(victim)  # a corpus made by someone else: its cache points into our files
+    fifo = other.with_suffix(".json")
+    fifo.unlink()
+    os.mkfifo(fifo)  # read, it would wait forever
+    with _unblocking(lambda: [p for p in tmp_path.rglob("*") if p.is_fifo()]) as opened:  # moved with its cache
+        summary = build_corpus([parse_source_spec(f"mine={tmp_path / 'music'}")], corpus, workers=1)
+    assert opened == []
+    assert summary.kept == 12 and summary.from_cache < 12
+    assert sorted(p.name for p in victim.iterdir()) == ["draft.tmp", "letter.txt"]
+    assert (victim / "draft.tmp").read_text() == "mine"
+    cache = corpus / "cache"
+    assert not any(p.is_symlink() or not (p.is_dir() or p.is_file()) for p in cache.rglob("*"))
