@@ -3,6 +3,7 @@ build expects, files that are not files: a corpus is whole or refused, never mix
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -165,6 +166,15 @@ def test_readers_refuse_shards_of_another_build(corpus: Path, tmp_path: Path) ->
     assert not (tmp_path / "m").exists()
 
 
+def _vouch(corpus: Path) -> None:
+    """Make build.json list the files as they are now (as a hostile corpus would)."""
+    from cadenza.data.corpus import digests
+
+    description = json.loads((corpus / "build.json").read_text())
+    description["files"] = digests(corpus)
+    (corpus / "build.json").write_text(json.dumps(description))
+
+
 def _cache_entries(corpus: Path) -> list[Path]:
     return sorted((corpus / "cache").glob("*/*.npy"))
 
@@ -206,11 +216,7 @@ def test_deep_or_malformed_json_in_a_corpus_is_one_line(corpus: Path) -> None:
     _one_line_error(runner.invoke(app, ["data", "info", str(corpus)]), "manifest.jsonl")
     # a manifest that its build.json vouches for, with a row that is not one
     (corpus / "manifest.jsonl").write_text("[1]\n")
-    from cadenza.data.corpus import digests
-
-    description = json.loads(build)
-    description["files"] = digests(corpus)
-    (corpus / "build.json").write_text(json.dumps(description))
+    _vouch(corpus)
     _one_line_error(runner.invoke(app, ["data", "info", str(corpus)]), "manifest.jsonl", "line 1")
 
 
@@ -343,3 +349,21 @@ def test_links_in_a_corpus_cache_are_never_followed(corpus: Path, tmp_path: Path
     assert (victim / "draft.tmp").read_text() == "mine"
     cache = corpus / "cache"
     assert not any(p.is_symlink() or not (p.is_dir() or p.is_file()) for p in cache.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"descr": "<i8", "fortran_order": False, "shape": (10**10, 4)},
+        {"descr": "<f8", "fortran_order": False, "shape": (1, 4)},
+    ],
+    ids=["claims-300-GB", "floats"],
+)
+def test_a_shard_index_whose_header_lies_is_refused_not_allocated(corpus: Path, header: dict) -> None:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    (corpus / "train.index.npy").write_bytes(buffer.getvalue() + bytes(32))
+    _vouch(corpus)
+    with pytest.raises(InputFileError) as error:
+        open_shard(corpus, "train")
+    assert "train.index.npy: is not a shard cadenza wrote" in str(error.value)
