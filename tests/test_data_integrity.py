@@ -367,3 +367,15 @@ def test_a_shard_index_whose_header_lies_is_refused_not_allocated(corpus: Path, 
     with pytest.raises(InputFileError) as error:
         open_shard(corpus, "train")
     assert "train.index.npy: is not a shard cadenza wrote" in str(error.value)
+
+
+def test_a_build_too_small_for_a_split_says_so(tmp_path: Path) -> None:
+    music = _tunes(tmp_path / "music", range(3))
+    built = runner.invoke(app, ["data", "build", "--source", f"mine={music}", "--out", str(tmp_path / "c")])
+    assert built.exit_code == 0, built.output
+    tokens = json.loads((tmp_path / "c" / "build.json").read_text())["tokens"]
+    empty = [split for split in ("valid", "test") if not tokens[split]]
+    assert empty  # three pieces cannot fill every split
+    said = " ".join(built.output.split())
+    assert f"no piece fell in the {' or '.join(empty)} split (3 pieces kept" in said, built.output
+    assert "`cadenza evaluate` has nothing to score" in said
