@@ -194,3 +194,9 @@ def test_a_plan_file_is_read_through_the_bounded_reader(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as error:
         Plan.read(path)
     assert str(error.value).startswith(f"{path}: ") and "plan.sections" in str(error.value)
+
+
+def test_asking_for_the_style_other_says_how_to_get_it() -> None:
+    with pytest.raises(InvalidArgumentError) as error:
+        resolve(Conditions(style="other"))
+    assert "composes them when no --style is given" in str(error.value) and "accepted: pop" in str(error.value)

@@ -136,6 +136,11 @@ def choice(value: str, accepted: tuple[str, ...] | list[str], what: str) -> str:
 
 
 def check_style(style: str) -> str:
+    if style == "other":  # the label of a folder built without --style: not a style one can ask for
+        raise InvalidArgumentError(
+            "style 'other' labels the pieces of a folder built without --style; a model trained on them "
+            "composes them when no --style is given (accepted: " + ", ".join(s for s in STYLES if s != "other") + ")"
+        )
     return choice(style, [s for s in STYLES if s != "other"], "style")
 
 
