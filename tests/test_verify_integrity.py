@@ -324,3 +324,33 @@ def test_replacing_a_key_says_what_becomes_of_what_it_signed(tmp_path: Path) -> 
     code, output = cadenza("keys", "new", "--name", "studio")
     assert code == 2 and "--force" in output and "old signatures stay valid" not in output, output
     assert "unknown key" in " ".join(output.split()), output
+
+
+def _inserted(path: Path, events: bytes) -> None:
+    """``events`` (each with its delta time) put at the start of the file's first track."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"MTrk")
+    length = int.from_bytes(data[start + 4 : start + 8], "big")
+    data[start + 8 : start + 8] = events
+    data[start + 4 : start + 8] = (length + len(events)).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("events", "named"),
+    [
+        (bytes([0, 0xF0, 7, 0x7F, 0x7F, 4, 1, 0, 0, 0xF7]), "1 SysEx"),  # master volume 0: silent everywhere
+        (bytes([0, 0xD0, 127, 0, 0xD0, 127]), "2 channel aftertouch"),
+        (bytes([0, 0xA0, 60, 127]), "1 key aftertouch"),
+        (bytes([0, 0xFF, 2, 12]) + b"(c) Studio B", "1 copyright"),
+    ],
+    ids=["master-volume-sysex", "channel-aftertouch", "key-aftertouch", "copyright"],
+)
+def test_midi_events_the_hash_cannot_cover_are_not_intact(tmp_path: Path, events: bytes, named: str) -> None:
+    cadenza("keys", "new")
+    path = signed_midi(tmp_path, "default")
+    music = music_sha256(load_score(path))
+    _inserted(path, events)
+    assert music_sha256(load_score(path)) == music  # symusic does not read them: the hash cannot see them
+    code, output = cadenza("verify", str(path))
+    assert code == 1 and "NOT intact" in output and named in output, output

@@ -43,7 +43,7 @@ from cadenza.provenance.keys import (
     new_key,
     signing_key,
 )
-from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256
+from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256, unread_events
 
 if TYPE_CHECKING:
     import symusic
@@ -187,6 +187,16 @@ def _json_text(part: dict, key: str) -> str | None:
     return json.dumps(part[key], sort_keys=True) if key in part else None
 
 
+def _unread_problems(path: Path) -> list[str]:
+    """A MIDI file that holds what the music hash cannot cover (a SysEx master volume of 0
+    mutes it) was changed: cadenza writes none of it."""
+    found = unread_events(path.read_bytes())  # read once already, within the MIDI size limit
+    if not found:
+        return []
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(found.items()))
+    return [f"the file holds MIDI events the record cannot vouch for and cadenza never writes ({kinds})"]
+
+
 def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     """A MIDI file's own provenance marker must say what the record says (all of it
     but the creation time and the signature, which the marker leaves out)."""
@@ -240,7 +250,8 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         score = load_score(path)
     signature = _check_signature(record)  # the record nests at most MAX_DEPTH levels: it can be written back
     problems = [signature.problem] if signature.problem else []
-    problems += _marker_problems(score, record) if score is not None else []
+    if score is not None:
+        problems += _marker_problems(score, record) + _unread_problems(path)
     music_ok, music_problems = _music_intact(path, score, record)
     warnings: list[str] = []
     try:
