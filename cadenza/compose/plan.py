@@ -256,7 +256,7 @@ class Plan:
             )
         instruments = _list(obj.get("instruments", ["piano"]), f"{where}.instruments")
         return cls(
-            sections=tuple(_section(s, f"{where}.sections[{i}]") for i, s in enumerate(sections)),
+            sections=_sections(sections, f"{where}.sections"),
             style=_string(obj.get("style"), f"{where}.style"),
             instruments=tuple(_string(n, f"{where}.instruments[{i}]") for i, n in enumerate(instruments)),
             tail_quarters=_number(obj.get("tail_quarters", 0.0), f"{where}.tail_quarters"),
@@ -328,12 +328,26 @@ def _optional(value: object, where: str, read: Any) -> Any:
     return None if value is None else read(value, where)
 
 
+def _sections(data: list[Any], where: str) -> tuple[Section, ...]:
+    """The sections, refused as soon as they pass MAX_BARS in all (before the rest are built)."""
+    built: list[Section] = []
+    total = 0
+    for i, item in enumerate(data):
+        built.append(_section(item, f"{where}[{i}]"))
+        total += built[-1].bars
+        if total > MAX_BARS:
+            raise InvalidArgumentError(f"{where}[{i}]: the plan reaches {total} bars here, more than {MAX_BARS}")
+    return tuple(built)
+
+
 def _section(data: object, where: str) -> Section:
     obj = _object(data, where, {f.name for f in fields(Section)})
     bars = obj.get("bars")
     if isinstance(bars, bool) or not isinstance(bars, int):
         raise InvalidArgumentError(f"{where}.bars: expected a whole number, got {bars!r}"[:300])
     controls = _list(obj.get("controls", []), f"{where}.controls")
+    if len(controls) > max(bars, 0):  # refused before each is built
+        raise InvalidArgumentError(f"{where}.controls: {len(controls)} bar controls for {bars} bars")
     return Section(
         name=_string(obj.get("name"), f"{where}.name"),
         bars=bars,
