@@ -23,16 +23,15 @@ MAX_DEPTH = 64  # far deeper than anything cadenza writes, far shallower than th
 
 
 def _too_deep(value: object, max_depth: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        if depth > max_depth:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+    """Whether lists and objects nest more than ``max_depth`` levels (a walk level by
+    level: each value is looked at once)."""
+    level = [value]
+    for _ in range(max_depth + 1):
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            return False
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return True
 
 
 def parse_json(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> object:
