@@ -379,3 +379,15 @@ def test_a_build_too_small_for_a_split_says_so(tmp_path: Path) -> None:
     said = " ".join(built.output.split())
     assert f"no piece fell in the {' or '.join(empty)} split (3 pieces kept" in said, built.output
     assert "`cadenza evaluate` has nothing to score" in said
+
+
+def test_a_jsb_source_that_is_deep_or_not_an_object_is_dropped_in_one_line(tmp_path: Path) -> None:
+    music = _tunes(tmp_path / "music", range(3))
+    for name, text in (("deep.json", "[" * 100_000), ("list.json", "[1, 2]")):
+        path = tmp_path / name
+        path.write_text(text)
+        out = tmp_path / f"out-{name}"
+        build_corpus([parse_source_spec(f"jsb={path}"), parse_source_spec(f"mine={music}")], out, workers=1)
+        row = next(r for r in read_manifest(out) if r["source"] == "jsb")
+        assert row["status"] == "dropped" and "RecursionError" not in row["reason"], row
+        assert "nests too deeply" in row["reason"] or "not a JSB chorales file" in row["reason"], row

@@ -7,7 +7,6 @@ a JSB split), so reading yields a list.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from cadenza.data.corpus import not_regular
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.io import Limits, load_scores
 from cadenza.io.formats import READABLE, format_of
+from cadenza.jsonfile import read_json
 
 __all__ = [
     "FileRef",
@@ -60,6 +60,7 @@ MUSIC_EXTENSIONS = ".mid .midi .musicxml .xml .mxl .abc .krn"
 # An ABC book of the Essen collection holds over a thousand tunes and takes music21
 # about 30 s: a corpus build allows more time per file than a single command does.
 CORPUS_LIMITS = Limits(parse_timeout_s=600.0)
+JSB_BYTES = 64 * 1024 * 1024  # Jsb16thSeparated.json is 1.7 MB
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,9 @@ def _jsb_scores(ref: FileRef) -> list[SourcePiece]:
 
     A pitch repeated on consecutive steps is one held note, as in Coconet.
     """
-    data = json.loads(Path(ref.path).read_text())
+    data = read_json(ref.path, max_bytes=JSB_BYTES)
+    if not isinstance(data, dict):
+        raise InputFileError("is not a JSB chorales file (not a JSON object of splits)", ref.path)
     pieces = []
     for split in ("train", "valid", "test"):
         for number, steps in enumerate(data.get(split, [])):
