@@ -354,3 +354,37 @@ def test_midi_events_the_hash_cannot_cover_are_not_intact(tmp_path: Path, events
     assert music_sha256(load_score(path)) == music  # symusic does not read them: the hash cannot see them
     code, output = cadenza("verify", str(path))
     assert code == 1 and "NOT intact" in output and named in output, output
+
+
+def test_a_stranger_key_whose_id_collides_with_a_known_one_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id is a prefix of a hash (64 bits); trust must come from the whole public key.
+    With ids cut to one hex digit, a colliding stranger is found in a few tries."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cadenza.provenance import keys, signing
+
+    def short(public: bytes) -> str:
+        return hashlib.sha256(public).hexdigest()[:1]
+
+    monkeypatch.setattr(keys, "key_id", short)
+    monkeypatch.setattr(signing, "key_id", short)
+    two_studios()
+    known = load_key("studio-a")
+    stranger = keys.SigningKey("x", "Studio A", Ed25519PrivateKey.generate())
+    while stranger.key_id != known.key_id or stranger.public_bytes == known.public_bytes:
+        stranger = keys.SigningKey("x", "Studio A", Ed25519PrivateKey.generate())
+    score = symusic.Score(480)
+    track = symusic.Track("t", 0, False)
+    track.notes.append(symusic.Note(0, 480, 60, 80))
+    score.tracks.append(track)
+    signed = sign_record({"seed": 1, "music_sha256": music_sha256(score)}, stranger)
+    path = tmp_path / "forged.mid"
+    path.write_bytes(midi_bytes(embed_marker(score, signed)))
+    write_record(signed, path)
+    result = verify_file(path)
+    assert result.intact and result.key_id == known.key_id  # the ids agree...
+    assert not result.known_key and result.known_signer is None  # ...the keys do not

@@ -39,6 +39,7 @@ __all__ = [
     "key_id",
     "keys_dir",
     "known_keys",
+    "known_public_keys",
     "load_key",
     "new_key",
     "signing_key",
@@ -223,8 +224,8 @@ def signing_key(name: str | None = None) -> SigningKey:
     return default_key() if name is None else load_key(name)
 
 
-def known_keys() -> dict[str, str]:
-    """Computed key id -> signer of every public key in :func:`keys_dir`; files that are
+def known_public_keys() -> dict[bytes, str]:
+    """Raw public key -> signer of every public key in :func:`keys_dir`; files that are
     not key files are skipped. InputFileError when others can write the folder."""
     known = {}
     folder = check_keys_dir(keys_dir())
@@ -234,5 +235,11 @@ def known_keys() -> dict[str, str]:
                 public, signer = _public_file(path)
             except InputFileError:
                 continue  # not a key file of ours: ignore it
-            known[key_id(public)] = signer
+            known[public] = signer
     return known
+
+
+def known_keys() -> dict[str, str]:
+    """Computed key id -> signer of every public key in :func:`keys_dir` (see
+    :func:`known_public_keys`, which trust is decided from: an id is only 64 bits)."""
+    return {key_id(public): signer for public, signer in known_public_keys().items()}

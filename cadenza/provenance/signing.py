@@ -39,6 +39,7 @@ from cadenza.provenance.keys import (
     key_id,
     keys_dir,
     known_keys,
+    known_public_keys,
     load_key,
     new_key,
     signing_key,
@@ -103,6 +104,7 @@ class _Signature:
     problem: str  # why it does not hold ("" when it does)
     signer: str | None = None  # the signer named in the signed block, when it holds
     key_id: str | None = None  # computed from the public key, when it holds
+    public: bytes | None = None  # the raw public key that signed, when it holds
 
 
 def _check_signature(record: dict) -> _Signature:
@@ -130,7 +132,7 @@ def _check_signature(record: dict) -> _Signature:
     signer = block.get("signer")
     if not isinstance(signer, str):
         return _Signature(False, "the signature block is damaged")
-    return _Signature(True, "", signer, computed)
+    return _Signature(True, "", signer, computed, public)
 
 
 def verify_record(record: dict) -> tuple[bool, str]:
@@ -255,7 +257,7 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
     music_ok, music_problems = _music_intact(path, score, record)
     warnings: list[str] = []
     try:
-        known = known_keys()
+        known = known_public_keys()  # trust decided from the whole public key, not its 64-bit id
     except InputFileError as error:
         known, warnings = {}, [f"{error}: no key is trusted"]
     return Verification(
@@ -265,8 +267,8 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         music_ok,
         signature.signer,
         signature.key_id,
-        signature.key_id in known,
-        known.get(signature.key_id) if signature.key_id else None,
+        signature.public in known,
+        known.get(signature.public) if signature.public else None,
         problems + music_problems,
         warnings,
     )
