@@ -5,15 +5,16 @@ the canonical JSON (sorted keys, no spaces, UTF-8) of the record whose ``signatu
 block has no ``value``. So the music hash (``music_sha256``), every condition, the
 signer's name, the key id and the public key are all signed: changing one note or one
 character anywhere breaks it. The key id is computed from the public key when
-checking, never read, and only a key whose computed id is in this machine's keys folder
+checking, never read, and only a key whose public key is in this machine's keys folder
 is "known" (:mod:`cadenza.provenance.keys`). The public key travels in the record, so
 anyone can sign a record with a key of their own and any signer name: trust the name
 only when the key is known.
 
 :func:`verify_file` also checks the music against ``music_sha256``
 (:mod:`cadenza.provenance.music_hash`), or a non-MIDI file's bytes against
-``file_sha256``, and that a MIDI file's own provenance marker says exactly what the
-record says.
+``file_sha256`` (a record without one vouches for no other format), that a MIDI file
+holds nothing the music hash cannot cover, and that its own provenance marker says
+exactly what the record says.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ class Verification:
     music_intact: bool  # the music (MIDI) or the file's bytes (other formats) are those the record vouches for
     signer: str | None
     key_id: str | None
-    known_key: bool  # the computed key id is that of a public key in this machine's keys folder
+    known_key: bool  # the public key that signed is one in this machine's keys folder
     known_signer: str | None = None  # the signer this machine's key file names, when known
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
