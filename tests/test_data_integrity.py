@@ -391,3 +391,20 @@ def test_a_jsb_source_that_is_deep_or_not_an_object_is_dropped_in_one_line(tmp_p
         row = next(r for r in read_manifest(out) if r["source"] == "jsb")
         assert row["status"] == "dropped" and "RecursionError" not in row["reason"], row
         assert "nests too deeply" in row["reason"] or "not a JSB chorales file" in row["reason"], row
+
+
+def test_a_tokenizer_from_elsewhere_is_refused_before_miditok_reads_it(corpus: Path, tmp_path: Path) -> None:
+    """miditok allocates the vocabulary its settings ask for (beat_res {"0_4": 10**7} is
+    tens of millions of tokens): a corpus's tokenizer must be the one cadenza makes."""
+    path = corpus / "tokenizer.json"
+    saved = json.loads(path.read_text())
+    saved["config"]["beat_res"] = {"0_4": 10_000_000}
+    path.write_text(json.dumps(saved))
+    _vouch(corpus)
+    trained = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(tmp_path / "m")])
+    _one_line_error(trained, "tokenizer.json: is not the tokenizer this cadenza makes")
+    path.write_text("[" * 100_000)
+    _vouch(corpus)
+    trained = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(tmp_path / "m")])
+    _one_line_error(trained, "tokenizer.json", "nests too deeply")
+    assert not (tmp_path / "m").exists()
