@@ -72,7 +72,11 @@ def _unblocking(fifos: Callable[[], Iterable[Path]]) -> Iterator[list[str]]:
 
     def watch() -> None:
         while not done.is_set():
-            for fifo in fifos():
+            try:
+                found = list(fifos())
+            except OSError:  # a folder moved while it was listed (a build renames its cache)
+                found = []
+            for fifo in found:
                 try:
                     fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader waits
                 except OSError:
