@@ -174,7 +174,7 @@ def _check_out(out: Path) -> None:
         raise InvalidArgumentError(f"--out {out}: is a file, not a corpus folder")
     if not out.is_dir():
         return
-    ours = {*corpus_files(), BUILD_FILE, CACHE_FOLDER}
+    ours = {*corpus_files(), BUILD_FILE, CACHE_FOLDER, ".DS_Store"}  # what a file browser leaves is no loss
     strangers = sorted(p.name for p in out.iterdir() if p.name not in ours)  # ".git" and ".env" too
     if strangers:
         raise InvalidArgumentError(
