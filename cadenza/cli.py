@@ -547,6 +547,13 @@ def data_build(
         f"{summary.kept} pieces kept, {summary.dropped} dropped ({summary.from_cache} files from cache); "
         f"tokens: " + ", ".join(f"{k} {v:,}" for k, v in summary.tokens.items())
     )
+    empty = [split for split, count in summary.tokens.items() if not count]
+    if empty:  # each piece's split is drawn from its content hash: a few pieces may leave one empty
+        console.print(
+            f"note: no piece fell in the {' or '.join(empty)} split ({summary.kept} pieces kept, about 5% go to "
+            "each); training works, but `cadenza evaluate` has nothing to score there: add pieces",
+            highlight=False,
+        )
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

@@ -190,8 +190,7 @@ def verify(
         for warning in result.warnings:
             error_console.print(f"[yellow]warning[/yellow]: {shown(warning)}", highlight=False, soft_wrap=True)
         if result.intact:
-            music = "music and record" if result.music_intact else "record (this format's music cannot be checked)"
-            line = f"[green]intact[/green]: {shown(path)}: {music} {_identity(result)}"
+            line = f"[green]intact[/green]: {shown(path)}: music and record {_identity(result)}"
             console.print(line, highlight=False, soft_wrap=True)
         else:
             problems = "; ".join(shown(p) for p in result.problems)

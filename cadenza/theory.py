@@ -81,15 +81,29 @@ _KEY_ACCEPTED = (
 )
 
 
+_LONGEST_NAME = 40  # "C sharp minor" is 13 characters; the regexes backtrack on long runs of spaces
+
+
+def _normal(text: str) -> str | None:
+    """``text`` with its runs of white space made one space and its ends stripped, or
+    None when that is longer than any pitch, key or chord name (so the regexes below
+    never see the long runs of spaces they would backtrack over for minutes)."""
+    text = " ".join(text.split())
+    return text if len(text) <= _LONGEST_NAME else None
+
+
 def _tonic_pc(letter: str, accidental: str | None) -> int:
     return (_LETTER_PC[_LETTERS.index(letter.upper())] + _ACCIDENTAL[(accidental or "").lower()]) % 12
 
 
 def parse_pitch_class(text: str) -> int:
     """``"C"`` -> 0, ``"f#"`` -> 6, ``"Bb"`` / ``"b-flat"`` -> 10, ``"Cb"`` -> 11."""
-    match = re.fullmatch(rf"\s*{_TONIC}\s*", text, re.IGNORECASE)
+    normal = _normal(text)
+    match = None if normal is None else re.fullmatch(_TONIC, normal, re.IGNORECASE)
     if not match:
-        raise InvalidArgumentError(f"pitch name {text!r} not understood; write a letter A-G with an optional # or b")
+        raise InvalidArgumentError(
+            f"pitch name {text[:60]!r} not understood; write a letter A-G with an optional # or b"
+        )
     return _tonic_pc(match.group(1), match.group(2) or match.group(3))
 
 
@@ -106,7 +120,8 @@ def parse_key(text: str) -> tuple[int, str]:
     ``"Gb:maj"`` (the labels cadenza writes) G-flat major. Anything else raises
     :class:`InvalidArgumentError` saying what is accepted.
     """
-    match = _KEY.fullmatch(text)
+    normal = _normal(text)
+    match = None if normal is None else _KEY.fullmatch(normal)
     if not match:
         raise InvalidArgumentError(f"key {text[:60]!r} not understood; accepted: {_KEY_ACCEPTED}")
     letter, accidental, word, mode = match.groups()
@@ -159,14 +174,15 @@ def parse_chord(label: str) -> tuple[int, str] | None:
     """A Harte label (``"A:min7"``, ``"C:maj/3"``, ``"Db:7"``) -> (root pitch class, quality);
     ``"N"`` (no chord) -> None. The quality must be one of :data:`QUALITIES`; an inversion
     (``/3``, ``/b7``) is accepted and left out."""
-    if label.strip() == "N":
+    normal = _normal(label) or ""
+    if normal == "N":
         return None
-    root, sep, rest = label.strip().partition(":")
+    root, sep, rest = normal.partition(":")
     quality = rest.split("/")[0] if sep else "maj"
     match = re.fullmatch(_TONIC, root, re.IGNORECASE)
     if not match or quality not in QUALITIES:
         raise InvalidArgumentError(
-            f"chord {label!r} not understood; write ROOT:QUALITY like 'A:min' or 'N' (no chord), "
+            f"chord {label[:60]!r} not understood; write ROOT:QUALITY like 'A:min' or 'N' (no chord), "
             f"the quality one of {', '.join(QUALITIES)}"
         )
     return _tonic_pc(match.group(1), match.group(2) or match.group(3)), quality

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,59 @@ def test_a_plan_file_that_is_not_a_plan_is_refused_naming_the_file(tmp_path: Pat
         assert str(path) in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(InvalidArgumentError, match="more than 1000"):
         Plan((Section("a", 600, "C", 100, "4/4"), Section("b", 600, "C", 100, "4/4")), "pop")
+
+
+def test_a_plan_of_very_many_sections_is_refused_before_each_is_checked() -> None:
+    """30,000 one-bar sections (2 MB of JSON) took 18 s of CPU before the bar limit refused them."""
+    sections = [{"name": f"s{i}", "bars": 1, "key": "C", "tempo": 100, "meter": "4/4"} for i in range(30_000)]
+    text = json.dumps({"version": 1, "style": "pop", "sections": sections})
+    started = time.process_time()
+    with pytest.raises(InvalidArgumentError, match="30000 sections, more than 1000"):
+        Plan.from_json(text)
+    assert time.process_time() - started < 2.0
+
+
+@pytest.mark.parametrize("shape", ["1000-full-sections", "a-million-controls-on-one-bar"])
+def test_a_plan_of_very_many_bar_controls_is_refused_before_each_is_built(shape: str) -> None:
+    """1,000 sections of 1,000 controls each (3 MB of JSON) took 6.6 s of CPU before the bar limit refused them."""
+    if shape == "1000-full-sections":
+        section = {"bars": 1000, "key": "C", "tempo": 100, "meter": "4/4", "controls": [{}] * 1000}
+        sections = [{"name": f"s{i}", **section} for i in range(1000)]
+    else:
+        sections = [{"name": "a", "bars": 1, "key": "C", "tempo": 100, "meter": "4/4", "controls": [{}] * 1_000_000}]
+    text = json.dumps({"version": 1, "style": "pop", "sections": sections}, separators=(",", ":"))
+    started = time.process_time()
+    with pytest.raises(InvalidArgumentError, match=r"more than 1000|1000000 bar controls for 1 bars"):
+        Plan.from_json(text)
+    assert time.process_time() - started < 1.0
+
+
+def test_long_names_in_a_plan_are_quoted_shortened() -> None:
+    for edit in ("mood", "name"):
+        broken = _two_sections().to_dict()
+        if edit == "mood":
+            broken["sections"][0]["mood"] = "x" * 1_000_000
+        else:
+            broken["sections"][0]["name"] = broken["sections"][1]["name"] = "y" * 1_000_000
+        with pytest.raises(InvalidArgumentError) as error:
+            Plan.from_dict(broken)
+        assert len(str(error.value)) < 500, str(error.value)[:100]
+
+
+def test_a_plan_file_is_read_through_the_bounded_reader(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(_two_sections().to_json())
+    assert Plan.read(path) == _two_sections()
+    path.write_text("[" * 70 + "]" * 70)
+    with pytest.raises(InputFileError, match="nests too deeply"):
+        Plan.read(path)
+    path.write_text('{"sections": 1}')
+    with pytest.raises(InputFileError) as error:
+        Plan.read(path)
+    assert str(error.value).startswith(f"{path}: ") and "plan.sections" in str(error.value)
+
+
+def test_asking_for_the_style_other_says_how_to_get_it() -> None:
+    with pytest.raises(InvalidArgumentError) as error:
+        resolve(Conditions(style="other"))
+    assert "composes them when no --style is given" in str(error.value) and "accepted: pop" in str(error.value)

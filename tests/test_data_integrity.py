@@ -3,12 +3,16 @@ build expects, files that are not files: a corpus is whole or refused, never mix
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +61,38 @@ def _one_line_error(result, *words: str) -> None:
     assert "Traceback" not in result.output and "RecursionError" not in result.output
     for word in words:
         assert word in lines[0], result.output
+
+
+@contextmanager
+def _unblocking(fifos: Callable[[], Iterable[Path]]) -> Iterator[list[str]]:
+    """While it runs, unblock any reader of the FIFOs that ``fifos()`` finds (so that a
+    failing test fails instead of hanging) and list the names of those that were opened."""
+    opened: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                found = list(fifos())
+            except OSError:  # a folder moved while it was listed (a build renames its cache)
+                found = []
+            for fifo in found:
+                try:
+                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader waits
+                except OSError:
+                    continue
+                opened.append(fifo.name)
+                os.write(fd, b"x")
+                os.close(fd)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield opened
+    finally:
+        done.set()
+        watcher.join()
 
 
 @pytest.fixture()
@@ -134,6 +170,15 @@ def test_readers_refuse_shards_of_another_build(corpus: Path, tmp_path: Path) ->
     assert not (tmp_path / "m").exists()
 
 
+def _vouch(corpus: Path) -> None:
+    """Make build.json list the files as they are now (as a hostile corpus would)."""
+    from cadenza.data.corpus import digests
+
+    description = json.loads((corpus / "build.json").read_text())
+    description["files"] = digests(corpus)
+    (corpus / "build.json").write_text(json.dumps(description))
+
+
 def _cache_entries(corpus: Path) -> list[Path]:
     return sorted((corpus / "cache").glob("*/*.npy"))
 
@@ -175,11 +220,7 @@ def test_deep_or_malformed_json_in_a_corpus_is_one_line(corpus: Path) -> None:
     _one_line_error(runner.invoke(app, ["data", "info", str(corpus)]), "manifest.jsonl")
     # a manifest that its build.json vouches for, with a row that is not one
     (corpus / "manifest.jsonl").write_text("[1]\n")
-    from cadenza.data.corpus import digests
-
-    description = json.loads(build)
-    description["files"] = digests(corpus)
-    (corpus / "build.json").write_text(json.dumps(description))
+    _vouch(corpus)
     _one_line_error(runner.invoke(app, ["data", "info", str(corpus)]), "manifest.jsonl", "line 1")
 
 
@@ -263,35 +304,111 @@ def test_a_fifo_in_a_source_is_dropped_without_being_opened(tmp_path: Path) -> N
     os.mkfifo(pop / "002" / "key_audio.txt")  # an annotation beside a readable song
     music = _tunes(tmp_path / "music", range(3))
     os.mkfifo(music / "pipe.mid")
-    opened: list[str] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        """Unblock a reader of a FIFO (so that a failing test fails instead of hanging), and note it."""
-        fifos = [pop / "001" / "001.mid", pop / "002" / "key_audio.txt", music / "pipe.mid"]
-        while not done.is_set():
-            for fifo in fifos:
-                try:
-                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only while a reader waits
-                except OSError:
-                    continue
-                opened.append(fifo.name)
-                os.write(fd, b"x")
-                os.close(fd)
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
     out = tmp_path / "out"
-    try:
-        summary = build_corpus([parse_source_spec(f"pop909={pop}"), parse_source_spec(f"mine={music}")], out)
-    except CadenzaError:
-        summary = None
-    finally:
-        done.set()
-        watcher.join()
+    fifos = [pop / "001" / "001.mid", pop / "002" / "key_audio.txt", music / "pipe.mid"]
+    with _unblocking(lambda: fifos) as opened:
+        try:
+            summary = build_corpus([parse_source_spec(f"pop909={pop}"), parse_source_spec(f"mine={music}")], out)
+        except CadenzaError:
+            summary = None
     assert opened == []
     assert summary is not None and summary.kept == 3
     rows = {r["id"]: r for r in read_manifest(out)}
     assert "FIFO" in rows["pop909/001"]["reason"] and "FIFO" in rows["mine/pipe.mid"]["reason"]
     assert "key_audio.txt" in rows["pop909/002"]["reason"] and "FIFO" in rows["pop909/002"]["reason"]
+
+
+# 4. Found in review: hidden files, links in a cache
+
+
+def test_a_folder_holding_only_hidden_files_is_not_replaced(tmp_path: Path) -> None:
+    mine = tmp_path / "project"
+    (mine / ".git").mkdir(parents=True)
+    (mine / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    music = _tunes(tmp_path / "music", range(3))
+    result = runner.invoke(app, ["data", "build", "--source", f"mine={music}", "--out", str(mine)])
+    _one_line_error(result, ".git", "not part of a corpus")
+    assert (mine / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links and FIFOs")
+def test_links_in_a_corpus_cache_are_never_followed(corpus: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "documents"
+    victim.mkdir()
+    (victim / "draft.tmp").write_text("mine")
+    (victim / "letter.txt").write_text("dear")
+    entries = _cache_entries(corpus)
+    prefix = entries[0].parent
+    other = next(entry for entry in entries if entry.parent != prefix)
+    shutil.rmtree(prefix)
+    prefix.symlink_to(victim)  # a corpus made by someone else: its cache points into our files
+    fifo = other.with_suffix(".json")
+    fifo.unlink()
+    os.mkfifo(fifo)  # read, it would wait forever
+    with _unblocking(lambda: [p for p in tmp_path.rglob("*") if p.is_fifo()]) as opened:  # moved with its cache
+        summary = build_corpus([parse_source_spec(f"mine={tmp_path / 'music'}")], corpus, workers=1)
+    assert opened == []
+    assert summary.kept == 12 and summary.from_cache < 12
+    assert sorted(p.name for p in victim.iterdir()) == ["draft.tmp", "letter.txt"]
+    assert (victim / "draft.tmp").read_text() == "mine"
+    cache = corpus / "cache"
+    assert not any(p.is_symlink() or not (p.is_dir() or p.is_file()) for p in cache.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"descr": "<i8", "fortran_order": False, "shape": (10**10, 4)},
+        {"descr": "<f8", "fortran_order": False, "shape": (1, 4)},
+    ],
+    ids=["claims-300-GB", "floats"],
+)
+def test_a_shard_index_whose_header_lies_is_refused_not_allocated(corpus: Path, header: dict) -> None:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    (corpus / "train.index.npy").write_bytes(buffer.getvalue() + bytes(32))
+    _vouch(corpus)
+    with pytest.raises(InputFileError) as error:
+        open_shard(corpus, "train")
+    assert "train.index.npy: is not a shard cadenza wrote" in str(error.value)
+
+
+def test_a_build_too_small_for_a_split_says_so(tmp_path: Path) -> None:
+    music = _tunes(tmp_path / "music", range(3))
+    built = runner.invoke(app, ["data", "build", "--source", f"mine={music}", "--out", str(tmp_path / "c")])
+    assert built.exit_code == 0, built.output
+    tokens = json.loads((tmp_path / "c" / "build.json").read_text())["tokens"]
+    empty = [split for split in ("valid", "test") if not tokens[split]]
+    assert empty  # three pieces cannot fill every split
+    said = " ".join(built.output.split())
+    assert f"no piece fell in the {' or '.join(empty)} split (3 pieces kept" in said, built.output
+    assert "`cadenza evaluate` has nothing to score" in said
+
+
+def test_a_jsb_source_that_is_deep_or_not_an_object_is_dropped_in_one_line(tmp_path: Path) -> None:
+    music = _tunes(tmp_path / "music", range(3))
+    for name, text in (("deep.json", "[" * 100_000), ("list.json", "[1, 2]")):
+        path = tmp_path / name
+        path.write_text(text)
+        out = tmp_path / f"out-{name}"
+        build_corpus([parse_source_spec(f"jsb={path}"), parse_source_spec(f"mine={music}")], out, workers=1)
+        row = next(r for r in read_manifest(out) if r["source"] == "jsb")
+        assert row["status"] == "dropped" and "RecursionError" not in row["reason"], row
+        assert "nests too deeply" in row["reason"] or "not a JSB chorales file" in row["reason"], row
+
+
+def test_a_tokenizer_from_elsewhere_is_refused_before_miditok_reads_it(corpus: Path, tmp_path: Path) -> None:
+    """miditok allocates the vocabulary its settings ask for (beat_res {"0_4": 10**7} is
+    tens of millions of tokens): a corpus's tokenizer must be the one cadenza makes."""
+    path = corpus / "tokenizer.json"
+    saved = json.loads(path.read_text())
+    saved["config"]["beat_res"] = {"0_4": 10_000_000}
+    path.write_text(json.dumps(saved))
+    _vouch(corpus)
+    trained = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(tmp_path / "m")])
+    _one_line_error(trained, "tokenizer.json: is not the tokenizer this cadenza makes")
+    path.write_text("[" * 100_000)
+    _vouch(corpus)
+    trained = runner.invoke(app, ["train", "markov", "--data", str(corpus), "--out", str(tmp_path / "m")])
+    _one_line_error(trained, "tokenizer.json", "nests too deeply")
+    assert not (tmp_path / "m").exists()

@@ -73,9 +73,9 @@ def test_replacing_a_folder_keeps_the_old_one_until_the_new_one_is_whole(tmp_pat
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda f: (f / "config.json").write_text((f / "config.json").read_text()[:40]), "not a valid model config"),
-        (lambda f: (f / "config.json").write_text("[" * 100_000 + "]" * 100_000), "nested too deeply"),
-        (lambda f: (f / "config.json").write_text("[" * 40 + "]" * 40), "nested deeper"),
+        (lambda f: (f / "config.json").write_text((f / "config.json").read_text()[:40]), "is not valid JSON"),
+        (lambda f: (f / "config.json").write_text("[" * 100_000 + "]" * 100_000), "nests too deeply"),
+        (lambda f: (f / "config.json").write_text("[" * 40 + "]" * 40), "nests too deeply .more than 32 levels"),
         (lambda f: (f / "config.json").unlink(), "config.json: is missing"),
         (lambda f: (f / "model.safetensors").unlink(), "model.safetensors: is missing"),
         (lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:100]), "safetensors"),

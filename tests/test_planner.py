@@ -125,9 +125,9 @@ def _plan_dict() -> dict:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("plan.json", b"{not json", "invalid JSON"),
-        ("plan.json", b"\xff\xfe\x00garbage", "invalid JSON"),
-        ("plan.json", b"[" * 100_000, "invalid JSON"),
+        ("plan.json", b"{not json", "not valid JSON"),
+        ("plan.json", b"\xff\xfe\x00garbage", "not valid JSON"),
+        ("plan.json", b"[" * 100_000, "not valid JSON"),
         ("plan.json", json.dumps({**_plan_dict(), "style": 3}).encode(), "plan.style: expected a string"),
         ("plan.yaml", b"a: [1, 2\nb: {", "invalid YAML"),
         ("plan.yaml", b"a: &x [1, 2]\nb: *x\n", "aliases (*name) are not allowed"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,18 @@ def test_no_other_module_keeps_its_own_pitch_name_or_scale_table() -> None:
         if path.name != "theory.py" and tables.search(path.read_text())
     ]
     assert owners == []
+
+
+@pytest.mark.parametrize("parse", [parse_key, parse_pitch_class, parse_chord], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("text", ["C" + " " * 20_000 + "!", " " * 20_000 + "!", "C" + " -" * 20_000 + "x"])
+def test_long_runs_of_spaces_are_refused_at_once(parse, text: str) -> None:  # type: ignore[no-untyped-def]
+    """The key regex backtracked cubically over spaces: 'C' and 2,000 spaces took 31 s."""
+    started = time.process_time()
+    with pytest.raises(InvalidArgumentError) as error:
+        parse(text)
+    assert time.process_time() - started < 1.0
+    assert len(str(error.value)) < 600  # the text is quoted shortened
+
+
+def test_white_space_inside_a_name_is_read_as_one_space() -> None:
+    assert parse_key("  C   sharp \t minor ") == (1, "min") and parse_pitch_class(" b  flat ") == 10

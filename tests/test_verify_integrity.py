@@ -292,3 +292,99 @@ def test_a_record_nested_just_within_json_limits_is_a_verdict_not_a_crash(tmp_pa
     code, output = cadenza("verify", str(path))
     assert code in (1, 2) and len(output.strip().splitlines()) == 1, output
     assert "internal error" not in output and "Traceback" not in output
+
+
+# 5. found in review: a record moved beside another file, a missing record, a key replaced
+
+
+@pytest.mark.parametrize("name", ["cue.wav", "score.musicxml", "cover.png"])
+def test_a_midi_record_beside_another_format_vouches_for_nothing(tmp_path: Path, name: str) -> None:
+    cadenza("keys", "new")
+    midi = signed_midi(tmp_path, "default")
+    other = tmp_path / name
+    other.write_bytes(b"anything at all")
+    sidecar_path(other).write_bytes(sidecar_path(midi).read_bytes())  # a genuine, signed record
+    code, output = cadenza("verify", str(other))
+    assert code == 1 and "NOT intact" in output and "holds no hash of this file" in output, output
+    result = verify_file(other)
+    assert result.record_intact and result.music_intact is False and not result.intact
+
+
+def test_a_missing_record_is_named_as_the_files_not_as_the_subject(tmp_path: Path) -> None:
+    cadenza("keys", "new")
+    path = signed_midi(tmp_path, "default")
+    sidecar_path(path).unlink()
+    code, output = cadenza("verify", str(path))
+    assert code == 2 and f"{path}: has no provenance record (piece.mid.provenance.json is missing)" in output, output
+
+
+def test_replacing_a_key_says_what_becomes_of_what_it_signed(tmp_path: Path) -> None:
+    code, output = cadenza("keys", "new", "--name", "studio")
+    assert code == 0, output
+    code, output = cadenza("keys", "new", "--name", "studio")
+    assert code == 2 and "--force" in output and "old signatures stay valid" not in output, output
+    assert "unknown key" in " ".join(output.split()), output
+
+
+def _inserted(path: Path, events: bytes) -> None:
+    """``events`` (each with its delta time) put at the start of the file's first track."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"MTrk")
+    length = int.from_bytes(data[start + 4 : start + 8], "big")
+    data[start + 8 : start + 8] = events
+    data[start + 4 : start + 8] = (length + len(events)).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("events", "named"),
+    [
+        (bytes([0, 0xF0, 7, 0x7F, 0x7F, 4, 1, 0, 0, 0xF7]), "1 SysEx"),  # master volume 0: silent everywhere
+        (bytes([0, 0xD0, 127, 0, 0xD0, 127]), "2 channel aftertouch"),
+        (bytes([0, 0xA0, 60, 127]), "1 key aftertouch"),
+        (bytes([0, 0xFF, 2, 12]) + b"(c) Studio B", "1 copyright"),
+    ],
+    ids=["master-volume-sysex", "channel-aftertouch", "key-aftertouch", "copyright"],
+)
+def test_midi_events_the_hash_cannot_cover_are_not_intact(tmp_path: Path, events: bytes, named: str) -> None:
+    cadenza("keys", "new")
+    path = signed_midi(tmp_path, "default")
+    music = music_sha256(load_score(path))
+    _inserted(path, events)
+    assert music_sha256(load_score(path)) == music  # symusic does not read them: the hash cannot see them
+    code, output = cadenza("verify", str(path))
+    assert code == 1 and "NOT intact" in output and named in output, output
+
+
+def test_a_stranger_key_whose_id_collides_with_a_known_one_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id is a prefix of a hash (64 bits); trust must come from the whole public key.
+    With ids cut to one hex digit, a colliding stranger is found in a few tries."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cadenza.provenance import keys, signing
+
+    def short(public: bytes) -> str:
+        return hashlib.sha256(public).hexdigest()[:1]
+
+    monkeypatch.setattr(keys, "key_id", short)
+    monkeypatch.setattr(signing, "key_id", short)
+    two_studios()
+    known = load_key("studio-a")
+    stranger = keys.SigningKey("x", "Studio A", Ed25519PrivateKey.generate())
+    while stranger.key_id != known.key_id or stranger.public_bytes == known.public_bytes:
+        stranger = keys.SigningKey("x", "Studio A", Ed25519PrivateKey.generate())
+    score = symusic.Score(480)
+    track = symusic.Track("t", 0, False)
+    track.notes.append(symusic.Note(0, 480, 60, 80))
+    score.tracks.append(track)
+    signed = sign_record({"seed": 1, "music_sha256": music_sha256(score)}, stranger)
+    path = tmp_path / "forged.mid"
+    path.write_bytes(midi_bytes(embed_marker(score, signed)))
+    write_record(signed, path)
+    result = verify_file(path)
+    assert result.intact and result.key_id == known.key_id  # the ids agree...
+    assert not result.known_key and result.known_signer is None  # ...the keys do not

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +27,7 @@ from cadenza.models.constraints import (
     Programs,
 )
 from cadenza.models.family import Family, Generate, Request, family
+from cadenza.models.folder import read_config
 from cadenza.models.registry import DEFAULT_MODEL, ModelInfo, locate
 from cadenza.models.sampling import Sampling
 from cadenza.models.vocabulary import Vocabulary
@@ -53,7 +53,7 @@ class Composer:
             raise InputFileError(
                 f"holds a {self.info.family} model, which `generate` does not compose with yet", folder
             )
-        self.config = json.loads((folder / "config.json").read_text())
+        self.config = read_config(folder)
         self.tokenizer = load_tokenizer(folder)
         self.vocab = Vocabulary.from_tokenizer_vocab(self.tokenizer.vocab)
         # A model trained on pieces moved to tonic C writes in C; the arrangement moves it.

@@ -131,11 +131,16 @@ TEMPO_RANGE = (30.0, 240.0)
 def choice(value: str, accepted: tuple[str, ...] | list[str], what: str) -> str:
     """``value`` if it is one of ``accepted``; else InvalidArgumentError listing them."""
     if value not in accepted:
-        raise InvalidArgumentError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+        raise InvalidArgumentError(f"unknown {what} {str(value)[:60]!r}; accepted: {', '.join(accepted)}")
     return value
 
 
 def check_style(style: str) -> str:
+    if style == "other":  # the label of a folder built without --style: not a style one can ask for
+        raise InvalidArgumentError(
+            "style 'other' labels the pieces of a folder built without --style; a model trained on them "
+            "composes them when no --style is given (accepted: " + ", ".join(s for s in STYLES if s != "other") + ")"
+        )
     return choice(style, [s for s in STYLES if s != "other"], "style")
 
 

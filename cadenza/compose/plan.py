@@ -40,6 +40,7 @@ from cadenza.compose.conditions import (
 )
 from cadenza.data.labels import MOODS
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.jsonfile import parse_json, read_json
 from cadenza.theory import key_label, parse_chord, parse_key
 
 __all__ = ["PLAN_VERSION", "BarControl", "Section", "Plan", "loudness_of", "intensity_of"]
@@ -120,7 +121,7 @@ class Section:
             if self.controls and len(self.controls) != self.bars:
                 raise InvalidArgumentError(f"{len(self.controls)} bar controls for {self.bars} bars")
         except InvalidArgumentError as error:
-            raise InvalidArgumentError(f"section {self.name!r}: {error.reason}") from None
+            raise InvalidArgumentError(f"section {self.name[:60]!r}: {error.reason}") from None
 
     @property
     def tonic(self) -> int:
@@ -155,32 +156,33 @@ class Plan:
             raise InvalidArgumentError("a plan needs at least one section")
         check_style(self.style)
         object.__setattr__(self, "instruments", tuple(i.name for i in instruments_of(self.instruments)))
-        names: list[str] = []
+        if self.bars > MAX_BARS:  # first: what follows takes time with the number of sections
+            raise InvalidArgumentError(f"the plan has {self.bars} bars, more than {MAX_BARS}")
+        names: dict[str, Section] = {}
         for section in self.sections:
             if section.name in names:
-                raise InvalidArgumentError(f"two sections are named {section.name!r}")
+                raise InvalidArgumentError(f"two sections are named {section.name[:60]!r}")
             if section.repeat_of is not None:
                 self._check_repeat(section, names)
-            names.append(section.name)
-        if self.bars > MAX_BARS:
-            raise InvalidArgumentError(f"the plan has {self.bars} bars, more than {MAX_BARS}")
+            names[section.name] = section
         last = self.sections[-1]
         if not 0 <= self.tail_quarters < last.bar_quarters:  # also refuses nan
             raise InvalidArgumentError(
                 f"tail_quarters {self.tail_quarters!r} is outside 0..{last.bar_quarters:g} (one bar of {last.meter})"
             )
 
-    def _check_repeat(self, section: Section, earlier: list[str]) -> None:
-        if section.repeat_of not in earlier:
+    def _check_repeat(self, section: Section, earlier: dict[str, Section]) -> None:
+        original = earlier.get(section.repeat_of or "")
+        if original is None:
+            names = ", ".join(earlier)
             raise InvalidArgumentError(
-                f"section {section.name!r} repeats {section.repeat_of!r}, which is not an earlier section; "
-                f"earlier: {', '.join(earlier) or 'none'}"
+                f"section {section.name[:60]!r} repeats {str(section.repeat_of)[:60]!r}, which is not an earlier "
+                f"section; earlier: {names[:300] or 'none'}"
             )
-        original = next(s for s in self.sections if s.name == section.repeat_of)
         if (original.bars, original.meter) != (section.bars, section.meter):
             raise InvalidArgumentError(
-                f"section {section.name!r} repeats {original.name!r} but has {section.bars} bars of {section.meter} "
-                f"where {original.name!r} has {original.bars} bars of {original.meter}"
+                f"section {section.name[:60]!r} repeats {original.name[:60]!r} but has {section.bars} bars of "
+                f"{section.meter} where {original.name[:60]!r} has {original.bars} bars of {original.meter}"
             )
 
     @property
@@ -250,9 +252,13 @@ class Plan:
             shown = repr(version)[:40]
             raise InvalidArgumentError(f"plan version {shown} is not known; this cadenza reads {PLAN_VERSION}")
         sections = _list(obj.get("sections"), f"{where}.sections")
+        if len(sections) > MAX_BARS:  # refused before each is built and checked
+            raise InvalidArgumentError(
+                f"{where}.sections: {len(sections)} sections, more than {MAX_BARS} (the most bars a plan may have)"
+            )
         instruments = _list(obj.get("instruments", ["piano"]), f"{where}.instruments")
         return cls(
-            sections=tuple(_section(s, f"{where}.sections[{i}]") for i, s in enumerate(sections)),
+            sections=_sections(sections, f"{where}.sections"),
             style=_string(obj.get("style"), f"{where}.style"),
             instruments=tuple(_string(n, f"{where}.instruments[{i}]") for i, n in enumerate(instruments)),
             tail_quarters=_number(obj.get("tail_quarters", 0.0), f"{where}.tail_quarters"),
@@ -268,13 +274,22 @@ class Plan:
             if len(text) > MAX_PLAN_JSON_BYTES:
                 raise InvalidArgumentError(f"a plan of {len(text)} bytes is larger than {MAX_PLAN_JSON_BYTES}")
             try:
-                data = json.loads(text)
-            except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, too deep
-                raise InvalidArgumentError(f"not a plan: invalid JSON ({str(error)[:200]})") from None
+                data = parse_json(text)
+            except ValueError as error:
+                raise InvalidArgumentError(f"not a plan: {error}") from None
             return cls.from_dict(data)
         except InvalidArgumentError as error:
             if path is None:
                 raise
+            raise InputFileError(error.reason, path) from None
+
+    @classmethod
+    def read(cls, path: str | PathLike[str]) -> Plan:
+        """The plan in a JSON file; InputFileError naming the file when it is not one."""
+        data = read_json(path, max_bytes=MAX_PLAN_JSON_BYTES)
+        try:
+            return cls.from_dict(data)
+        except InvalidArgumentError as error:
             raise InputFileError(error.reason, path) from None
 
 
@@ -315,12 +330,26 @@ def _optional(value: object, where: str, read: Any) -> Any:
     return None if value is None else read(value, where)
 
 
+def _sections(data: list[Any], where: str) -> tuple[Section, ...]:
+    """The sections, refused as soon as they pass MAX_BARS in all (before the rest are built)."""
+    built: list[Section] = []
+    total = 0
+    for i, item in enumerate(data):
+        built.append(_section(item, f"{where}[{i}]"))
+        total += built[-1].bars
+        if total > MAX_BARS:
+            raise InvalidArgumentError(f"{where}[{i}]: the plan reaches {total} bars here, more than {MAX_BARS}")
+    return tuple(built)
+
+
 def _section(data: object, where: str) -> Section:
     obj = _object(data, where, {f.name for f in fields(Section)})
     bars = obj.get("bars")
     if isinstance(bars, bool) or not isinstance(bars, int):
         raise InvalidArgumentError(f"{where}.bars: expected a whole number, got {bars!r}"[:300])
     controls = _list(obj.get("controls", []), f"{where}.controls")
+    if len(controls) > max(bars, 0):  # refused before each is built
+        raise InvalidArgumentError(f"{where}.controls: {len(controls)} bar controls for {bars} bars")
     return Section(
         name=_string(obj.get("name"), f"{where}.name"),
         bars=bars,

@@ -174,8 +174,8 @@ def _check_out(out: Path) -> None:
         raise InvalidArgumentError(f"--out {out}: is a file, not a corpus folder")
     if not out.is_dir():
         return
-    ours = {*corpus_files(), BUILD_FILE, CACHE_FOLDER}
-    strangers = sorted(p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith("."))
+    ours = {*corpus_files(), BUILD_FILE, CACHE_FOLDER, ".DS_Store"}  # what a file browser leaves is no loss
+    strangers = sorted(p.name for p in out.iterdir() if p.name not in ours)  # ".git" and ".env" too
     if strangers:
         raise InvalidArgumentError(
             f"--out {out}: holds {strangers[0]!r}, which is not part of a corpus; a build replaces "
@@ -188,7 +188,7 @@ def _leftovers(out: Path) -> Iterator[tuple[str, str, Path]]:
     prefix = f".{out.name}."
     for path in sorted(out.parent.glob(glob.escape(prefix) + "*-*")):
         kind, _, token = path.name[len(prefix) :].partition("-")
-        if kind in _ASIDE_KINDS and token:
+        if kind in _ASIDE_KINDS and token and not path.is_symlink():  # a link is not what a build left
             yield kind, token, path
 
 
@@ -223,8 +223,18 @@ def _take_cache(out: Path, work: Path) -> None:
             path.unlink(missing_ok=True)
         else:
             shutil.rmtree(path, ignore_errors=True)
-    for tmp in (work / CACHE_FOLDER).glob("*/*.tmp*"):
-        tmp.unlink(missing_ok=True)
+    _clean_cache(work / CACHE_FOLDER)
+
+
+def _clean_cache(cache: Path) -> None:
+    """Keep in ``cache`` only real folders and regular files, less the temporary files a
+    kill left: a link in a corpus someone else made (``cache/ab -> ~/Documents``) would
+    otherwise have entries written, and temporary files removed, where it points."""
+    for root, folders, files in os.walk(cache):  # links to folders are listed, never entered
+        for name in [*folders, *files]:
+            path = Path(root) / name
+            if path.is_symlink() or (name in files and (not path.is_file() or ".tmp" in name)):
+                path.unlink(missing_ok=True)
 
 
 @contextmanager

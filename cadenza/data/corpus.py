@@ -10,7 +10,6 @@ beside the manifest of another point at other pieces' rows.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from cadenza.data.content import SPLITS
 from cadenza.data.tokens import TOKENIZER_FILE
 from cadenza.errors import InputFileError
+from cadenza.jsonfile import read_json
 
 __all__ = [
     "MANIFEST_FILE",
@@ -26,7 +26,6 @@ __all__ = [
     "corpus_files",
     "digests",
     "check_corpus",
-    "read_json",
     "regular_sha256",
     "not_regular",
 ]
@@ -34,6 +33,7 @@ __all__ = [
 MANIFEST_FILE = "manifest.jsonl"
 BUILD_FILE = "build.json"
 CACHE_FOLDER = "cache"
+BUILD_JSON_BYTES = 16 * 1024 * 1024  # a description and a digest per file: a few kB
 REBUILD = "rebuild it with `cadenza data build` (unchanged files come from its cache)"
 
 # folder -> (the stat of its files when last checked, its build.json): a folder is
@@ -79,20 +79,6 @@ def digests(folder: Path) -> dict[str, str]:
     return {name: regular_sha256(folder / name) for name in corpus_files()}
 
 
-def read_json(path: Path) -> object:
-    """A JSON file, or one line naming it: damaged, not UTF-8, or nested too deeply."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise InputFileError("is not a JSON file cadenza wrote: it nests too deeply", path) from None
-    except UnicodeDecodeError:
-        raise InputFileError("is not a JSON file cadenza wrote: not UTF-8 text", path) from None
-    except ValueError as error:
-        raise InputFileError(f"is damaged JSON ({error})", path) from None
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
-
-
 def _state(folder: Path) -> tuple:
     state: list[tuple] = []
     for name in (BUILD_FILE, *corpus_files()):
@@ -116,7 +102,7 @@ def check_corpus(folder: Path) -> dict:
     key, state = str(folder.resolve()), _state(folder)
     if key in _checked and _checked[key][0] == state:
         return _checked[key][1]
-    description = read_json(folder / BUILD_FILE)
+    description = read_json(folder / BUILD_FILE, max_bytes=BUILD_JSON_BYTES)
     if not isinstance(description, dict):
         raise InputFileError("is not the build.json of a corpus", folder / BUILD_FILE)
     listed = description.get("files")

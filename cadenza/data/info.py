@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cadenza.data.content import SPLITS
 from cadenza.data.corpus import MANIFEST_FILE, check_corpus
 from cadenza.errors import InputFileError
+from cadenza.jsonfile import parse_json
 
 __all__ = ["CorpusInfo", "corpus_info", "read_manifest"]
 
@@ -18,11 +19,9 @@ _TEXT_FIELDS = {"kept": ("id", "source", "licence", "split", "content_hash"), "d
 
 def _row(line: str, number: int, path: Path) -> dict:
     try:
-        row = json.loads(line)
-    except RecursionError:
-        raise InputFileError(f"line {number}: nests too deeply to be a manifest row", path) from None
+        row: Any = parse_json(line)
     except ValueError as error:
-        raise InputFileError(f"line {number}: damaged manifest row ({error})", path) from None
+        raise InputFileError(f"line {number}: {error}", path) from None
     status = row.get("status") if isinstance(row, dict) else None
     fields = _TEXT_FIELDS.get(status) if isinstance(status, str) else None
     if (

@@ -16,6 +16,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from cadenza.data.corpus import not_regular, regular_sha256
 from cadenza.data.labels import compute_labels
 from cadenza.data.sources import FileRef, read_file, style_of
 from cadenza.data.tokens import condition_tokens, encode_piece, make_tokenizer
-from cadenza.errors import CadenzaError, InvalidArgumentError
+from cadenza.errors import CadenzaError, InputFileError, InvalidArgumentError
+from cadenza.jsonfile import read_json
 
 __all__ = [
     "BuildOptions",
@@ -42,6 +44,7 @@ _LOWEST_PITCH, _HIGHEST_PITCH = 21, 108
 # reused: CACHE_FORMAT for everything, READER_VERSION for one kind of source.
 CACHE_FORMAT = 2
 READER_VERSION = {"pop909": 3}
+_CACHE_META_BYTES = 64 * 1024 * 1024  # a row per piece: a tune book of thousands stays far below
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def _save_cache(result: FileResult, produced_by: dict[str, str], meta_path: Path
 def _load_cache(produced_by: dict[str, str], meta_path: Path, tokens_path: Path) -> FileResult | None:
     """The entry, if it is whole and was produced by exactly this; None otherwise (it is then rebuilt)."""
     try:
-        meta = json.loads(meta_path.read_text())
+        meta: Any = read_json(meta_path, max_bytes=_CACHE_META_BYTES)
         check = meta.pop("check")
         data = tokens_path.read_bytes()
         if check != _digest(meta) or meta["produced_by"] != produced_by:
@@ -225,7 +228,7 @@ def _load_cache(produced_by: dict[str, str], meta_path: Path, tokens_path: Path)
             piece.tokens = {int(s): np.asarray(tokens[o : o + n]) for s, (o, n) in spans.items()}
             pieces.append(piece)
         return FileResult(meta["sha256"], pieces, meta["error"], cached=True)
-    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+    except (InputFileError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, damaged or of another format: built again
 
 

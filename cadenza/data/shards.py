@@ -60,12 +60,16 @@ def open_shard(folder: Path, split: str) -> Shard:
     """Open a split's shard memory-mapped (nothing is read until it is used), once the
     corpus is known to be whole (:func:`~cadenza.data.corpus.check_corpus`)."""
     check_corpus(folder)
-    path = folder / f"{split}.index.npy"
-    try:
-        tokens = np.load(folder / f"{split}.tokens.npy", mmap_mode="r", allow_pickle=False)
-        index = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise InputFileError(f"is not a shard cadenza wrote ({error})", path) from None
+    arrays = []
+    for path in (folder / f"{split}.tokens.npy", folder / f"{split}.index.npy"):
+        try:  # memory-mapped: a header that claims more than the file holds is refused, not allocated
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise InputFileError(f"is not a shard cadenza wrote ({error})", path) from None
+        if not np.issubdtype(array.dtype, np.integer):
+            raise InputFileError(f"is not a shard cadenza wrote (it holds {array.dtype}, not integers)", path)
+        arrays.append(array)
+    tokens, index = arrays[0], np.array(arrays[1])
     ends = index[:, 0] + index[:, 1] if index.ndim == 2 and index.shape[1] == len(INDEX_COLUMNS) else None
     if ends is None or tokens.ndim != 1 or (len(ends) and (index[:, :2].min() < 0 or ends.max() > len(tokens))):
         raise InputFileError("is not a shard index cadenza wrote (its rows point outside the tokens)", path)

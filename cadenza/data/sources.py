@@ -7,7 +7,6 @@ a JSB split), so reading yields a list.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from cadenza.data.corpus import not_regular
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.io import Limits, load_scores
 from cadenza.io.formats import READABLE, format_of
+from cadenza.jsonfile import read_json
 
 __all__ = [
     "FileRef",
@@ -61,6 +61,7 @@ MUSIC_EXTENSIONS = ".mid .midi .musicxml .xml .mxl .abc .krn"
 # collection, hundreds of tunes, gets minutes), so a corpus needs no larger limits
 # than a single command.
 CORPUS_LIMITS = Limits()
+JSB_BYTES = 64 * 1024 * 1024  # Jsb16thSeparated.json is 1.7 MB
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,9 @@ def _jsb_scores(ref: FileRef) -> list[SourcePiece]:
 
     A pitch repeated on consecutive steps is one held note, as in Coconet.
     """
-    data = json.loads(Path(ref.path).read_text())
+    data = read_json(ref.path, max_bytes=JSB_BYTES)
+    if not isinstance(data, dict):
+        raise InputFileError("is not a JSB chorales file (not a JSON object of splits)", ref.path)
     pieces = []
     for split in ("train", "valid", "test"):
         for number, steps in enumerate(data.get(split, [])):

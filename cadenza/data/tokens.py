@@ -7,6 +7,9 @@ as JSON beside the shards, so a model knows exactly which vocabulary it learned.
 
 from __future__ import annotations
 
+import functools
+import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,11 +17,14 @@ import numpy as np
 import symusic
 
 from cadenza.data.labels import MOODS
+from cadenza.errors import InputFileError
+from cadenza.jsonfile import read_json
 from cadenza.theory import MODES, key_label
 
 __all__ = ["STYLES", "make_tokenizer", "load_tokenizer", "condition_tokens", "encode_piece", "TOKENIZER_FILE"]
 
 TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_BYTES = 1024 * 1024  # cadenza's is 10 kB
 STYLES = ("pop", "chorale", "folk", "early", "classical", "other")
 _KEYS = (*(key_label(tonic, mode) for mode in MODES for tonic in range(12)), "none")
 
@@ -60,11 +66,32 @@ def save_tokenizer(tokenizer, folder: Path) -> Path:
     return path
 
 
-def load_tokenizer(folder: Path):
-    """The tokenizer saved beside a corpus or a model (JSON, never pickle)."""
-    from miditok import REMI
+@functools.cache
+def _made_config() -> str:
+    """The JSON text of :func:`make_tokenizer`'s settings, as :func:`save_tokenizer` writes them."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = read_json(save_tokenizer(make_tokenizer(), Path(folder)), max_bytes=TOKENIZER_BYTES)
+    return json.dumps(saved["config"])  # type: ignore[index]
 
-    return REMI(params=folder / TOKENIZER_FILE)
+
+def load_tokenizer(folder: Path):
+    """The tokenizer saved beside a corpus or a model: it must be the one
+    :func:`make_tokenizer` makes (every corpus and model in cadenza shares it), and then
+    that one is returned. A file from elsewhere is never handed to miditok, whose
+    settings decide how large a vocabulary it allocates; InputFileError when it differs."""
+    path = folder / TOKENIZER_FILE
+    saved = read_json(path, max_bytes=TOKENIZER_BYTES)
+    if (
+        not isinstance(saved, dict)
+        or saved.get("tokenization") != "REMI"
+        or json.dumps(saved.get("config")) != _made_config()
+    ):
+        raise InputFileError(
+            "is not the tokenizer this cadenza makes (its settings differ); rebuild the corpus with "
+            "`cadenza data build`, or retrain the model",
+            path,
+        )
+    return make_tokenizer()
 
 
 def condition_tokens(style: str, key: str, mood: str) -> list[str]:

@@ -17,12 +17,12 @@ import contextlib
 import json
 import os
 import shutil
-import stat
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from cadenza import jsonfile
 from cadenza.errors import InputFileError
 
 __all__ = [
@@ -47,40 +47,16 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 TensorInfo = tuple[str, tuple[int, ...]]  # (safetensors dtype, shape)
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
-
-
 def read_json(path: Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES) -> Any:
-    """A small JSON file, refused with one line naming it when it is not a regular file,
-    too large, not UTF-8, malformed or nested deeper than :data:`MAX_JSON_DEPTH`."""
+    """A small JSON file, refused with one line naming it when it is missing, not a
+    regular file, too large, not UTF-8, malformed or nested deeper than
+    :data:`MAX_JSON_DEPTH` (read by :func:`cadenza.jsonfile.read_json`)."""
+    if not os.path.lexists(path):
+        raise InputFileError(f"is missing (a {what} was expected)", path)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise InputFileError(f"is not a regular file (a {what} was expected)", path)
-        if info.st_size > max_bytes:
-            raise InputFileError(f"is too large for a {what} ({info.st_size:,} bytes; at most {max_bytes:,})", path)
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(f"is missing (a {what} was expected)", path) from None
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
-    except UnicodeDecodeError:
-        raise InputFileError(f"is not a {what} (not UTF-8 text)", path) from None
-    except json.JSONDecodeError as error:
-        raise InputFileError(f"is not a valid {what} ({error.msg} at line {error.lineno})", path) from None
-    except RecursionError:
-        raise InputFileError(f"is not a valid {what} (nested too deeply)", path) from None
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise InputFileError(f"is not a valid {what} (nested deeper than {MAX_JSON_DEPTH} levels)", path)
-    return data
+        return jsonfile.read_json(path, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH)
+    except InputFileError as error:
+        raise InputFileError(f"{error.reason} (a {what} was expected)", path) from None
 
 
 def read_config(folder: Path) -> dict:

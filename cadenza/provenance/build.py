@@ -9,7 +9,6 @@ index. Files are read in a process pool, as the corpus build does.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import symusic
 
 from cadenza.data.build import BUILD_FILE
+from cadenza.data.corpus import check_corpus
 from cadenza.data.info import read_manifest
 from cadenza.data.sources import FileRef, SourceSpec, list_files, read_file
 from cadenza.errors import CadenzaError, InputFileError
@@ -57,8 +57,11 @@ def _specs(corpus: Path) -> dict[str, SourceSpec]:
     path = corpus / BUILD_FILE
     if not path.exists():
         raise InputFileError(f"no {BUILD_FILE}: not a corpus built by `cadenza data build`", corpus)
-    sources = json.loads(path.read_text())["sources"]
-    return {s["name"]: SourceSpec(s["name"], s["kind"], s["location"], s["licence"]) for s in sources}
+    try:
+        sources = check_corpus(corpus)["sources"]
+        return {s["name"]: SourceSpec(s["name"], s["kind"], s["location"], s["licence"]) for s in sources}
+    except (KeyError, TypeError):
+        raise InputFileError("does not list its sources as a corpus build does", path) from None
 
 
 def training_pieces(corpus: str | os.PathLike[str]) -> list[tuple[TrainingPiece, str]]:

@@ -34,6 +34,7 @@ import numpy as np
 from cadenza.errors import InputFileError
 from cadenza.io.atomic import atomic_output
 from cadenza.io.files import read_npz, read_regular_bytes
+from cadenza.jsonfile import parse_json
 from cadenza.provenance.align import Alignment, align
 from cadenza.provenance.fingerprint import END, LINE_NAMES, FingerprintConfig, Line, encode_lines, ngram_keys
 
@@ -221,8 +222,8 @@ class Index:
         try:
             meta_bytes = read_regular_bytes(folder / INDEX_JSON, MAX_INDEX_JSON_BYTES)
             arrays_bytes = read_regular_bytes(folder / INDEX_NPZ, max_bytes)
-            meta = json.loads(meta_bytes)
-            if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            meta = parse_json(meta_bytes)
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
                 raise InputFileError(f"is not a version-{VERSION} originality index", folder)
             data = read_npz(arrays_bytes, folder / INDEX_NPZ, max_bytes)
             index = cls(

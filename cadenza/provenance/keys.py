@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cadenza.errors import InputFileError, InvalidArgumentError, OutputExistsError
+from cadenza.jsonfile import read_json
 
 __all__ = [
     "ALGORITHM",
@@ -38,9 +39,9 @@ __all__ = [
     "key_id",
     "keys_dir",
     "known_keys",
+    "known_public_keys",
     "load_key",
     "new_key",
-    "read_json",
     "signing_key",
 ]
 
@@ -85,28 +86,6 @@ class SigningKey:
     @property
     def key_id(self) -> str:
         return key_id(self.public_bytes)
-
-
-def read_json(path: Path, limit: int) -> object:
-    """A small JSON file: a regular file of at most ``limit`` bytes, parsed without
-    recursing past Python's stack; InputFileError naming it otherwise."""
-    try:
-        info = path.stat()
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror})", path) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputFileError("is not a regular file", path)
-    if info.st_size > limit:
-        raise InputFileError(f"is {info.st_size} bytes, more than {limit}", path)
-    try:
-        with path.open("rb") as file:
-            return json.loads(file.read(limit + 1).decode("utf-8"))
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror})", path) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputFileError(f"is not valid JSON ({str(error).splitlines()[0][:200]})", path) from None
-    except RecursionError:
-        raise InputFileError("is not valid JSON (nested too deeply)", path) from None
 
 
 def check_keys_dir(folder: Path) -> Path:
@@ -161,7 +140,9 @@ def new_key(name: str = DEFAULT_KEY, signer: str | None = None, *, force: bool =
     private_path = folder / f"{_check_name(name)}.key"
     if os.path.lexists(private_path) and not force:
         raise OutputExistsError(
-            "a key of this name exists; pass --force to replace it (old signatures stay valid)", private_path
+            "a key of this name exists; choose another --name, or pass --force to replace it "
+            "(what it signed still verifies, but as signed by an unknown key)",
+            private_path,
         )
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     check_keys_dir(folder)
@@ -184,7 +165,7 @@ def new_key(name: str = DEFAULT_KEY, signer: str | None = None, *, force: bool =
 
 def _public_file(path: Path) -> tuple[bytes, str]:
     """(raw public key, signer) of a ``NAME.pub.json``; InputFileError when damaged."""
-    data = read_json(path, _PUBLIC_JSON_BYTES)
+    data = read_json(path, max_bytes=_PUBLIC_JSON_BYTES)
     if not isinstance(data, dict):
         raise InputFileError("is not a cadenza public key file", path)
     try:
@@ -243,8 +224,8 @@ def signing_key(name: str | None = None) -> SigningKey:
     return default_key() if name is None else load_key(name)
 
 
-def known_keys() -> dict[str, str]:
-    """Computed key id -> signer of every public key in :func:`keys_dir`; files that are
+def known_public_keys() -> dict[bytes, str]:
+    """Raw public key -> signer of every public key in :func:`keys_dir`; files that are
     not key files are skipped. InputFileError when others can write the folder."""
     known = {}
     folder = check_keys_dir(keys_dir())
@@ -254,5 +235,11 @@ def known_keys() -> dict[str, str]:
                 public, signer = _public_file(path)
             except InputFileError:
                 continue  # not a key file of ours: ignore it
-            known[key_id(public)] = signer
+            known[public] = signer
     return known
+
+
+def known_keys() -> dict[str, str]:
+    """Computed key id -> signer of every public key in :func:`keys_dir` (see
+    :func:`known_public_keys`, which trust is decided from: an id is only 64 bits)."""
+    return {key_id(public): signer for public, signer in known_public_keys().items()}

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 import symusic
 
-__all__ = ["MARKER_PREFIX", "SUSTAIN", "music_sha256", "pedal_controls"]
+__all__ = ["MARKER_PREFIX", "SUSTAIN", "music_sha256", "pedal_controls", "unread_events"]
 
 MARKER_PREFIX = "cadenza-provenance "
 SUSTAIN = 64  # the sustain pedal's controller number
@@ -84,3 +85,67 @@ def music_sha256(score: symusic.Score) -> str:
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little") + data)  # each part's length: no two splits read alike
     return digest.hexdigest()
+
+
+# What symusic does not read, so the hash cannot cover it, and cadenza never writes.
+_UNREAD_META = {0x01: "text", 0x02: "copyright", 0x04: "instrument name", 0x07: "cue point"}
+_UNREAD_CHANNEL = {0xA: "key aftertouch", 0xD: "channel aftertouch"}
+
+
+def _varlen(data: bytes, i: int, end: int) -> tuple[int, int]:
+    value = 0
+    for _ in range(4):
+        if i >= end:
+            break
+        value, i = (value << 7) | (data[i] & 0x7F), i + 1
+        if not data[i - 1] & 0x80:
+            break
+    return value, i
+
+
+def _scan_track(data: bytes, i: int, end: int, found: Counter[str]) -> None:
+    status = 0
+    while i < end:
+        _, i = _varlen(data, i, end)  # delta time
+        if i >= end:
+            return
+        byte = data[i]
+        if byte == 0xFF and i + 1 < end:  # meta: FF type length data
+            kind = data[i + 1]
+            if kind in _UNREAD_META:
+                found[_UNREAD_META[kind]] += 1
+            length, i = _varlen(data, i + 2, end)
+            i += length
+            continue
+        if byte in (0xF0, 0xF7):  # SysEx: F0 length data
+            found["SysEx"] += 1
+            length, i = _varlen(data, i + 1, end)
+            i, status = i + length, 0
+            continue
+        if byte & 0x80:
+            status, i = byte, i + 1
+        if not status or status >= 0xF0:
+            return  # not a file symusic would read past either
+        kind = status >> 4
+        if kind in _UNREAD_CHANNEL:
+            found[_UNREAD_CHANNEL[kind]] += 1
+        i += 1 if kind in (0xC, 0xD) else 2
+
+
+def unread_events(data: bytes) -> Counter[str]:
+    """The events of a Standard MIDI File that :func:`music_sha256` cannot cover, because
+    symusic does not read them, by kind: SysEx (a master volume of 0 mutes every track),
+    key and channel aftertouch, and text, copyright, instrument-name and cue-point meta
+    events. cadenza writes none of them, so a file it wrote that holds one was changed.
+    One linear pass over the file's bytes."""
+    found: Counter[str] = Counter()
+    if data[:4] != b"MThd":
+        return found
+    position = 8 + int.from_bytes(data[4:8], "big")
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position + 4 : position + 8], "big")
+        start = position + 8
+        if data[position : position + 4] == b"MTrk":
+            _scan_track(data, start, min(start + length, len(data)), found)
+        position = start + length
+    return found

@@ -5,15 +5,16 @@ the canonical JSON (sorted keys, no spaces, UTF-8) of the record whose ``signatu
 block has no ``value``. So the music hash (``music_sha256``), every condition, the
 signer's name, the key id and the public key are all signed: changing one note or one
 character anywhere breaks it. The key id is computed from the public key when
-checking, never read, and only a key whose computed id is in this machine's keys folder
+checking, never read, and only a key whose public key is in this machine's keys folder
 is "known" (:mod:`cadenza.provenance.keys`). The public key travels in the record, so
 anyone can sign a record with a key of their own and any signer name: trust the name
 only when the key is known.
 
 :func:`verify_file` also checks the music against ``music_sha256``
 (:mod:`cadenza.provenance.music_hash`), or a non-MIDI file's bytes against
-``file_sha256``, and that a MIDI file's own provenance marker says exactly what the
-record says.
+``file_sha256`` (a record without one vouches for no other format), that a MIDI file
+holds nothing the music hash cannot cover, and that its own provenance marker says
+exactly what the record says.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from cadenza.errors import InputFileError
 from cadenza.io.formats import is_midi
+from cadenza.jsonfile import parse_json, read_json
 from cadenza.provenance.keys import (
     ALGORITHM,
     DEFAULT_KEY,
@@ -38,12 +40,12 @@ from cadenza.provenance.keys import (
     key_id,
     keys_dir,
     known_keys,
+    known_public_keys,
     load_key,
     new_key,
-    read_json,
     signing_key,
 )
-from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256
+from cadenza.provenance.music_hash import MARKER_PREFIX, music_sha256, unread_events
 
 if TYPE_CHECKING:
     import symusic
@@ -103,6 +105,7 @@ class _Signature:
     problem: str  # why it does not hold ("" when it does)
     signer: str | None = None  # the signer named in the signed block, when it holds
     key_id: str | None = None  # computed from the public key, when it holds
+    public: bytes | None = None  # the raw public key that signed, when it holds
 
 
 def _check_signature(record: dict) -> _Signature:
@@ -130,7 +133,7 @@ def _check_signature(record: dict) -> _Signature:
     signer = block.get("signer")
     if not isinstance(signer, str):
         return _Signature(False, "the signature block is damaged")
-    return _Signature(True, "", signer, computed)
+    return _Signature(True, "", signer, computed, public)
 
 
 def verify_record(record: dict) -> tuple[bool, str]:
@@ -148,17 +151,17 @@ class Verification:
     path: str
     record_path: str
     record_intact: bool
-    music_intact: bool | None  # None: this format cannot be checked
+    music_intact: bool  # the music (MIDI) or the file's bytes (other formats) are those the record vouches for
     signer: str | None
     key_id: str | None
-    known_key: bool  # the computed key id is that of a public key in this machine's keys folder
+    known_key: bool  # the public key that signed is one in this machine's keys folder
     known_signer: str | None = None  # the signer this machine's key file names, when known
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return self.record_intact and self.music_intact is not False and not self.problems
+        return self.record_intact and self.music_intact and not self.problems
 
 
 def _file_sha256(path: Path) -> str:
@@ -169,20 +172,32 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool | None, list[str]]:
-    """``score``: the file read back when it is MIDI (None otherwise)."""
+def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool, list[str]]:
+    """``score``: the file read back when it is MIDI (None otherwise). A file that is not
+    MIDI is vouched for only by the sha256 of its bytes: a record without one (a MIDI
+    file's record, put beside another file) vouches for nothing in it."""
     if score is not None:
         same = music_sha256(score) == record.get("music_sha256")
         return same, [] if same else ["the music was changed after the record was made"]
-    if "file_sha256" in record:
-        same = _file_sha256(path) == record["file_sha256"]
-        return same, [] if same else ["the file was changed after the record was made"]
-    return None, []
+    if "file_sha256" not in record:
+        return False, ["the record holds no hash of this file's bytes (it was made for a MIDI file, not this one)"]
+    same = _file_sha256(path) == record["file_sha256"]
+    return same, [] if same else ["the file was changed after the record was made"]
 
 
 def _json_text(part: dict, key: str) -> str | None:
     """``part[key]`` as JSON text (so that a NaN equals itself), None when absent."""
     return json.dumps(part[key], sort_keys=True) if key in part else None
+
+
+def _unread_problems(path: Path) -> list[str]:
+    """A MIDI file that holds what the music hash cannot cover (a SysEx master volume of 0
+    mutes it) was changed: cadenza writes none of it."""
+    found = unread_events(path.read_bytes())  # read once already, within the MIDI size limit
+    if not found:
+        return []
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(found.items()))
+    return [f"the file holds MIDI events the record cannot vouch for and cadenza never writes ({kinds})"]
 
 
 def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
@@ -194,8 +209,8 @@ def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     if len(markers) > 1:
         return [f"the file holds {len(markers)} provenance markers, not one"]
     try:
-        embedded = json.loads(markers[0][len(MARKER_PREFIX) :])
-    except (ValueError, RecursionError):
+        embedded = parse_json(markers[0][len(MARKER_PREFIX) :])
+    except ValueError:
         return ["the provenance marker inside the file is damaged"]
     if not isinstance(embedded, dict):
         return ["the provenance marker inside the file is damaged"]
@@ -204,17 +219,6 @@ def _marker_problems(score: symusic.Score, record: dict) -> list[str]:
     if differ:
         return [f"the provenance marker inside the file differs from the record ({', '.join(differ[:5])})"]
     return []
-
-
-def _regular_file(path: Path, what: str) -> None:
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise InputFileError(what, path) from None
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror})", path) from None
-    if not stat.S_ISREG(mode):
-        raise InputFileError("is not a regular file", path)
 
 
 def verify_file(path: str | os.PathLike[str]) -> Verification:
@@ -229,10 +233,17 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
     from cadenza.provenance.record import sidecar_path
 
     path = Path(path)
-    _regular_file(path, "does not exist")
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InputFileError("is not a regular file", path)
+    except FileNotFoundError:
+        raise InputFileError("does not exist", path) from None
+    except OSError as error:
+        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
     record_path = sidecar_path(path)
-    _regular_file(record_path, f"has no provenance record ({record_path.name} is missing)")
-    record = read_json(record_path, RECORD_BYTES)
+    if not os.path.lexists(record_path):
+        raise InputFileError(f"has no provenance record ({record_path.name} is missing)", path)
+    record = read_json(record_path, max_bytes=RECORD_BYTES)
     if not isinstance(record, dict):
         raise InputFileError("is not a provenance record (not a JSON object)", record_path)
     score = None
@@ -240,16 +251,14 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         from cadenza.io import load_score
 
         score = load_score(path)
-    try:
-        signature = _check_signature(record)
-        problems = [signature.problem] if signature.problem else []
-        problems += _marker_problems(score, record) if score is not None else []
-    except RecursionError:  # a record that json could read but not write back: hostile
-        raise InputFileError("is not a provenance record (nested too deeply)", record_path) from None
+    signature = _check_signature(record)  # the record nests at most MAX_DEPTH levels: it can be written back
+    problems = [signature.problem] if signature.problem else []
+    if score is not None:
+        problems += _marker_problems(score, record) + _unread_problems(path)
     music_ok, music_problems = _music_intact(path, score, record)
     warnings: list[str] = []
     try:
-        known = known_keys()
+        known = known_public_keys()  # trust decided from the whole public key, not its 64-bit id
     except InputFileError as error:
         known, warnings = {}, [f"{error}: no key is trusted"]
     return Verification(
@@ -259,8 +268,8 @@ def verify_file(path: str | os.PathLike[str]) -> Verification:
         music_ok,
         signature.signer,
         signature.key_id,
-        signature.key_id in known,
-        known.get(signature.key_id) if signature.key_id else None,
+        signature.public in known,
+        known.get(signature.public) if signature.public else None,
         problems + music_problems,
         warnings,
     )
