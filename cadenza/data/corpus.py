@@ -9,7 +9,6 @@ beside the manifest of another point at other pieces' rows.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from cadenza.data.content import SPLITS
 from cadenza.data.tokens import TOKENIZER_FILE
 from cadenza.errors import InputFileError
+from cadenza.io.files import regular_sha256
 from cadenza.jsonfile import read_json
 
 __all__ = [
@@ -60,19 +60,6 @@ def not_regular(path: str | os.PathLike[str]) -> str | None:
              stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}  # fmt: skip
     kind = next((name for test, name in kinds.items() if test(mode)), "not a plain file")
     return f"not a regular file ({kind}): skipped without opening it"
-
-
-def regular_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a regular file's bytes. Opened without blocking and checked after
-    opening too, so that a file swapped for a FIFO after it was listed cannot hang us."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        digest = hashlib.sha256()
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def digests(folder: Path) -> dict[str, str]:

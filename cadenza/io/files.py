@@ -10,6 +10,7 @@ block the read.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import math
 import os
@@ -20,7 +21,7 @@ import numpy as np
 
 from cadenza.errors import InputFileError, LimitExceededError
 
-__all__ = ["require_regular_file", "read_regular_bytes", "read_npz"]
+__all__ = ["require_regular_file", "read_regular_bytes", "read_npz", "regular_sha256"]
 
 
 def _kind(mode: int) -> str:
@@ -115,3 +116,17 @@ def read_npz(data: bytes, path: str | os.PathLike[str], max_bytes: int) -> dict[
             flat = np.frombuffer(buffer, dtype=dtype)
             arrays[name] = flat.reshape(shape, order="F" if fortran else "C").copy()
     return arrays
+
+
+def regular_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a regular file's bytes, read in blocks. Opened without blocking and
+    checked once open, so that a file swapped for a FIFO after it was listed cannot hang
+    us (OSError then)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        digest = hashlib.sha256()
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,7 +20,6 @@ exactly what the record says.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import stat
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cadenza.errors import InputFileError
+from cadenza.io.files import regular_sha256
 from cadenza.io.formats import is_midi
 from cadenza.jsonfile import parse_json, read_json
 from cadenza.provenance.keys import (
@@ -87,7 +87,7 @@ def sign_record(record: dict, key: SigningKey, *, file: str | os.PathLike[str] |
     """
     signed = {k: v for k, v in record.items() if k != "signature"}
     if file is not None and not is_midi(file):
-        signed["file_sha256"] = _file_sha256(Path(file))
+        signed["file_sha256"] = regular_sha256(file)
     signed["signature"] = {
         "scheme": SCHEME,
         "algorithm": ALGORITHM,
@@ -164,14 +164,6 @@ class Verification:
         return self.record_intact and self.music_intact and not self.problems
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tuple[bool, list[str]]:
     """``score``: the file read back when it is MIDI (None otherwise). A file that is not
     MIDI is vouched for only by the sha256 of its bytes: a record without one (a MIDI
@@ -181,7 +173,7 @@ def _music_intact(path: Path, score: symusic.Score | None, record: dict) -> tupl
         return same, [] if same else ["the music was changed after the record was made"]
     if "file_sha256" not in record:
         return False, ["the record holds no hash of this file's bytes (it was made for a MIDI file, not this one)"]
-    same = _file_sha256(path) == record["file_sha256"]
+    same = regular_sha256(path) == record["file_sha256"]
     return same, [] if same else ["the file was changed after the record was made"]
 
 
