@@ -63,11 +63,28 @@ def _speed(composer, seconds: float = 60.0) -> tuple[float, float, float]:
     return statistics.median(timings), statistics.median(grammar_only), 2400
 
 
-def _conditions_met(composer, pieces: int) -> tuple[list, dict[str, float]]:
+def conditions_heard(score, key: str, meter: str, tempo: float, seconds: float) -> dict[str, bool]:
+    """Whether cadenza's analysis hears ``score`` in the requested key, tempo (within 1
+    bpm, in beats of the meter: dotted quarters in 6/8), meter (every bar) and length
+    (within one beat)."""
     from cadenza.analysis.beats import beat_grid, meter_segments, tempo_segments
     from cadenza.analysis.key import key_segments, main_key
-    from cadenza.compose import Conditions, Sampling
     from cadenza.data.labels import parse_key
+
+    found = main_key(key_segments(score))
+    grid = beat_grid(score)
+    beat_bpm = tempo * 2 / 3 if meter in COMPOUND else tempo
+    tempi = [bpm for _, bpm in tempo_segments(grid)]
+    return {
+        "key": found is not None and parse_key(found.label) == parse_key(key),
+        "tempo": bool(tempi) and all(abs(bpm - beat_bpm) <= 1.0 for bpm in tempi),
+        "meter": {f"{n}/{d}" for _, n, d in meter_segments(grid)} == {meter},
+        "length": abs(float(score.to("second").end()) - seconds) <= 60.0 / tempo,
+    }
+
+
+def _conditions_met(composer, pieces: int) -> tuple[list, dict[str, float]]:
+    from cadenza.compose import Conditions, Sampling
 
     scores, met = [], {"key": 0, "tempo": 0, "meter": 0, "length": 0}
     combos = itertools.cycle(itertools.product(KEYS, METERS, MOODS))
@@ -78,18 +95,9 @@ def _conditions_met(composer, pieces: int) -> tuple[list, dict[str, float]]:
         conditions = Conditions(key=key, meter=meter, mood=mood, tempo=tempo, **length)
         score = composer.generate(conditions, Sampling(seed=number))
         scores.append(score)
-        found = main_key(key_segments(score))
-        met["key"] += found is not None and parse_key(found.label) == parse_key(key)
-        grid = beat_grid(score)
-        # the analysis counts beats of the meter: dotted quarters in 6/8, quarters in 4/4
-        beat_bpm = tempo * 2 / 3 if meter in COMPOUND else tempo
-        tempi = [bpm for _, bpm in tempo_segments(grid)]
-        met["tempo"] += bool(tempi) and all(abs(bpm - beat_bpm) <= 1.0 for bpm in tempi)
-        meters = {f"{n}/{d}" for _, n, d in meter_segments(grid)}
-        met["meter"] += meters == {meter}
-        seconds = float(score.to("second").end())
-        wanted = composer.resolve(conditions).seconds
-        met["length"] += abs(seconds - wanted) <= 60.0 / tempo
+        heard = conditions_heard(score, key, meter, tempo, composer.resolve(conditions).seconds)
+        for name, ok in heard.items():
+            met[name] += ok
     return scores, {k: v / pieces for k, v in met.items()}
 
 
