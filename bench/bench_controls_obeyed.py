@@ -14,17 +14,18 @@ asks what its source asked).
 
 One table, a row per control, the share obeyed:
 
-* **as written**: the controls the multitrack tokens read back from the output
+* **re-read as tokens**: the controls the multitrack tokens read back from the output
   (:func:`cadenza.models.multitrack_tokens.tokenize`, the definition the model was asked in);
 * **as heard**: :mod:`cadenza.analysis.controls` on the output (per-track density and
   polyphony bins, the bar's chord root). Its bins are per beat and its polyphony counts
   held notes, so it may differ from the tokens' count until the tokens take their
   controls from that module;
-* key, tempo, meter and length: as written in the file (tempo and time signature events,
-  bars of the tokens) and as the analysis hears them (``bench_generate.conditions_heard``);
-* form: the median share of bars that repeat or vary an earlier bar
-  (:func:`cadenza.analysis.form.repetition`) and the share of pieces inside POP909's
-  interquartile range of it (``--form-iqr``, measured by ``bench_controls.py``).
+* key, tempo, meter and length: as written in the file (key signature, tempo and time
+  signature events, bars of the tokens) and as the analysis hears them (``bench_generate.conditions_heard``);
+* form: the quartiles over the pieces of the share of bars that repeat or vary an earlier
+  bar (:func:`cadenza.analysis.form.repetition`) and the share of pieces inside POP909's
+  interquartile range of it (``--form-iqr``: over all its songs, ``bench_controls.py``;
+  ``bench_realism.py`` measures it on the test songs).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 from bench_generate import KEYS, METERS, MOODS, TEMPOS, conditions_heard
+from bench_realism import form_cells
 from rich.console import Console
 from rich.table import Table
 
@@ -49,9 +51,14 @@ TPQ = 480
 INTENSITY_BINS = 5  # Intensity_0 .. Intensity_4 of the multitrack tokens
 
 
-def skeleton(tempo: float, meter: str) -> symusic.Score:
-    """Empty melody, harmony and bass tracks in ``meter`` at ``tempo``."""
+def skeleton(tempo: float, meter: str, key: str | None = None) -> symusic.Score:
+    """Empty melody, harmony and bass tracks in ``meter`` at ``tempo``, with ``key``'s signature."""
+    from cadenza.theory import key_signature, parse_key
+
     score = symusic.Score(TPQ)
+    if key is not None:
+        tonic, mode = parse_key(key)
+        score.key_signatures.append(symusic.KeySignature(0, key_signature(tonic, mode), int(mode == "min")))
     numerator, denominator = (int(n) for n in meter.split("/"))
     score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
     score.tempos.append(symusic.Tempo(0, tempo))
@@ -89,7 +96,7 @@ def compose(model, plan, seed: int) -> symusic.Score:
     from cadenza.models.sampling import Sampling
 
     section = plan.sections[0]
-    score = skeleton(section.tempo, section.meter)
+    score = skeleton(section.tempo, section.meter, section.key)
     asks = plan_asks(plan, np.random.default_rng(seed))
     sources = bar_sources(plan)
     piece = mt.tokenize(score, ROLES, style=plan.style, bars=len(sources))
@@ -131,6 +138,7 @@ def score_piece(score: symusic.Score, plan, asks, tally: Tally) -> None:
     """Adds the piece's controls, as written and as heard, to ``tally``."""
     from cadenza.analysis.controls import bar_controls
     from cadenza.models import multitrack_tokens as mt
+    from cadenza.theory import key_signature, parse_key
 
     bars = plan.bars
     piece = mt.tokenize(score, ROLES, style=plan.style, bars=bars)
@@ -157,6 +165,14 @@ def score_piece(score: symusic.Score, plan, asks, tally: Tally) -> None:
             tally.add("intensity bin (bar)", "written", levels == {f"Intensity_{ask.intensity}"})
     section = plan.sections[0]
     meter = f"{score.time_signatures[0].numerator}/{score.time_signatures[0].denominator}"
+    signature = score.key_signatures[0] if len(score.key_signatures) else None
+    tonic, mode = parse_key(section.key)
+    tally.add(
+        "key (piece)",
+        "written",
+        signature is not None
+        and (signature.key, signature.tonality) == (key_signature(tonic, mode), int(mode == "min")),
+    )
     tally.add("tempo (piece)", "written", abs(score.tempos[0].qpm - section.tempo) < 0.01)
     tally.add("meter (piece)", "written", meter == section.meter)
     tally.add("length (piece)", "written", mt.tokenize(score, ROLES).bars == bars)
@@ -199,17 +215,17 @@ def main() -> None:
     table = Table(
         title=f"{args.model.name}: controls obeyed over {args.pieces} pieces of {args.bars} bars ({seconds:.0f} s)"
     )
-    for column in ("control", "as written (trials)", "as heard (trials)"):
+    for column in ("control", "re-read as tokens (trials)", "as heard (trials)"):
         table.add_column(column)
     rows = dict.fromkeys(row for row, _ in tally.trials)
     for row in rows:
         table.add_row(row, tally.cell(row, "written"), tally.cell(row, "heard"))
     q1, q3 = args.form_iqr
-    inside = np.mean([q1 <= s <= q3 for s in shares])
+    quartiles, inside = form_cells(shares, q1, q3)
     table.add_row(
         "form: bars repeating or varying an earlier one",
-        f"median {np.median(shares):.2f}",
-        f"{inside:.0%} of pieces in POP909's IQR {q1:.2f}–{q3:.2f}",
+        f"Q1 / median / Q3 {quartiles}",
+        f"{inside} of pieces in POP909's IQR {q1:.2f}–{q3:.2f}",
     )
     Console(width=150).print(table)
 

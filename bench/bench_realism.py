@@ -14,6 +14,10 @@
    songs (one per song), and the test songs split in two halves.
 4. A second table: the features that most tell each set from the real stretches, by
    standardised mean difference (difference of means over the pooled standard deviation).
+5. Form: per whole piece, the share of bars that repeat or vary an earlier bar
+   (:func:`cadenza.analysis.form.repetition`): its quartiles over POP909's test songs and
+   over each model's pieces, and the share of those pieces inside the songs' interquartile
+   range (the step-9 goal; a generated piece is ``--bars`` bars, a song is whole).
 """
 
 from __future__ import annotations
@@ -72,6 +76,13 @@ def _generate(name: str, pieces: int, bars: int) -> list[symusic.Score]:
     return [composer.generate(conditions, Sampling(seed=seed)) for seed in range(pieces)]
 
 
+def form_cells(shares: Sequence[float], low: float, high: float) -> tuple[str, str]:
+    """Quartiles of the pieces' repetition shares, and the share of pieces in [low, high]."""
+    q1, q2, q3 = np.percentile(shares, [25, 50, 75])
+    inside = np.mean([low <= share <= high for share in shares])
+    return f"{q1:.2f} / {q2:.2f} / {q3:.2f}", f"{inside:.0%}"
+
+
 def _effect_sizes(real: np.ndarray, other: np.ndarray) -> np.ndarray:
     pooled = np.sqrt((real.var(axis=0) + other.var(axis=0)) / 2)
     difference = other.mean(axis=0) - real.mean(axis=0)
@@ -91,6 +102,7 @@ def main() -> None:
     import torch
 
     from cadenza.analysis.compare import compare_collections
+    from cadenza.analysis.form import repetition
     from cadenza.analysis.realism import FEATURE_NAMES, two_sample_accuracy
 
     torch.set_num_threads(1)
@@ -112,10 +124,10 @@ def main() -> None:
         f"{len(train)} training stretches ({time.perf_counter() - started:.0f} s)"
     )
 
-    generated = []
+    generated, pieces = [], {}
     for name in args.model or DEFAULT_MODELS:
         started = time.perf_counter()
-        scores = _generate(name, args.pieces, args.bars)
+        scores = pieces[name] = _generate(name, args.pieces, args.bars)
         generated.append(Stretches(name, [s for piece in _cut(scores, args.bars) for s in piece], args.bars))
         seconds = time.perf_counter() - started
         console.print(f"{name}: {args.pieces} pieces, {len(generated[-1])} stretches ({seconds:.0f} s)")
@@ -160,6 +172,17 @@ def main() -> None:
     for i in order:
         cells = [f"{other.features[:, i].mean():.3f} ({effects[k, i]:+.2f})" for k, other in enumerate(others)]
         table.add_row(FEATURE_NAMES[i], f"{test.features[:, i].mean():.3f}", *cells)
+    console.print(table)
+
+    songs = [repetition(score).repetition_share for score in test_songs]
+    low, high = np.percentile(songs, [25, 75])
+    table = Table(title="Form: share of bars that repeat or vary an earlier bar (cadenza.analysis.form), per piece")
+    for column in ("set (pieces)", "Q1 / median / Q3", f"in POP909 test's IQR {low:.2f}–{high:.2f}"):
+        table.add_column(column)
+    table.add_row(f"POP909 test songs ({len(songs)})", *form_cells(songs, low, high))
+    for name, scores in pieces.items():
+        shares = [repetition(score).repetition_share for score in scores]
+        table.add_row(f"{name} ({len(shares)}, {args.bars} bars)", *form_cells(shares, low, high))
     console.print(table)
 
 
