@@ -14,7 +14,7 @@ asks what its source asked).
 
 One table, a row per control, the share obeyed:
 
-* **re-read as tokens**: the controls the multitrack tokens read back from the output
+* **as written**: the controls the multitrack tokens read back from the output
   (:func:`cadenza.models.multitrack_tokens.tokenize`, the definition the model was asked in);
 * **as heard**: :mod:`cadenza.analysis.controls` on the output (per-track density and
   polyphony bins, the bar's chord root). Its bins are per beat and its polyphony counts
@@ -215,7 +215,7 @@ def main() -> None:
     table = Table(
         title=f"{args.model.name}: controls obeyed over {args.pieces} pieces of {args.bars} bars ({seconds:.0f} s)"
     )
-    for column in ("control", "re-read as tokens (trials)", "as heard (trials)"):
+    for column in ("control", "as written (trials)", "as heard (trials)"):
         table.add_column(column)
     rows = dict.fromkeys(row for row, _ in tally.trials)
     for row in rows:

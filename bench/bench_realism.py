@@ -5,7 +5,9 @@
 1. Reads POP909 and its test split (the songs whose content hash puts them there, as in
    ``bench_generate.py``), cut into 16-bar stretches at its bar lines.
 2. Generates ``--pieces`` pieces per model (``Composer``, style pop, ``--bars`` bars, seeds
-   0..N-1, torch on one thread) and cuts them the same way.
+   0..N-1, torch on one thread) and cuts them the same way. A ``--model`` that is a
+   multitrack model folder writes its pieces from the planner's plan
+   (``bench_controls_obeyed.compose``).
 3. One table, a row per set against POP909's test stretches: the cross-validated accuracy
    of a logistic regression telling the set from the real stretches
    (``cadenza.analysis.realism``, 0.5 = cannot tell), the mean overlapping area of
@@ -23,6 +25,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -69,10 +72,21 @@ def _cut(scores: Sequence[symusic.Score], bars: int) -> list[list[tuple[int, sym
 
 
 def _generate(name: str, pieces: int, bars: int) -> list[symusic.Score]:
+    """``pieces`` pop pieces of ``bars`` bars from a shipped model or a model folder; a
+    multitrack folder writes them as ``bench_controls_obeyed.compose`` does (planned)."""
     from cadenza.compose import Composer, Conditions, Sampling
 
-    composer = Composer.from_pretrained(name)
     conditions = Conditions(style="pop", bars=bars)
+    config = Path(name) / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("family") == "multitrack":
+        from bench_controls_obeyed import compose
+
+        from cadenza.compose.planner import make_plan
+        from cadenza.models.multitrack import MultitrackModel
+
+        model = MultitrackModel.load(Path(name))
+        return [compose(model, make_plan(conditions, seed=seed), seed) for seed in range(pieces)]
+    composer = Composer.from_pretrained(name)
     return [composer.generate(conditions, Sampling(seed=seed)) for seed in range(pieces)]
 
 
