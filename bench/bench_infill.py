@@ -14,7 +14,9 @@ negative log-likelihood of their tokens (controls and notes):
 Two kinds of holes: every track of the bars, and one track of them (the tracks taken in
 turn; the others' notes of those bars stay in view in both rows). Printed per kind: the
 holes, the notes in them, nats per note for each way and their ratio (infill / left only;
-below 1: the future helps).
+below 1: the future helps), and the infill sequences' mean length in tokens with how many
+are longer than the model's context (those are read with a sliding window, which can
+hide the first tracks' context from the holes: lower ``--context`` until none is).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def holes_in(holes: list[tuple[int, int]], first: int) -> list[tuple[int, int]]:
+    """``holes`` counted from bar ``first``."""
+    return [(t, b - first) for t, b in holes]
 
 
 def main() -> None:
@@ -45,15 +52,16 @@ def main() -> None:
 
     from cadenza.models import multitrack_tokens as mt
     from cadenza.models.multitrack import MultitrackModel
-    from cadenza.train.multitrack import fill_nll
+    from cadenza.train.multitrack import fill_nll, window_piece
 
     torch.set_num_threads(args.threads)
     model = MultitrackModel.load(args.model)
     started = time.perf_counter()
     _, test = _pop909_splits(args.datasets)
     test = test[: args.songs] if args.songs else test
-    # kind -> [holes, notes, nll with the future, nll from the left]
-    totals = {"every track": [0, 0, 0.0, 0.0], "one track": [0, 0, 0.0, 0.0]}
+    # kind -> [holes, notes, nll with the future, nll from the left, infill tokens, longer than the context]
+    totals = {"every track": [0, 0, 0.0, 0.0, 0, 0], "one track": [0, 0, 0.0, 0.0, 0, 0]}
+    block = model.config.block_size
     span = args.hole + 2 * args.context
     for score in test:
         piece = mt.tokenize(score, style="pop")
@@ -72,23 +80,33 @@ def main() -> None:
                 both, notes = fill_nll(model, piece, holes, range(first, first + span))
                 left, _ = fill_nll(model, piece, holes, range(first, bars.stop))
                 if notes:
+                    length = len(window_piece(piece, range(first, first + span)).tokens(holes_in(holes, first)))
                     total = totals[kind]
                     total[0] += 1
                     total[1] += notes
                     total[2] += both
                     total[3] += left
+                    total[4] += length
+                    total[5] += length > block + 1
 
     seconds = time.perf_counter() - started
     table = Table(
         title=f"{args.model.name}: NLL of held-out POP909 test bars, {len(test)} songs, "
         f"holes of {args.hole} bars, {args.context} bars of context ({seconds:.0f} s)"
     )
-    for column in ("holes", "count", "notes", "infill nats/note", "left only nats/note", "ratio"):
+    columns = ("holes", "count", "notes", "infill nats/note", "left only nats/note", "ratio")
+    for column in (*columns, f"infill tokens: mean (over the {block} of context)"):
         table.add_column(column)
-    for kind, (holes, notes, both, left) in totals.items():
+    for kind, (holes, notes, both, left, tokens, longer) in totals.items():
         if notes:
             table.add_row(
-                kind, str(holes), str(notes), f"{both / notes:.3f}", f"{left / notes:.3f}", f"{both / left:.3f}"
+                kind,
+                str(holes),
+                str(notes),
+                f"{both / notes:.3f}",
+                f"{left / notes:.3f}",
+                f"{both / left:.3f}",
+                f"{tokens / holes:.0f} ({longer})",
             )
     Console(width=150).print(table)
 
