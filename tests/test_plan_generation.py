@@ -215,3 +215,22 @@ def test_generate_refuses_a_plan_that_changes_meter_in_one_line(tmp_path: Path) 
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "one meter per piece" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_unnamed_tracks_get_the_roles_the_analysis_hears() -> None:
+    """Three tracks all called "Piano": a tune on top, a line below it, chords under both.
+    The roles come from the notes (a name that says nothing decides nothing)."""
+    score = symusic.Score(TPQ)
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    tune, line, chords = (symusic.Track("Piano", 0) for _ in range(3))
+    for beat in range(16):
+        tune.notes.append(symusic.Note(beat * TPQ, TPQ, 76 + (0, 2, 4, 2)[beat % 4], 90))
+        line.notes.append(symusic.Note(beat * TPQ + TPQ // 2, TPQ, 64 + (0, 3, 5, 3)[beat % 4], 70))
+    for bar in range(4):
+        for pitch in (48, 52, 55):
+            chords.notes.append(symusic.Note(bar * BAR, BAR, pitch, 60))
+    drums = symusic.Track("Kit", 0, True)
+    drums.notes.append(symusic.Note(0, 120, 36, 100))
+    score.tracks.extend([tune, line, chords, drums, symusic.Track("Bass", 33)])
+    roles = [head.role for head in mt.tokenize(score).tracks]
+    assert roles == ["melody", "counter", "harmony", "drums", "bass"]
