@@ -54,12 +54,12 @@ def c_and_g(bars: int = 4, first: int = 0) -> symusic.Score:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny multitrack model overfit on :func:`c_and_g` both ways round (every cell a
-    hole), saved as a model folder: with the same heads, only a bar's chord control
+    hole, or the last bars of every track), saved as a model folder: with the same heads, only a bar's chord control
     tells it whether to write that bar on C or on G."""
     torch.manual_seed(0)
     pieces = [mt.tokenize(c_and_g(4, first), roles=["melody", "harmony", "bass"], style="pop") for first in (0, 1)]
     model = MultitrackModel.tiny(block_size=256)
-    mix = MaskMix(block=0, track=0, continuation=0, everything=1, nothing=0, transpose=0)
+    mix = MaskMix(block=0, track=0, continuation=1, everything=1, nothing=0, transpose=0)
     task = MultitrackTask(pieces, pieces, 256, batch_size=4, mix=mix, start_share=1.0, valid_examples=1)
     config = TrainConfig(steps=200, batch_size=4, window=256, lr=1e-2, min_lr=1e-3, warmup=10, eval_every=200)
     out = tmp_path_factory.mktemp("multitrack-model")
@@ -104,6 +104,28 @@ def test_the_bars_a_varied_section_copies_are_note_for_note_the_original(folder:
         ]
     assert bar_notes(score, 0, 15) != bar_notes(score, 0, 7)  # the varied bar is written afresh, on C
     assert bar_count(score) == 16
+
+
+def test_a_repeat_in_another_key_plays_its_original_moved_there(folder: Path) -> None:
+    chords = ("C:maj", "G:maj") * 2
+    a = Section("A", 4, "C:maj", 100.0, "4/4", controls=tuple(BarControl(c, 0.5) for c in chords))
+    up = Section(
+        "A'",
+        4,
+        "D:maj",
+        100.0,
+        "4/4",
+        repeat_of="A",
+        controls=tuple(BarControl(c, 0.5) for c in ("D:maj", "A:maj") * 2),
+    )
+    plan = Plan((a, up), "pop", ("piano", "piano", "piano"))  # a bass would fold what D lifts past its 67
+    assert bar_sources(plan) == [None] * 4 + [0, 1, 2, 3]
+    score = follow_plan(MultitrackModel.load(folder), plan, Sampling(seed=5))
+    for track in range(3):
+        for bar in range(3):
+            moved = [(t, p + 2, d, v) for t, p, d, v in bar_notes(score, track, bar)]
+            assert moved and bar_notes(score, track, 4 + bar) == moved
+    assert [k.key for k in score.key_signatures] == [0, 2] and [k.time for k in score.key_signatures] == [0, 4 * BAR]
 
 
 def test_each_bar_gets_the_plans_chord_and_its_notes_follow_it(folder: Path) -> None:

@@ -9,8 +9,10 @@ roles left; each track's register token from its role, :func:`track_head`), then
 * the bars that :func:`~cadenza.compose.planner.bar_sources` says repeat an earlier bar
   get that bar's notes, note for note (moved to the section's key when it has another);
 * the other bars of the section (all of a new section, the changed bars of a varied
-  one, A′) are filled by the model in one run, given everything before them and the
-  section's copied bars around them, every cell with the controls of its bar
+  one, A′) are filled by the model, a few bars of every track per run (as many as fit
+  half the model's context, :data:`CELL_TOKENS` each), given everything before them
+  and the copied bars right after them (bars yet to be written are not shown: an empty
+  bar would say the music stops), every cell with the controls of its bar
   (:func:`bar_asks`): the plan's chord is the chord control, its intensity (0..1) the
   intensity bin, its density (when given) the density bin; polyphony is the model's.
 
@@ -47,6 +49,7 @@ __all__ = ["MultitrackComposer", "role_tracks", "bar_asks", "follow_plan", "plan
 
 _SECTION_SEED_STRIDE = 104_729  # each section draws from its own seed, derived from the piece's
 _SCALE = TPQ // mt.RESOLUTION  # score ticks per token tick
+CELL_TOKENS = 40  # what one written bar of one track is expected to take, for sizing a run
 ROLE_PITCH = {"melody": 69, "counter": 64, "harmony": 62, "bass": 43}  # where a role's notes centre
 
 
@@ -185,11 +188,16 @@ def follow_plan(model: object, plan: Plan, sampling: Sampling, progress: Progres
             source = sources[b]
             if source is not None:
                 _copy_bar(score, source, b, _shift(plan, source, b), bar)
-        if fresh:
-            piece = mt.tokenize(score, roles, style=plan.style, bars=stop)
+        per_run = max(1, model.config.block_size // 2 // (CELL_TOKENS * len(tracks)))  # type: ignore[attr-defined]
+        for run, first in enumerate(range(0, len(fresh), per_run)):  # a few bars at a time, left to right
+            chunk = fresh[first : first + per_run]
+            end = chunk[-1] + 1
+            while end < stop and sources[end] is not None:  # copied bars after the chunk are context
+                end += 1
+            piece = mt.tokenize(score, roles, style=plan.style, bars=end)  # no empty bars to come
             piece.tracks = list(heads)  # the same heads all through, whatever was written so far
-            holes = [(t, b) for t in range(len(tracks)) for b in fresh]
-            seeded = replace(sampling, seed=sampling.seed + _SECTION_SEED_STRIDE * index)
+            holes = [(t, b) for t in range(len(tracks)) for b in chunk]
+            seeded = replace(sampling, seed=sampling.seed + _SECTION_SEED_STRIDE * (index + run * len(plan.sections)))
             written = fill(model, piece, holes, seeded, {(t, b): asks[b] for t, b in holes})  # type: ignore[arg-type]
             for (t, _), notes in sorted(written.items()):
                 score.tracks[t].notes.extend(
