@@ -334,11 +334,21 @@ def generate(
         str | None,
         typer.Option("--sign-with", help="Sign the records with this key (made by `cadenza keys new --name NAME`)."),
     ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="A plan (JSON, or YAML with PyYAML): sections, chords per bar, intensity. A multitrack "
+            "model (--model FOLDER) follows it; the default model follows only its first section's "
+            "key, tempo, meter and mood and its bars, with a warning. Not with --style .. --instruments.",
+        ),
+    ] = None,
     force: Force = False,
 ) -> None:
     """Compose new music and write it with its signed provenance record."""
     from cadenza.analysis.bars import bar_count
     from cadenza.compose import Composer, Conditions, Sampling, compose_piece
+    from cadenza.compose.planner import load_plan
     from cadenza.provenance.outputs import check_outputs
     from cadenza.provenance.record import sidecar_path
     from cadenza.provenance.report import Level
@@ -346,6 +356,12 @@ def generate(
 
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
+    given = {"--style": style, "--mood": mood, "--key": key, "--tempo": tempo, "--meter": meter}
+    given.update({"--bars": bars, "--seconds": seconds, "--instruments": instruments})
+    if plan is not None and any(v is not None for v in given.values()):
+        first = next(name for name, v in given.items() if v is not None)
+        raise InvalidArgumentError(f"{first} cannot be given with --plan: the plan says it (edit the plan)")
+    the_plan = None if plan is None else load_plan(plan)
     level = Level.parse(originality)
     check_outputs((_numbered(p, n, count) for p in output for n in range(1, count + 1)), force=force)
     key_for_signing = default_key() if sign_with is None else load_key(sign_with)
@@ -359,12 +375,14 @@ def generate(
         seconds=seconds,
         instruments=tuple(i for i in (instruments or "").split(",") if i.strip()),
     )
+    if the_plan is not None:
+        conditions = the_plan.conditions()
     composer = Composer.from_pretrained(model)
     composer.resolve(conditions)  # contradictory conditions are refused before anything is composed
     for number in range(1, count + 1):
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
         with progress(f"composing {number} of {count}" if count > 1 else "composing") as update:
-            piece = compose_piece(composer, conditions, sampling, level, key_for_signing, update)
+            piece = compose_piece(composer, conditions, sampling, level, key_for_signing, update, the_plan)
         resolved = piece.resolved
         bars_in_file = bar_count(piece.score)  # as `cadenza info` and `analyze` count them
         for path in output:

@@ -344,16 +344,3 @@ def test_the_density_and_polyphony_asked_for_hold_whenever_they_can_together() -
             out = infill(model, score, range(2, 3), [1], Sampling(seed=density), asks=asks)
             heard = mt.tokenize(out).controls[1][2][:2]
             assert [mt.NAMES[t] for t in heard] == [f"Density_{density}", f"Poly_{polyphony}"]
-
-
-def test_generate_refuses_a_multitrack_model_in_one_line(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from cadenza.cli import app
-
-    MultitrackModel.tiny().save(tmp_path / "mt")
-    result = CliRunner().invoke(app, ["generate", "--model", str(tmp_path / "mt"), "--output", str(tmp_path / "a.mid")])
-    assert result.exit_code == 2
-    assert "multitrack model, which `generate` does not compose with yet" in result.output
-    assert str(tmp_path / "mt") in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "a.mid").exists()

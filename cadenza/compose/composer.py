@@ -1,4 +1,9 @@
-"""The public API: ``Composer.from_pretrained(...).generate(conditions, sampling)``."""
+"""The public API: ``Composer.from_pretrained(...).generate(conditions, sampling)``.
+
+A folder of a multitrack model gets a
+:class:`~cadenza.compose.multitrack_composer.MultitrackComposer`, which plans every
+piece and follows its plan; the REMI families here write one texture left to right.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import symusic
 
 from cadenza.compose.arrange import TPQ, arrange, notes_of, orchestrate, score_of, voiced, within
 from cadenza.compose.conditions import Conditions, Resolved, resolve
+from cadenza.compose.plan import Plan
 from cadenza.data.labels import key_label
 from cadenza.data.tokens import condition_tokens, load_tokenizer
 from cadenza.errors import InputFileError, InvalidArgumentError
@@ -44,6 +50,15 @@ DEFAULT_SAMPLING = Sampling()
 
 class Composer:
     """Composes music with one model; sampling settings are given on every call."""
+
+    follows_plans = False  # whether a plan's sections, chords and repeats are followed
+
+    def __new__(cls, folder: Path, name: str | None = None) -> Composer:
+        if cls is Composer and ModelInfo.read(folder, name).family == "multitrack":
+            from cadenza.compose.multitrack_composer import MultitrackComposer
+
+            return super().__new__(MultitrackComposer)
+        return super().__new__(cls)
 
     def __init__(self, folder: Path, name: str | None = None) -> None:
         self.info = ModelInfo.read(folder, name)
@@ -132,20 +147,32 @@ class Composer:
         return tokens
 
     def generate(
-        self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING, progress: Progress | None = None
+        self,
+        conditions: Conditions,
+        sampling: Sampling = DEFAULT_SAMPLING,
+        progress: Progress | None = None,
+        plan: Plan | None = None,
     ) -> symusic.Score:
         """A new piece that follows ``conditions``; the same seed gives the same piece.
-        ``progress(bars done, bars)`` is called as the piece grows (it changes nothing)."""
-        resolved = self.resolve(conditions)
+        ``progress(bars done, bars)`` is called as the piece grows (it changes nothing).
+        With ``plan``, this family follows only :meth:`Plan.conditions` (its first
+        section and its bars in all): see :attr:`follows_plans`."""
+        resolved = self.resolve(conditions if plan is None else plan.conditions())
         tokens = self._decode(resolved, sampling, self._head(resolved), resolved.bars, progress)
         return arrange(self.tokenizer.decode(tokens), resolved, self._shift(resolved))
 
     def regenerate(
-        self, score: symusic.Score, start_bar: int, end_bar: int, conditions: Conditions, sampling: Sampling
+        self,
+        score: symusic.Score,
+        start_bar: int,
+        end_bar: int,
+        conditions: Conditions,
+        sampling: Sampling,
+        plan: Plan | None = None,
     ) -> symusic.Score:
-        """``score`` (made by :meth:`generate` with ``conditions``) with bars
+        """``score`` (made by :meth:`generate` with ``conditions`` or ``plan``) with bars
         ``start_bar``..``end_bar - 1`` (0-based) composed anew; every other note is kept."""
-        resolved = self.resolve(conditions)
+        resolved = self.resolve(conditions if plan is None else plan.conditions())
         if not 0 <= start_bar < end_bar <= resolved.bars:
             raise InvalidArgumentError(f"bars {start_bar}..{end_bar} are outside the piece's {resolved.bars} bars")
         bar_ticks = round(resolved.bar_quarters * TPQ)

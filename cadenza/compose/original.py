@@ -10,6 +10,7 @@ import symusic
 
 from cadenza.compose.composer import Composer, Progress
 from cadenza.compose.conditions import Conditions
+from cadenza.compose.plan import Plan
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.repair import check_and_repair
 from cadenza.provenance.report import Level, OriginalityReport
@@ -25,16 +26,18 @@ def generate_original(
     sampling: Sampling,
     level: Level | str = Level.NORMAL,
     progress: Progress | None = None,
+    plan: Plan | None = None,
 ) -> tuple[symusic.Score, OriginalityReport | None]:
     """The piece and its originality report (``None`` when the model ships no index);
-    ``progress`` follows the first composition, bar by bar."""
-    score = composer.generate(conditions, sampling, progress)
+    ``progress`` follows the first composition, bar by bar; ``plan``, when given, is
+    the plan the piece follows (see :meth:`Composer.generate`)."""
+    score = composer.generate(conditions, sampling, progress, plan=plan)
     index = composer.originality_index
     latest = [score]
 
     def regenerate(start_bar: int, end_bar: int, attempt: int) -> symusic.Score:
         retry = replace(sampling, seed=sampling.seed + _SEED_STRIDE * attempt)
-        latest[0] = composer.regenerate(latest[0], start_bar, end_bar, conditions, retry)
+        latest[0] = composer.regenerate(latest[0], start_bar, end_bar, conditions, retry, plan=plan)
         return latest[0]
 
     return check_and_repair(score, regenerate, index, level)

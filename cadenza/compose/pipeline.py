@@ -18,13 +18,19 @@ import symusic
 from cadenza.compose.composer import DEFAULT_SAMPLING, Composer, Progress
 from cadenza.compose.conditions import Conditions, Resolved
 from cadenza.compose.original import generate_original
+from cadenza.compose.plan import Plan
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.outputs import write_with_record
 from cadenza.provenance.record import NO_INDEX, provenance_record, with_originality
 from cadenza.provenance.report import Level, OriginalityReport
 from cadenza.provenance.signing import SigningKey, default_key, sign_record
 
-__all__ = ["Piece", "compose_piece"]
+__all__ = ["Piece", "compose_piece", "PLAN_NOT_FOLLOWED"]
+
+PLAN_NOT_FOLLOWED = (
+    "this model follows a plan's first section (key, tempo, meter, mood) and its bars in all, "
+    "not its sections, chords or repeats; a multitrack model (--model FOLDER) follows them"
+)
 
 
 @dataclass(frozen=True)
@@ -53,18 +59,27 @@ def compose_piece(
     level: Level | str = Level.NORMAL,
     key: SigningKey | None = None,
     progress: Progress | None = None,
+    plan: Plan | None = None,
 ) -> Piece:
     """A new piece for ``conditions``, checked against the model's training set (copied
     passages composed again, see :func:`~cadenza.compose.original.generate_original`),
     with its provenance record signed by ``key`` (the ``default`` key when ``None``,
     made on first use). The same seed and conditions give the same music; ``progress``
-    is told ``(bars done, bars)`` while the piece is composed."""
+    is told ``(bars done, bars)`` while the piece is composed.
+
+    With ``plan``, ``conditions`` are :meth:`Plan.conditions` and the record holds the plan
+    too; a model whose composer does not follow plans (``follows_plans``) follows only
+    its first section and its bars, and the piece's warnings say so."""
     level = Level.parse(level)
     signing_key = default_key() if key is None else key
+    conditions = conditions if plan is None else plan.conditions()
     resolved = composer.resolve(conditions)
-    score, report = generate_original(composer, conditions, sampling, level, progress)
-    record = provenance_record(score, composer.info, resolved.to_dict(), sampling)
+    score, report = generate_original(composer, conditions, sampling, level, progress, plan)
+    said = resolved.to_dict() if plan is None else {**resolved.to_dict(), "plan": plan.to_dict()}
+    record = provenance_record(score, composer.info, said, sampling)
     signed = sign_record(with_originality(record, report), signing_key)
     unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"
-    warnings = () if report is not None else (unchecked,)
+    warnings: tuple[str, ...] = () if report is not None else (unchecked,)
+    if plan is not None and not composer.follows_plans:
+        warnings += (f"{composer.info.name}: {PLAN_NOT_FOLLOWED}",)
     return Piece(score, resolved, sampling, report, signed, signing_key, warnings)

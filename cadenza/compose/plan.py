@@ -212,6 +212,21 @@ class Plan:
         instruments = tuple(i.name for i in resolved.instruments)
         return cls((section,), resolved.style, instruments, resolved.tail_quarters)
 
+    def conditions(self) -> Conditions:
+        """The flat conditions closest to this plan: its style and instruments, its first
+        section's key, tempo, meter and mood, and its bars in all (what a family that
+        does not follow plans composes; its sections, chords and repeats are lost)."""
+        first = self.sections[0]
+        return Conditions(
+            style=self.style,
+            mood=first.mood,
+            key=first.key,
+            tempo=first.tempo,
+            meter=first.meter,
+            bars=self.bars,
+            instruments=self.instruments,
+        )
+
     def resolved(self, index: int = 0) -> Resolved:
         """Section ``index`` as the flat conditions today's generator takes; the tail is
         the last section's. ``Plan.from_conditions(c).resolved() == resolve(c)``."""

@@ -183,11 +183,11 @@ class TransformerFamily(NextTokenFamily):
 
 class MultitrackFamily(TransformerFamily):
     """The Transformer over multitrack tokens (:mod:`cadenza.models.multitrack`): it composes
-    through :func:`~cadenza.models.multitrack.infill` and :func:`~cadenza.models.multitrack.continue_`,
-    not yet through the composer's REMI requests."""
+    through :func:`~cadenza.models.multitrack.infill` and :func:`~cadenza.models.multitrack.fill`,
+    which :class:`~cadenza.compose.multitrack_composer.MultitrackComposer` drives from a
+    plan, not through the composer's REMI requests (:meth:`generator`)."""
 
     name = "multitrack"
-    composes = False
 
     def load(self, folder: Path) -> Any:
         from cadenza.models.multitrack import MultitrackModel

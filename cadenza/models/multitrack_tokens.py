@@ -260,35 +260,48 @@ class Piece:
         return out
 
 
+_TOKEN_ROLES = {"counter_melody": "counter", "percussion": "drums"}  # analysis role -> token role
+
+
+def _named_role(track: symusic.Track) -> str | None:
+    """The role a track's name or program states (POP909's MELODY and BRIDGE, a chorale's
+    Soprano, a bass program), or None where they state none."""
+    name = track.name.lower()
+    if track.is_drum:
+        return "drums"
+    if any(word in name for word in ("melody", "vocal", "lead", "voice", "soprano")):
+        return "melody"
+    if "bass" in name or 32 <= track.program <= 39:
+        return "bass"
+    if any(word in name for word in ("bridge", "counter", "alto", "tenor")):
+        return "counter"
+    return None
+
+
 def _track_roles(score: symusic.Score) -> list[str]:
-    """A role per track, from its name, program and register. The private stand-in for
-    ``cadenza.analysis.roles`` until that module is merged (the integrator points it there)."""
-    roles: list[str] = []
-    means = []
-    for track in score.tracks:
-        name = track.name.lower()
-        pitches = track.notes.numpy()["pitch"]
-        means.append(float(pitches.mean()) if len(pitches) else 60.0)
-        if track.is_drum:
-            roles.append("drums")
-        elif any(word in name for word in ("melody", "vocal", "lead", "voice", "soprano")):
-            roles.append("melody")
-        elif "bass" in name or 32 <= track.program <= 39:
-            roles.append("bass")
-        elif any(word in name for word in ("bridge", "counter", "alto", "tenor")):
-            roles.append("counter")
-        else:
-            roles.append("harmony")
-    pitched = [i for i, track in enumerate(score.tracks) if not track.is_drum and len(track.notes)]
-    if len(pitched) > 1 and "melody" not in roles:
-        roles[max(pitched, key=lambda i: means[i])] = "melody"
+    """A role per track: the one its name or program states; else the one
+    :func:`cadenza.analysis.roles.track_roles` hears from the notes, in the tokens' names
+    (``counter_melody`` is ``counter``, ``percussion`` is ``drums``); else (a track
+    without notes) ``harmony``. Names come first: on POP909 the analysis sometimes hears
+    the BRIDGE as the melody, where the file says which track is sung."""
+    from cadenza.analysis.roles import track_roles
+
+    heard = track_roles(score)
+    roles = []
+    for role, track in zip(heard, score.tracks, strict=True):
+        named = _named_role(track)
+        roles.append(named or ("harmony" if role is None else _TOKEN_ROLES.get(role, role)))
     return roles
 
 
 def _bar_controls(score: symusic.Score, tracks: list[_Notes], meter: str, bars: int) -> Controls:
     """Chords (from :func:`cadenza.analysis.beat_chords` on the bar grid), intensity,
-    density and polyphony of every bar. The private stand-in for
-    ``cadenza.analysis.controls`` until that module is merged (the integrator points it there)."""
+    density and polyphony of every bar, in the tokens' own bins. Not
+    :func:`cadenza.analysis.controls.bar_controls`: its bins mean other things (density
+    per beat in 9 bins, polyphony counting held notes, intensity 0..7 from a mix of rate,
+    loudness, tracks and span, bars as the file states them) where these tokens, and the
+    counts :class:`~cadenza.models.multitrack.FillGrammar` enforces, use notes per quarter,
+    notes per onset and mean velocity on the grid from tick 0."""
     from cadenza.analysis import beat_chords
     from cadenza.analysis._notes import tempo_map
     from cadenza.analysis.beats import BeatGrid

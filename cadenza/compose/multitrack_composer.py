@@ -1,0 +1,262 @@
+"""Composing with the multitrack family: the plan first, then the notes that follow it.
+
+:func:`follow_plan` writes a :class:`~cadenza.compose.plan.Plan` with a multitrack model
+(:mod:`cadenza.models.multitrack`). It starts from an empty score with one track per
+role (:func:`role_tracks`: the first instrument plays the melody, the second the
+harmony, the third the bass, a fourth a counter-melody; fewer instruments take on the
+roles left; each track's register token from its role, :func:`track_head`), then goes section by section, left to right:
+
+* the bars that :func:`~cadenza.compose.planner.bar_sources` says repeat an earlier bar
+  get that bar's notes, note for note (moved to the section's key when it has another);
+* the other bars of the section (all of a new section, the changed bars of a varied
+  one, A′) are filled by the model, a few bars of every track per run (as many as fit
+  half the model's context, :data:`CELL_TOKENS` each), given everything before them
+  and the copied bars right after them (bars yet to be written are not shown: an empty
+  bar would say the music stops), every cell with the controls of its bar
+  (:func:`bar_asks`): the plan's chord is the chord control, its intensity (0..1) the
+  intensity bin, its density (when given) the density bin; polyphony is the model's.
+
+Velocities and register are the model's; each track is then folded into its
+instrument's range. Every section's tempo and key go into the score at the section's
+first bar; a piece has one meter (the multitrack tokens write one), so a plan whose
+sections change meter is refused. The same plan, model and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from cadenza.compose.arrange import TPQ, _fold, untangle
+from cadenza.compose.composer import DEFAULT_SAMPLING, Composer, Progress
+from cadenza.compose.conditions import Conditions, Instrument, instruments_of
+from cadenza.compose.plan import Plan
+from cadenza.compose.planner import bar_sources, make_plan
+from cadenza.errors import InvalidArgumentError
+from cadenza.models import multitrack_tokens as mt
+from cadenza.models.family import family
+from cadenza.models.folder import read_config
+from cadenza.models.multitrack import BarAsk, fill, infill
+from cadenza.models.registry import ModelInfo
+from cadenza.models.sampling import Sampling
+from cadenza.theory import key_signature
+
+__all__ = ["MultitrackComposer", "role_tracks", "bar_asks", "follow_plan", "plan_meter"]
+
+_SECTION_SEED_STRIDE = 104_729  # each section draws from its own seed, derived from the piece's
+_SCALE = TPQ // mt.RESOLUTION  # score ticks per token tick
+CELL_TOKENS = 40  # what one written bar of one track is expected to take, for sizing a run
+ROLE_PITCH = {"melody": 69, "counter": 64, "harmony": 62, "bass": 43}  # where a role's notes centre
+
+
+def track_head(role: str, instrument: Instrument) -> mt.TrackHead:
+    """The head of a track to write: its role, its instrument's program, and the register
+    its role centres on (:data:`ROLE_PITCH`), kept inside the instrument's range."""
+    centre = min(max(ROLE_PITCH[role], instrument.low), instrument.high)
+    return mt.TrackHead(role, instrument.program, False, mt.register_bin(np.array([centre])))
+
+
+def role_tracks(instruments: Sequence[Instrument]) -> list[tuple[str, Instrument]]:
+    """(multitrack role, instrument) of each track to write: one instrument plays melody,
+    harmony and bass (three tracks); two: melody, then harmony and bass on the second;
+    three: melody, harmony, bass; a fourth adds a counter-melody."""
+    chosen = list(instruments) or list(instruments_of(()))
+    lead, middle, low = chosen[0], chosen[min(1, len(chosen) - 1)], chosen[min(2, len(chosen) - 1)]
+    tracks = [("melody", lead), ("harmony", middle), ("bass", low)]
+    if len(chosen) > 3:
+        tracks.append(("counter", chosen[3]))
+    return tracks
+
+
+def intensity_level(intensity: float) -> int:
+    """A plan's intensity (0..1) as the multitrack intensity bin (0..4, equal fifths)."""
+    return min(len(mt.INTENSITY_EDGES), int(intensity * (len(mt.INTENSITY_EDGES) + 1)))
+
+
+def density_level(density: float) -> int:
+    """A plan's density (0 sparse .. 1 busy) as a non-empty density bin (1..7)."""
+    top = len(mt.DENSITY_EDGES) + 1
+    return 1 + round(density * (top - 1))
+
+
+def bar_asks(plan: Plan) -> list[BarAsk]:
+    """The controls every track is asked for in each bar of the plan (``None``: the model's)."""
+    asks = []
+    for section in plan.sections:
+        for j in range(section.bars):
+            control = section.controls[j] if section.controls else None
+            intensity = section.intensity if control is None or control.intensity is None else control.intensity
+            density = None if control is None or control.density is None else density_level(control.density)
+            chord = None if control is None else control.chord
+            asks.append(BarAsk(density=density, chord=chord, intensity=intensity_level(intensity)))
+    return asks
+
+
+def plan_meter(plan: Plan) -> str:
+    """The plan's one meter; InvalidArgumentError when its sections change meter or it is one
+    the multitrack tokens do not write."""
+    meter = plan.sections[0].meter
+    for section in plan.sections:
+        if section.meter != meter:
+            raise InvalidArgumentError(
+                f"section {section.name[:60]!r} is in {section.meter} where the piece begins in {meter}: "
+                "a multitrack model writes one meter per piece (split the plan into pieces of one meter)"
+            )
+    if meter not in mt.METERS:
+        raise InvalidArgumentError(f"meter {meter} is not one a multitrack model writes ({', '.join(mt.METERS)})")
+    return meter
+
+
+def _skeleton(plan: Plan, tracks: Sequence[tuple[str, Instrument]], meter: str) -> symusic.Score:
+    """An empty score: every section's tempo and key at its first bar, one track per role."""
+    score = symusic.Score(TPQ)
+    numerator, denominator = (int(n) for n in meter.split("/"))
+    score.time_signatures.append(symusic.TimeSignature(0, numerator, denominator))
+    bar, tick, tempo, key = mt.bar_ticks(meter) * _SCALE, 0, None, None
+    for section in plan.sections:
+        if section.tempo != tempo:
+            score.tempos.append(symusic.Tempo(tick, qpm=section.tempo))
+        if section.key != key:
+            minor = section.mode == "min"
+            score.key_signatures.append(
+                symusic.KeySignature(tick, key_signature(section.tonic, section.mode), int(minor))
+            )
+        tempo, key, tick = section.tempo, section.key, tick + section.bars * bar
+    for role, instrument in tracks:
+        score.tracks.append(symusic.Track(name=role, program=instrument.program))
+    return score
+
+
+def _copy_bar(score: symusic.Score, source: int, target: int, shift: int, bar: int) -> None:
+    """Every track's notes that start in bar ``source`` again in bar ``target``, ``shift`` semitones away."""
+    begin, offset = source * bar, (target - source) * bar
+    for track in score.tracks:
+        copied = [
+            symusic.Note(n.time + offset, n.duration, n.pitch + shift, n.velocity)
+            for n in track.notes
+            if begin <= n.time < begin + bar and 21 <= n.pitch + shift <= 108
+        ]
+        track.notes.extend(copied)
+
+
+def _shift(plan: Plan, source: int, target: int) -> int:
+    """Semitones from the key of bar ``source``'s section to that of bar ``target``'s (-5..6)."""
+    tonics, bar = [], 0
+    for section in plan.sections:
+        tonics += [section.tonic] * section.bars
+        bar += section.bars
+    step = (tonics[target] - tonics[source]) % 12
+    return step - 12 if step > 6 else step
+
+
+def _finish(score: symusic.Score, plan: Plan, tracks: Sequence[tuple[str, Instrument]], bar: int) -> None:
+    """Each track folded into its instrument's range and untangled; the notes of the last
+    bar that reach its end held for the plan's tail; nothing sounds past the piece's end."""
+    end = plan.bars * bar
+    tail = round(plan.tail_quarters * TPQ)
+    for track, (_, instrument) in zip(score.tracks, tracks, strict=True):
+        notes = []
+        for n in track.notes:
+            stop = n.time + n.duration
+            if tail and n.time >= end - bar and stop >= end:
+                stop = end + tail
+            stop = min(stop, end + tail)
+            notes.append(symusic.Note(n.time, max(1, stop - n.time), _fold(n.pitch, instrument), n.velocity))
+        track.notes.clear()
+        track.notes.extend(untangle(notes))
+
+
+def follow_plan(model: object, plan: Plan, sampling: Sampling, progress: Progress | None = None) -> symusic.Score:
+    """The piece ``plan`` describes, written by a multitrack ``model`` (see the module docstring)."""
+    meter = plan_meter(plan)
+    tracks = role_tracks(instruments_of(plan.instruments))
+    roles = [role for role, _ in tracks]
+    heads = [track_head(role, instrument) for role, instrument in tracks]
+    score = _skeleton(plan, tracks, meter)
+    bar = mt.bar_ticks(meter) * _SCALE
+    sources = bar_sources(plan)
+    asks = bar_asks(plan)
+    start = 0
+    for index, section in enumerate(plan.sections):
+        stop = start + section.bars
+        fresh = [b for b in range(start, stop) if sources[b] is None]
+        for b in range(start, stop):
+            source = sources[b]
+            if source is not None:
+                _copy_bar(score, source, b, _shift(plan, source, b), bar)
+        per_run = max(1, model.config.block_size // 2 // (CELL_TOKENS * len(tracks)))  # type: ignore[attr-defined]
+        for run, first in enumerate(range(0, len(fresh), per_run)):  # a few bars at a time, left to right
+            chunk = fresh[first : first + per_run]
+            end = chunk[-1] + 1
+            while end < stop and sources[end] is not None:  # copied bars after the chunk are context
+                end += 1
+            piece = mt.tokenize(score, roles, style=plan.style, bars=end)  # no empty bars to come
+            piece.tracks = list(heads)  # the same heads all through, whatever was written so far
+            holes = [(t, b) for t in range(len(tracks)) for b in chunk]
+            seeded = replace(sampling, seed=sampling.seed + _SECTION_SEED_STRIDE * (index + run * len(plan.sections)))
+            written = fill(model, piece, holes, seeded, {(t, b): asks[b] for t, b in holes})  # type: ignore[arg-type]
+            for (t, _), notes in sorted(written.items()):
+                score.tracks[t].notes.extend(
+                    symusic.Note(onset * _SCALE, length * _SCALE, pitch, mt.velocity_of(velocity))
+                    for onset, pitch, length, velocity in notes
+                )
+        if progress is not None:
+            progress(stop, plan.bars)
+        start = stop
+    _finish(score, plan, tracks, bar)
+    return score
+
+
+class MultitrackComposer(Composer):
+    """The :class:`Composer` of a multitrack model: every piece is planned
+    (:func:`~cadenza.compose.planner.make_plan`, or the plan given) and follows its plan."""
+
+    follows_plans = True
+
+    def __init__(self, folder: Path, name: str | None = None) -> None:  # no REMI tokenizer to read
+        self.info = ModelInfo.read(folder, name)
+        self.folder = folder
+        self.family = family(self.info.family, folder)
+        self.config = read_config(folder)
+        self.key_normalised = False
+        self.default_style = str(self.config.get("default_style", "pop"))
+
+    def plan(self, conditions: Conditions, sampling: Sampling = DEFAULT_SAMPLING) -> Plan:
+        """The plan a piece for ``conditions`` follows (the same seed, the same plan)."""
+        return make_plan(self.resolve(conditions), seed=sampling.seed)
+
+    def generate(
+        self,
+        conditions: Conditions,
+        sampling: Sampling = DEFAULT_SAMPLING,
+        progress: Progress | None = None,
+        plan: Plan | None = None,
+    ) -> symusic.Score:
+        """A new piece that follows ``plan``, or the plan made for ``conditions``."""
+        return follow_plan(self._model, plan or self.plan(conditions, sampling), sampling, progress)
+
+    def regenerate(
+        self,
+        score: symusic.Score,
+        start_bar: int,
+        end_bar: int,
+        conditions: Conditions,
+        sampling: Sampling,
+        plan: Plan | None = None,
+    ) -> symusic.Score:
+        """``score`` with bars ``start_bar``..``end_bar - 1`` of every track filled anew, with
+        the plan's controls; every other note is kept."""
+        plan = plan or self.plan(conditions, sampling)
+        if not 0 <= start_bar < end_bar <= plan.bars:
+            raise InvalidArgumentError(f"bars {start_bar}..{end_bar} are outside the piece's {plan.bars} bars")
+        asks = bar_asks(plan)
+        tracks = range(len(score.tracks))
+        roles = [role for role, _ in role_tracks(instruments_of(plan.instruments))]
+        wanted = {(t, b): asks[b] for t in tracks for b in range(start_bar, end_bar)}
+        return infill(
+            self._model, score, range(start_bar, end_bar), tracks, sampling, asks=wanted, roles=roles, style=plan.style
+        )
