@@ -19,7 +19,7 @@ import symusic
 Case = tuple[str, bytes]
 
 
-def _vlq(value: int) -> bytes:
+def vlq(value: int) -> bytes:
     """MIDI variable-length quantity."""
     out = [value & 0x7F]
     value >>= 7
@@ -29,12 +29,12 @@ def _vlq(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _midi(tracks: list[bytes], *, division: int = 480, ntracks: int | None = None, fmt: int = 1) -> bytes:
+def midi_file(tracks: list[bytes], *, division: int = 480, ntracks: int | None = None, fmt: int = 1) -> bytes:
     header = b"MThd" + struct.pack(">IHHH", 6, fmt, len(tracks) if ntracks is None else ntracks, division)
     return header + b"".join(b"MTrk" + struct.pack(">I", len(t)) + t for t in tracks)
 
 
-_END = b"\x00\xff\x2f\x00"
+END_OF_TRACK = b"\x00\xff\x2f\x00"
 
 
 def valid_midi() -> bytes:
@@ -61,43 +61,45 @@ def midi_cases(rng: random.Random) -> Iterator[Case]:
     for i, length in enumerate((0, 5, 7, 0x7FFFFFFF, 0xFFFFFFFF)):  # header chunk length
         yield f"mthd_length{i}.mid", b"MThd" + struct.pack(">I", length) + base[8:]
     for i, length in enumerate((0, 1, 3, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF)):  # track chunk length
-        note = b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END
-        yield f"mtrk_length{i}.mid", _midi([note])[:18] + struct.pack(">I", length) + note
-    huge = _vlq(0x0FFFFFFF)
-    yield "huge_deltas.mid", _midi([(huge + b"\x90\x3c\x40") * 40 + b"\x00\x80\x3c\x00" + _END])
+        note = b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + END_OF_TRACK
+        yield f"mtrk_length{i}.mid", midi_file([note])[:18] + struct.pack(">I", length) + note
+    huge = vlq(0x0FFFFFFF)
+    yield "huge_deltas.mid", midi_file([(huge + b"\x90\x3c\x40") * 40 + b"\x00\x80\x3c\x00" + END_OF_TRACK])
     yield (
         "note_lasts_days.mid",
-        _midi([b"\x00\xff\x51\x03\x7f\xff\xff\x00\x90\x3c\x40" + huge + b"\x80\x3c\x00" + _END], division=1),
+        midi_file(
+            [b"\x00\xff\x51\x03\x7f\xff\xff\x00\x90\x3c\x40" + huge + b"\x80\x3c\x00" + END_OF_TRACK], division=1
+        ),
     )
-    yield "running_status_without_status.mid", _midi([b"\x00\x3c\x40\x10\x3c\x00" + _END])
-    yield "running_status_after_meta.mid", _midi([b"\x00\xff\x01\x01a\x00\x3c\x40" + _END])
-    yield "ten_thousand_tracks.mid", _midi([_END], ntracks=10_000)
-    yield "max_tracks.mid", _midi([_END], ntracks=65_535)
-    yield "tpq_zero.mid", _midi([b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END], division=0)
-    yield "smpte_division.mid", _midi([b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END], division=0xE728)
-    yield "tempo_zero.mid", _midi([b"\x00\xff\x51\x03\x00\x00\x00\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END])
-    yield "format_seven.mid", _midi([_END], fmt=7)
-    yield "meta_huge_length.mid", _midi([b"\x00\xff\x01" + _vlq(0x0FFFFFFF) + b"abc"])
-    yield "sysex_huge_length.mid", _midi([b"\x00\xf0" + _vlq(0x0FFFFFFF) + b"\x7e\xf7"])
-    yield "unterminated_vlq.mid", _midi([b"\xff\xff\xff\xff\xff\xff\xff\xff\xff"])
-    yield "no_end_of_track.mid", _midi([b"\x00\x90\x3c\x40\x60\x80\x3c\x00"])
+    yield "running_status_without_status.mid", midi_file([b"\x00\x3c\x40\x10\x3c\x00" + END_OF_TRACK])
+    yield "running_status_after_meta.mid", midi_file([b"\x00\xff\x01\x01a\x00\x3c\x40" + END_OF_TRACK])
+    yield "ten_thousand_tracks.mid", midi_file([END_OF_TRACK], ntracks=10_000)
+    yield "max_tracks.mid", midi_file([END_OF_TRACK], ntracks=65_535)
+    yield "tpq_zero.mid", midi_file([b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + END_OF_TRACK], division=0)
+    yield "smpte_division.mid", midi_file([b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + END_OF_TRACK], division=0xE728)
+    yield "tempo_zero.mid", midi_file([b"\x00\xff\x51\x03\x00\x00\x00\x00\x90\x3c\x40\x60\x80\x3c\x00" + END_OF_TRACK])
+    yield "format_seven.mid", midi_file([END_OF_TRACK], fmt=7)
+    yield "meta_huge_length.mid", midi_file([b"\x00\xff\x01" + vlq(0x0FFFFFFF) + b"abc"])
+    yield "sysex_huge_length.mid", midi_file([b"\x00\xf0" + vlq(0x0FFFFFFF) + b"\x7e\xf7"])
+    yield "unterminated_vlq.mid", midi_file([b"\xff\xff\xff\xff\xff\xff\xff\xff\xff"])
+    yield "no_end_of_track.mid", midi_file([b"\x00\x90\x3c\x40\x60\x80\x3c\x00"])
     yield "header_only.mid", base[:14]
     yield "rmid_wrapper.mid", b"RIFF" + struct.pack("<I", len(base) + 4) + b"RMID" + base
-    overflow = (_vlq(0x0FFFFFFF) + b"\xff\x01\x00") * 9  # 9 x 2^28 ticks passes 2^31
-    yield "int32_tick_overflow.mid", _midi([overflow + b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + _END])
+    overflow = (vlq(0x0FFFFFFF) + b"\xff\x01\x00") * 9  # 9 x 2^28 ticks passes 2^31
+    yield "int32_tick_overflow.mid", midi_file([overflow + b"\x00\x90\x3c\x40\x60\x80\x3c\x00" + END_OF_TRACK])
     # Small files that imply enormous work (cadenza.io.limits): 20 million beats in 20 s,
     # notes held over each other, a chord of 3,000 notes.
     tempo_1us = b"\x00\xff\x51\x03\x00\x00\x01"
     yield (
         "twenty_million_quarters.mid",
-        _midi([tempo_1us + b"\x00\x90\x3c\x40" + _vlq(20_000_000) + b"\x80\x3c\x00" + _END], division=1),
+        midi_file([tempo_1us + b"\x00\x90\x3c\x40" + vlq(20_000_000) + b"\x80\x3c\x00" + END_OF_TRACK], division=1),
     )
     piled = b"\x00\x90\x3c\x40" + b"\x01\x3c\x40" * 5000 + b"\x00\x80\x3c\x00" + b"\x00\x3c\x00" * 5000
-    yield "piled_on_one_key.mid", _midi([piled + _END], division=1)
+    yield "piled_on_one_key.mid", midi_file([piled + END_OF_TRACK], division=1)
     keys = [(i % 16, 24 + i % 80) for i in range(3000)]
     chord = b"".join(b"\x00" + bytes([0x90 + channel, pitch, 64]) for channel, pitch in keys)
     release = b"".join(b"\x00" + bytes([0x80 + channel, pitch, 0]) for channel, pitch in keys)
-    yield "three_thousand_note_chord.mid", _midi([chord + b"\x60" + release[1:] + _END], division=480)
+    yield "three_thousand_note_chord.mid", midi_file([chord + b"\x60" + release[1:] + END_OF_TRACK], division=480)
 
 
 _MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>

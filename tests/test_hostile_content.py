@@ -11,7 +11,6 @@ import io
 import json
 import os
 import resource
-import struct
 import subprocess
 import sys
 import time
@@ -28,23 +27,15 @@ from cadenza.io.summary import summarize
 from cadenza.provenance.index import Index
 from tests.conftest import REPO
 from tests.helpers import make_score
+from tests.malformed_inputs import END_OF_TRACK, midi_file, vlq
 
 MEMORY_CAP = 1 << 30  # `cadenza analyze` of a POP909 song peaks near 100 MB
 SECONDS = 15.0  # the refusals take about one; the defects took minutes, or hung
 
 
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def _midi(events: bytes, division: int) -> bytes:
-    track = events + b"\x00\xff\x2f\x00"
-    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, division) + b"MTrk" + struct.pack(">I", len(track)) + track
+    """A one-track MIDI file of ``events`` (delta-time encoded), ended."""
+    return midi_file([events + END_OF_TRACK], division=division, fmt=0)
 
 
 def _cap_memory() -> None:
@@ -80,7 +71,7 @@ def assert_refused(run: subprocess.CompletedProcess[str], seconds: float, path: 
 
 def test_a_44_byte_file_lasting_twenty_million_quarters_is_refused(tmp_path: Path) -> None:
     """Ticks per quarter 1, tempo 1 µs: 20 s of music, but twenty million beats to lay out."""
-    events = b"\x00\xff\x51\x03\x00\x00\x01" + b"\x00\x90\x3c\x40" + _vlq(20_000_000) + b"\x80\x3c\x00"
+    events = b"\x00\xff\x51\x03\x00\x00\x01" + b"\x00\x90\x3c\x40" + vlq(20_000_000) + b"\x80\x3c\x00"
     path = tmp_path / "tiny.mid"
     path.write_bytes(_midi(events, division=1))
     assert path.stat().st_size < 64
