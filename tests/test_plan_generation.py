@@ -21,6 +21,7 @@ from cadenza.compose.plan import BarControl, Plan, Section
 from cadenza.compose.planner import bar_sources
 from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
+from cadenza.models.family import torch_threads
 from cadenza.models.multitrack import MultitrackModel
 from cadenza.models.sampling import Sampling
 from cadenza.train.multitrack import MaskMix, MultitrackTask
@@ -63,7 +64,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     task = MultitrackTask(pieces, pieces, 256, batch_size=4, mix=mix, start_share=1.0, valid_examples=1)
     config = TrainConfig(steps=200, batch_size=4, window=256, lr=1e-2, min_lr=1e-3, warmup=10, eval_every=200)
     out = tmp_path_factory.mktemp("multitrack-model")
-    result = train(model, task, config, out, progress=False)
+    with torch_threads(1):  # the same arithmetic, so the same model, whatever threads the run was given
+        result = train(model, task, config, out, progress=False)
     assert result.best_valid < 0.1, result
     return out
 
