@@ -54,7 +54,9 @@ class Composer:
     follows_plans = False  # whether a plan's sections, chords and repeats are followed
 
     def __new__(cls, folder: Path, name: str | None = None) -> Composer:
-        if cls is Composer and ModelInfo.read(folder, name).family == "multitrack":
+        """A family that follows plans gets :class:`MultitrackComposer` (decided from the
+        config alone: the weights are hashed once, by ``__init__``)."""
+        if cls is Composer and family(str(read_config(folder).get("family", "?")), folder).follows_plans:
             from cadenza.compose.multitrack_composer import MultitrackComposer
 
             return super().__new__(MultitrackComposer)

@@ -80,6 +80,7 @@ class Family(ABC):
 
     name: ClassVar[str]
     composes: ClassVar[bool] = True  # whether the composer (``cadenza generate``) can use it
+    follows_plans: ClassVar[bool] = False  # composes a plan's sections, chords and repeats bar by bar
 
     @abstractmethod
     def load(self, folder: Path) -> Any:
@@ -188,6 +189,7 @@ class MultitrackFamily(TransformerFamily):
     plan, not through the composer's REMI requests (:meth:`generator`)."""
 
     name = "multitrack"
+    follows_plans = True
 
     def load(self, folder: Path) -> Any:
         from cadenza.models.multitrack import MultitrackModel
