@@ -332,6 +332,41 @@ def test_the_training_recipe_writes_a_model_folder_that_infills(tmp_path: Path) 
     assert notes_of(written.tracks[0]) == notes_of(three_tracks().tracks[0])
 
 
+def test_a_run_can_start_from_a_trained_folder_and_records_it(tmp_path: Path) -> None:
+    from cadenza.io.files import regular_sha256
+    from cadenza.train.multitrack import main
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for bars in (4, 6):
+        three_tracks(bars).dump_midi(str(folder / f"{bars}.mid"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    main(["--source", f"mine={folder}", "--out", str(first), "--preset", "tiny", "--steps", "3"])
+    # a learning rate too small to move bfloat16 weights: the second run keeps the first's
+    args = ["--preset", "tiny", "--steps", "1", "--lr", "1e-12", "--warmup", "0", "--save-dtype", "bfloat16"]
+    main(["--source", f"mine={folder}", "--out", str(second), "--init", str(first), *args])
+    training = json.loads((second / "training.json").read_text())
+    assert training["init"]["weights_sha256"] == regular_sha256(first / "model.safetensors")
+    assert training["init"]["training"]["result"]["step"] == 3
+    before, after = MultitrackModel.load(first).state_dict(), MultitrackModel.load(second).state_dict()
+    for name, weights in before.items():
+        assert torch.equal(weights.to(torch.bfloat16), after[name].to(torch.bfloat16)), name
+
+
+def test_a_start_folder_of_another_shape_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    from cadenza.train.multitrack import main
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    three_tracks(4).dump_midi(str(folder / "4.mid"))
+    first = tmp_path / "first"
+    main(["--source", f"mine={folder}", "--out", str(first), "--preset", "tiny", "--steps", "1"])
+    with pytest.raises(SystemExit) as stop:
+        main(["--source", f"mine={folder}", "--out", str(tmp_path / "b"), "--preset", "cpu", "--init", str(first)])
+    assert stop.value.code == 2
+    assert "the model there is not of the 'cpu' preset's shape" in capsys.readouterr().err
+
+
 def test_the_density_and_polyphony_asked_for_hold_whenever_they_can_together() -> None:
     torch.manual_seed(0)
     model = MultitrackModel.tiny(block_size=256).eval()  # untrained: the grammar alone keeps them

@@ -299,10 +299,19 @@ PRESETS: dict[str, dict[str, dict]] = {
 
 
 def run(
-    specs: Sequence[SourceSpec], out: Path, preset: str = "cpu", *, progress: bool = True, **train_overrides: Any
+    specs: Sequence[SourceSpec],
+    out: Path,
+    preset: str = "cpu",
+    *,
+    init: Path | None = None,
+    progress: bool = True,
+    **train_overrides: Any,
 ) -> tuple[MultitrackModel, TrainResult]:
     """Read the sources, train a multitrack model of ``preset`` size into ``out`` (a model
-    folder; a checkpoint there is resumed) and return the best model and the result."""
+    folder; a checkpoint there is resumed) and return the best model and the result.
+    ``init`` is a model folder of the preset's shape to start from instead of random
+    weights: fine-tuning a trained model on a user's collection, or a run continued on
+    more data with a schedule of its own."""
     from cadenza.models.multitrack import MultitrackModel
     from cadenza.models.transformer import TransformerConfig
     from cadenza.train.distributed import setup
@@ -317,15 +326,33 @@ def run(
     process = setup()
     torch.manual_seed(config.seed)
     model = MultitrackModel(TransformerConfig(len(mt.NAMES), tokens="multitrack", **settings["model"]))
+    if init is not None:
+        start = MultitrackModel.load(init)
+        if start.config != model.config:
+            raise InvalidArgumentError(f"--init {init}: the model there is not of the {preset!r} preset's shape")
+        model.load_state_dict(start.state_dict())
     task = MultitrackTask(splits["train"], valid, config.window, batch_size=config.batch_size)
     notes = {
         "sources": [{"name": s.name, "kind": s.kind, "licence": s.licence} for s in specs],
         "pieces": {split: len(pieces) for split, pieces in splits.items()},
         "skipped": skipped[:100],
         "task": "multitrack infilling (cadenza.train.multitrack.MultitrackTask)",
+        "init": None if init is None else _init_record(Path(init)),
     }
     result = train(model, task, config, out, notes=notes, process=process, progress=progress)
     return MultitrackModel.load(out), result
+
+
+def _init_record(folder: Path) -> dict[str, Any]:
+    """What a run started from: the weights' digest and that model's own training record."""
+    from cadenza.io.files import regular_sha256
+    from cadenza.models.folder import read_json
+
+    training = folder / "training.json"
+    return {
+        "weights_sha256": regular_sha256(folder / "model.safetensors"),
+        "training": read_json(training, "training.json") if training.is_file() else None,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -333,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     from cadenza.data.sources import parse_source_spec
+    from cadenza.errors import CadenzaError
 
     parser = argparse.ArgumentParser(prog="python -m cadenza.train.multitrack", description=main.__doc__)
     parser.add_argument("--source", action="append", required=True, help="NAME=PATH as for `cadenza data build`")
@@ -340,13 +368,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--steps", type=int, default=0, help="instead of the preset's")
     parser.add_argument("--max-minutes", type=float, default=-1.0, help="instead of the preset's")
+    parser.add_argument("--lr", type=float, default=0.0, help="peak learning rate, instead of the preset's")
+    parser.add_argument("--warmup", type=int, default=-1, help="warm-up steps, instead of the preset's")
+    parser.add_argument("--save-dtype", choices=("float32", "bfloat16", "float16"), help="of the saved weights")
+    parser.add_argument("--init", type=Path, help="a model folder of the preset's shape to start from")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.steps:
         overrides["steps"] = args.steps
     if args.max_minutes >= 0:
         overrides["max_minutes"] = args.max_minutes
-    _, result = run([parse_source_spec(text) for text in args.source], args.out, args.preset, **overrides)
+    if args.lr:
+        overrides["lr"] = args.lr
+    if args.warmup >= 0:
+        overrides["warmup"] = args.warmup
+    if args.save_dtype:
+        overrides["save_dtype"] = args.save_dtype
+    try:
+        specs = [parse_source_spec(text) for text in args.source]
+        _, result = run(specs, args.out, args.preset, init=args.init, **overrides)
+    except CadenzaError as error:
+        parser.exit(2, f"error: {error}\n")
     print(
         f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, {result.seconds:.0f} s"
     )
