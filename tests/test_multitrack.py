@@ -379,3 +379,42 @@ def test_the_density_and_polyphony_asked_for_hold_whenever_they_can_together() -
             out = infill(model, score, range(2, 3), [1], Sampling(seed=density), asks=asks)
             heard = mt.tokenize(out).controls[1][2][:2]
             assert [mt.NAMES[t] for t in heard] == [f"Density_{density}", f"Poly_{polyphony}"]
+
+
+def _at_velocity(score: symusic.Score, velocity: int) -> symusic.Score:
+    out = score.copy()
+    for track in out.tracks:
+        for note in track.notes:
+            note.velocity = velocity
+    return out
+
+
+def test_the_intensity_asked_for_sets_how_loud_the_bar_is(tmp_path: Path) -> None:
+    """A tiny model that learned the same piece soft (Intensity_0) and loud (Intensity_4):
+    asked for either in every bar, it writes the bars that soft or that loud."""
+    from cadenza.models.family import torch_threads
+
+    torch.manual_seed(0)
+    soft, loud = _at_velocity(three_tracks(), _velocity(4)), _at_velocity(three_tracks(), _velocity(13))
+    pieces = [mt.tokenize(s, roles=["melody", "harmony", "bass"]) for s in (soft, loud)]
+    assert {mt.NAMES[pieces[0].controls[0][0][3]], mt.NAMES[pieces[1].controls[0][0][3]]} == {
+        "Intensity_0",
+        "Intensity_4",
+    }
+    # plain pieces and blocks teach what the intensity token means; whole-piece holes, filling every bar
+    mix = MaskMix(block=1, track=0, continuation=0, everything=1, nothing=1, transpose=0)
+    task = MultitrackTask(pieces, pieces, 256, batch_size=4, mix=mix, start_share=1.0, valid_examples=1)
+    config = TrainConfig(steps=250, batch_size=4, window=256, lr=1e-2, min_lr=1e-3, warmup=10, eval_every=250)
+    model = MultitrackModel.tiny(block_size=256)
+    with torch_threads(1):
+        train(model, task, config, tmp_path, progress=False)
+    model = MultitrackModel.load(tmp_path)
+    cells = [(t, b) for t in range(3) for b in range(4)]
+    mean = {}
+    for level in (0, 4):
+        asks = {cell: BarAsk(intensity=level) for cell in cells}
+        out = infill(model, soft, range(4), [0, 1, 2], Sampling(seed=1), asks=asks, roles=["melody", "harmony", "bass"])
+        velocities = [n.velocity for track in out.tracks for n in track.notes]
+        assert velocities
+        mean[level] = sum(velocities) / len(velocities)
+    assert mean[0] < 48 <= 96 <= mean[4], mean
