@@ -12,6 +12,7 @@ import numpy as np
 import symusic
 
 from cadenza.compose.conditions import Instrument, Resolved
+from cadenza.io.midi import untangle
 from cadenza.theory import PITCH_NAMES, QUALITIES, key_signature
 
 __all__ = ["arrange"]
@@ -103,23 +104,6 @@ def score_of(notes: np.ndarray, conditions: Resolved) -> symusic.Score:
     for onset, duration, pitch, velocity in notes:
         score.tracks[0].notes.append(symusic.Note(int(onset), int(duration), int(pitch), int(velocity)))
     return score
-
-
-def untangle(notes: list[symusic.Note]) -> list[symusic.Note]:
-    """One instrument cannot strike a key that is still down: of two notes of one pitch
-    that start together the longer (and louder) stays, and a note is cut where the next
-    one of its pitch begins. (A MIDI file could not tell such notes apart either.)"""
-    by_key = sorted(notes, key=lambda n: (n.pitch, n.time, -n.duration))
-    kept: list[symusic.Note] = []
-    for note in by_key:
-        previous = kept[-1] if kept and kept[-1].pitch == note.pitch else None
-        if previous is not None and previous.time == note.time:
-            previous.velocity = max(previous.velocity, note.velocity)
-            continue
-        if previous is not None and previous.time + previous.duration > note.time:
-            previous.duration = note.time - previous.time
-        kept.append(note)
-    return sorted(kept, key=lambda n: (n.time, n.pitch))
 
 
 def orchestrate(notes: np.ndarray, instruments: tuple[Instrument, ...]) -> list[list[symusic.Note]]:

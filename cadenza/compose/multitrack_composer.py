@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from cadenza.compose.arrange import TPQ, _fold, untangle
+from cadenza.compose.arrange import TPQ, _fold
 from cadenza.compose.composer import DEFAULT_SAMPLING, Composer, Progress
 from cadenza.compose.conditions import Conditions, Instrument, instruments_of
 from cadenza.compose.plan import Plan
 from cadenza.compose.planner import bar_sources, make_plan
 from cadenza.errors import InvalidArgumentError
+from cadenza.io.midi import untangle
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.family import family
 from cadenza.models.folder import read_config
@@ -45,7 +46,7 @@ from cadenza.models.registry import ModelInfo
 from cadenza.models.sampling import Sampling
 from cadenza.theory import key_signature
 
-__all__ = ["MultitrackComposer", "role_tracks", "bar_asks", "follow_plan", "plan_meter"]
+__all__ = ["MultitrackComposer", "role_tracks", "track_names", "bar_asks", "follow_plan", "plan_meter"]
 
 _SECTION_SEED_STRIDE = 104_729  # each section draws from its own seed, derived from the piece's
 _SCALE = TPQ // mt.RESOLUTION  # score ticks per token tick
@@ -126,9 +127,19 @@ def _skeleton(plan: Plan, tracks: Sequence[tuple[str, Instrument]], meter: str) 
                 symusic.KeySignature(tick, key_signature(section.tonic, section.mode), int(minor))
             )
         tempo, key, tick = section.tempo, section.key, tick + section.bars * bar
-    for role, instrument in tracks:
-        score.tracks.append(symusic.Track(name=role, program=instrument.program))
+    for name, (_, instrument) in zip(track_names(tracks), tracks, strict=True):
+        score.tracks.append(symusic.Track(name=name, program=instrument.program))
     return score
+
+
+def track_names(tracks: Sequence[tuple[str, Instrument]]) -> list[str]:
+    """Each track named by its instrument, as the user asked for it; an instrument that
+    plays several roles names each of its tracks with the role too ("piano (bass)")."""
+    plays = [instrument.name for _, instrument in tracks]
+    return [
+        instrument.name if plays.count(instrument.name) == 1 else f"{instrument.name} ({role})"
+        for role, instrument in tracks
+    ]
 
 
 def _copy_bar(score: symusic.Score, source: int, target: int, shift: int, bar: int) -> None:
@@ -154,17 +165,24 @@ def _shift(plan: Plan, source: int, target: int) -> int:
 
 
 def _finish(score: symusic.Score, plan: Plan, tracks: Sequence[tuple[str, Instrument]], bar: int) -> None:
-    """Each track folded into its instrument's range and untangled; the notes of the last
-    bar that reach its end held for the plan's tail; nothing sounds past the piece's end."""
+    """Each track folded into its instrument's range and untangled, and the piece made to
+    last exactly as long as asked: the notes of every track's last onset in the last bar
+    (and any that reach its end) are held to the end, the plan's tail included; when the
+    model left the last bar silent, the piece's last onset is held there. Nothing sounds
+    past that end."""
     end = plan.bars * bar
-    tail = round(plan.tail_quarters * TPQ)
+    stop_all = end + round(plan.tail_quarters * TPQ)
+    last_bar = end - bar
+    if not any(n.time >= last_bar for track in score.tracks for n in track.notes):
+        last_bar = max((n.time for track in score.tracks for n in track.notes), default=end)
     for track, (_, instrument) in zip(score.tracks, tracks, strict=True):
+        last_onset = max((n.time for n in track.notes if n.time >= last_bar), default=None)
         notes = []
         for n in track.notes:
             stop = n.time + n.duration
-            if tail and n.time >= end - bar and stop >= end:
-                stop = end + tail
-            stop = min(stop, end + tail)
+            if n.time >= last_bar and (n.time == last_onset or stop >= end):
+                stop = stop_all
+            stop = min(stop, stop_all)
             notes.append(symusic.Note(n.time, max(1, stop - n.time), _fold(n.pitch, instrument), n.velocity))
         track.notes.clear()
         track.notes.extend(untangle(notes))

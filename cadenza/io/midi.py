@@ -77,3 +77,20 @@ def write_midi(score: symusic.Score, path: str | os.PathLike[str], *, force: boo
     with atomic_output(path, force=force) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def untangle(notes: list[symusic.Note]) -> list[symusic.Note]:
+    """One instrument cannot strike a key that is still down: of two notes of one pitch
+    that start together the longer (and louder) stays, and a note is cut where the next
+    one of its pitch begins. (A MIDI file could not tell such notes apart either.)"""
+    by_key = sorted(notes, key=lambda n: (n.pitch, n.time, -n.duration))
+    kept: list[symusic.Note] = []
+    for note in by_key:
+        previous = kept[-1] if kept and kept[-1].pitch == note.pitch else None
+        if previous is not None and previous.time == note.time:
+            previous.velocity = max(previous.velocity, note.velocity)
+            continue
+        if previous is not None and previous.time + previous.duration > note.time:
+            previous.duration = note.time - previous.time
+        kept.append(note)
+    return sorted(kept, key=lambda n: (n.time, n.pitch))

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.io.midi import untangle
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.constraints import DecodingState
 from cadenza.models.folder import read_json, write_json
@@ -383,21 +384,32 @@ def continue_(
 def _replace(
     score: symusic.Score, meter: str, bars: range, written: Mapping[tuple[int, int], list[tuple[int, int, int, int]]]
 ) -> symusic.Score:
-    """A copy of ``score`` whose filled cells hold the written notes instead of their own."""
+    """A copy of ``score`` whose filled cells hold the written notes instead of their own,
+    cut at the end of the bars filled: what is written never sounds over the notes kept."""
     out = score.copy()
     tpq = score.ticks_per_quarter
     per_bar = mt.bar_ticks(meter)
+    stop = bars.stop * per_bar
     for track in sorted({t for t, _ in written}):
         notes = out.tracks[track].notes
         onsets = np.rint(notes.numpy()["time"].astype(np.float64) * mt.RESOLUTION / tpq).astype(np.int64)
         inside = (onsets >= bars.start * per_bar) & (onsets < bars.stop * per_bar)
         kept = [note for note, drop in zip(notes, inside, strict=True) if not drop]
         scale = tpq / mt.RESOLUTION
-        new = [
-            symusic.Note(round(onset * scale), round(duration * scale), pitch, mt.velocity_of(velocity))
-            for bar in bars
-            for onset, pitch, duration, velocity in written.get((track, bar), [])
-        ]
+        new = untangle(
+            [
+                symusic.Note(round(onset * scale), round(min(duration, stop - onset) * scale), pitch, v)
+                for bar in bars
+                for onset, pitch, duration, velocity in written.get((track, bar), [])
+                for v in [mt.velocity_of(velocity)]
+            ]
+        )
+        begin = round(bars.start * per_bar * scale)
+        held: dict[int, int] = {}  # pitch -> when the kept notes struck before the bars release it
+        for note in kept:
+            if note.time < begin:
+                held[note.pitch] = max(held.get(note.pitch, 0), note.time + note.duration)
+        new = [n for n in new if n.time >= held.get(n.pitch, 0)]  # no key struck while a kept note holds it
         notes.clear()
         notes.extend(kept + new)
     return out
