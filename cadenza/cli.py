@@ -408,6 +408,14 @@ def _originality_line(report: OriginalityReport) -> str:
     )
 
 
+def _source_line(source: dict) -> str:
+    """ "pop909 (MIT, 816)": a training source, its licence and, where the record has it, its pieces."""
+    details = [str(source.get("licence", "licence unknown"))]
+    if "pieces" in source:
+        details.append(str(source["pieces"]))
+    return f"{source.get('name', '?')} ({', '.join(details)})"
+
+
 @app.command("models")
 def list_models() -> None:
     """The models installed with cadenza."""
@@ -417,7 +425,7 @@ def list_models() -> None:
     default = locate("default").name if installed_models() else ""
     table = Table("name", "family", "weights", "sha256", "index", "trained on")
     for info in installed_models():
-        sources = ", ".join(f"{s['name']} ({s['licence']}, {s['pieces']})" for s in info.training.get("sources", []))
+        sources = ", ".join(_source_line(s) for s in info.training.get("sources", []) if isinstance(s, dict))
         name = f"{info.name} (default)" if info.name == default else info.name
         indexed = "yes" if (info.folder / "index" / INDEX_JSON).exists() else "none (not checked)"
         size = f"{info.weights_bytes / 1e6:.1f} MB"

@@ -326,6 +326,7 @@ def test_the_training_recipe_writes_a_model_folder_that_infills(tmp_path: Path) 
     assert locate(out) == out and ModelInfo.read(out).family == "multitrack"
     training = json.loads((out / "training.json").read_text())
     assert training["pieces"]["train"] + training["pieces"]["valid"] + training["pieces"]["test"] == 3
+    assert training["sources"] == [{"name": "mine", "kind": "folder", "licence": "unknown", "pieces": 3}]
     assert training["result"]["step"] == 6
     model = family("multitrack").load(out)
     written = infill(model, three_tracks(), range(1, 2), [2], Sampling(seed=0))

@@ -217,12 +217,14 @@ class MultitrackTask:
         return all_sum(total, process) / targets
 
 
-def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[dict[str, list[mt.Piece]], list[str]]:
+def pieces_from_sources(
+    specs: Sequence[SourceSpec], counts: dict[str, int] | None = None
+) -> tuple[dict[str, list[mt.Piece]], list[str]]:
     """The pieces of cadenza's corpus sources (POP909 aligned to its annotated bars, the
     chorales as four voices, music21's collections, a folder) as multitrack pieces by
     split (the split a source imposes, else the corpus's own: a function of the notes'
     content hash, so duplicates land together), and the ids of those skipped
-    (unreadable, or without a note)."""
+    (unreadable, or without a note). ``counts`` gets the pieces read from each source."""
     from cadenza.data.content import content_hash, split_of
     from cadenza.data.sources import list_files, read_file, style_of
     from cadenza.errors import CadenzaError
@@ -240,6 +242,8 @@ def pieces_from_sources(specs: Sequence[SourceSpec]) -> tuple[dict[str, list[mt.
                 piece = mt.tokenize(source.score, style=style_of(ref))
                 if any(bar for track in piece.notes for bar in track):
                     splits[source.split or split_of(content_hash(source.score))].append(piece)
+                    if counts is not None:
+                        counts[spec.name] = counts.get(spec.name, 0) + 1
                 else:
                     skipped.append(source.piece_id)
     return splits, skipped
@@ -318,7 +322,8 @@ def run(
     from cadenza.train.trainer import TrainConfig, train
 
     settings = PRESETS[preset]
-    splits, skipped = pieces_from_sources(specs)
+    counts: dict[str, int] = {}
+    splits, skipped = pieces_from_sources(specs, counts)
     valid = splits["valid"] or splits["train"][:1]
     if not splits["train"]:
         raise InvalidArgumentError("the sources hold no piece for training")
@@ -333,7 +338,9 @@ def run(
         model.load_state_dict(start.state_dict())
     task = MultitrackTask(splits["train"], valid, config.window, batch_size=config.batch_size)
     notes = {
-        "sources": [{"name": s.name, "kind": s.kind, "licence": s.licence} for s in specs],
+        "sources": [
+            {"name": s.name, "kind": s.kind, "licence": s.licence, "pieces": counts.get(s.name, 0)} for s in specs
+        ],
         "pieces": {split: len(pieces) for split, pieces in splits.items()},
         "skipped": skipped[:100],
         "task": "multitrack infilling (cadenza.train.multitrack.MultitrackTask)",
