@@ -7,7 +7,9 @@ its number) the planner (:func:`cadenza.compose.planner.make_plan`, the shipped 
 progression model) sets the form, a chord and an intensity per bar. Three empty tracks
 (melody, harmony, bass) in the requested meter and tempo are then filled by the model with
 one :class:`~cadenza.models.multitrack.BarAsk` per track and bar: the plan's chord, its
-intensity (0..1 in five token bins), and a density and a polyphony bin drawn per role.
+intensity (0..1 in five token bins), and a density and a polyphony bin drawn per role
+(with ``--chord-tones``, harmony and bass also held to the chord's tones, as
+``cadenza generate`` asks them).
 The bars the plan writes afresh are filled in one decoding run; the bars it repeats are
 copied from their source bar (:func:`~cadenza.compose.planner.bar_sources`; a copied bar
 asks what its source asked).
@@ -67,9 +69,10 @@ def skeleton(tempo: float, meter: str, key: str | None = None) -> symusic.Score:
     return score
 
 
-def plan_asks(plan, rng: np.random.Generator) -> dict[tuple[int, int], object]:
+def plan_asks(plan, rng: np.random.Generator, chord_tones: bool = False) -> dict[tuple[int, int], object]:
     """A BarAsk per (track, bar): the plan's chord and intensity, drawn density and polyphony;
     a bar the plan repeats asks what its source asks."""
+    from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES
     from cadenza.compose.planner import bar_sources
     from cadenza.models.multitrack import BarAsk
 
@@ -83,11 +86,12 @@ def plan_asks(plan, rng: np.random.Generator) -> dict[tuple[int, int], object]:
                 continue
             densities, polyphonies = ASKED[role]
             level = None if control.intensity is None else min(INTENSITY_BINS - 1, int(control.intensity * 5))
-            asks[t, b] = BarAsk(int(rng.choice(densities)), int(rng.choice(polyphonies)), control.chord, level)
+            held = chord_tones and role in CHORD_TONE_ROLES
+            asks[t, b] = BarAsk(int(rng.choice(densities)), int(rng.choice(polyphonies)), control.chord, level, held)
     return asks
 
 
-def compose(model, plan, seed: int) -> symusic.Score:
+def compose(model, plan, seed: int, chord_tones: bool = False) -> symusic.Score:
     """The plan's piece: its fresh bars filled by ``model`` in one run, its repeats copied.
     A stand-in for the plan-following generator, until the Composer drives the multitrack model."""
     from cadenza.compose.planner import bar_sources
@@ -97,7 +101,7 @@ def compose(model, plan, seed: int) -> symusic.Score:
 
     section = plan.sections[0]
     score = skeleton(section.tempo, section.meter, section.key)
-    asks = plan_asks(plan, np.random.default_rng(seed))
+    asks = plan_asks(plan, np.random.default_rng(seed), chord_tones)
     sources = bar_sources(plan)
     piece = mt.tokenize(score, ROLES, style=plan.style, bars=len(sources))
     holes = [(t, b) for t in range(len(ROLES)) for b, source in enumerate(sources) if source is None]
@@ -186,6 +190,9 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=20)
     parser.add_argument("--bars", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--chord-tones", action="store_true", help="harmony and bass held to chord tones, as `cadenza generate` asks"
+    )
     parser.add_argument("--form-iqr", type=float, nargs=2, default=(0.35, 0.61), metavar=("Q1", "Q3"))
     args = parser.parse_args()
 
@@ -207,13 +214,14 @@ def main() -> None:
             style="pop", key=key, meter=meter, mood=mood, tempo=TEMPOS[number % len(TEMPOS)], bars=args.bars
         )
         plan = make_plan(conditions, seed=number)
-        score = compose(model, plan, number)
-        score_piece(score, plan, plan_asks(plan, np.random.default_rng(number)), tally)
+        score = compose(model, plan, number, args.chord_tones)
+        score_piece(score, plan, plan_asks(plan, np.random.default_rng(number), args.chord_tones), tally)
         shares.append(repetition(score).repetition_share)
     seconds = time.perf_counter() - started
 
     table = Table(
         title=f"{args.model.name}: controls obeyed over {args.pieces} pieces of {args.bars} bars ({seconds:.0f} s)"
+        + ("; harmony and bass held to the chord's tones" if args.chord_tones else "")
     )
     for column in ("control", "as written (trials)", "as heard (trials)"):
         table.add_column(column)

@@ -419,3 +419,15 @@ def test_the_intensity_asked_for_sets_how_loud_the_bar_is(tmp_path: Path) -> Non
         assert velocities
         mean[level] = sum(velocities) / len(velocities)
     assert mean[0] < 48 <= 96 <= mean[4], mean
+
+
+def test_a_cell_held_to_its_chord_plays_only_the_chords_tones() -> None:
+    torch.manual_seed(0)
+    model = MultitrackModel.tiny(block_size=256).eval()  # untrained: the grammar alone keeps them
+    for chord, tones in (("C:maj", {0, 4, 7}), ("A:min7", {9, 0, 4, 7}), ("F#:dim", {6, 9, 0})):
+        asks = {(1, 2): BarAsk(density=5, polyphony=3, chord=chord, chord_tones=True)}
+        out = infill(model, three_tracks(), range(2, 3), [1], Sampling(seed=4), asks=asks)
+        pitches = [n.pitch for n in out.tracks[1].notes if 2 * 1920 <= n.time < 3 * 1920]
+        assert len(pitches) >= 10 and {p % 12 for p in pitches} <= tones, (chord, pitches)
+    free = infill(model, three_tracks(), range(2, 3), [1], Sampling(seed=4), asks={(1, 2): BarAsk(density=5)})
+    assert {n.pitch % 12 for n in free.tracks[1].notes if 2 * 1920 <= n.time < 3 * 1920} - {0, 4, 7}

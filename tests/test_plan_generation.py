@@ -184,12 +184,29 @@ def test_generate_plan_file_with_a_multitrack_model_writes_the_plans_bars(folder
     assert "16 bars" in result.output
 
 
-def test_generate_plan_file_with_the_default_model_follows_its_first_section_and_warns(tmp_path: Path) -> None:
+def test_generate_plan_file_with_the_default_model_writes_every_section(tmp_path: Path) -> None:
     plan = Plan((Section("A", 2, "D:min", 90.0, "3/4", mood="sad"), Section("B", 2, "F:maj", 120.0, "3/4")), "pop")
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(plan.to_json())
     out = tmp_path / "song.mid"
     result = CliRunner().invoke(app, ["generate", "--plan", str(plan_file), "-o", str(out), "--originality", "OFF"])
+    assert result.exit_code == 0, result.output
+    assert "first section" not in result.output
+    score = symusic.Score(str(out))
+    assert bar_count(score) == 4 and [t.numerator for t in score.time_signatures] == [3]
+    assert [(t.time, round(t.qpm)) for t in score.tempos] == [(0, 90), (2 * 3 * score.tpq, 120)]
+    assert [(k.time, k.key, k.tonality) for k in score.key_signatures] == [(0, -1, 1), (2 * 3 * score.tpq, -1, 0)]
+
+
+def test_generate_plan_file_with_a_model_that_plans_nothing_follows_its_first_section_and_warns(
+    tmp_path: Path,
+) -> None:
+    plan = Plan((Section("A", 2, "D:min", 90.0, "3/4", mood="sad"), Section("B", 2, "F:maj", 120.0, "3/4")), "pop")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.to_json())
+    out = tmp_path / "song.mid"
+    args = ["generate", "--plan", str(plan_file), "--model", "cadenza-transformer", "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--originality", "OFF"])
     assert result.exit_code == 0, result.output
     assert "follows a plan's first section" in " ".join(result.output.split())
     score = symusic.Score(str(out))

@@ -14,7 +14,9 @@ roles left; each track's register token from its role, :func:`track_head`), then
   and the copied bars right after them (bars yet to be written are not shown: an empty
   bar would say the music stops), every cell with the controls of its bar
   (:func:`bar_asks`): the plan's chord is the chord control, its intensity (0..1) the
-  intensity bin, its density (when given) the density bin; polyphony is the model's.
+  intensity bin, its density (when given) the density bin; polyphony is the model's;
+  the harmony and bass keep to the chord's tones (:func:`held_to_chord`), the melody
+  may pass through others.
 
 Velocities and register are the model's; each track is then folded into its
 instrument's range. Every section's tempo and key go into the score at the section's
@@ -46,10 +48,11 @@ from cadenza.models.registry import ModelInfo
 from cadenza.models.sampling import Sampling
 from cadenza.theory import key_signature
 
-__all__ = ["MultitrackComposer", "role_tracks", "track_names", "bar_asks", "follow_plan", "plan_meter"]
+__all__ = ["MultitrackComposer", "role_tracks", "track_names", "held_to_chord", "bar_asks", "follow_plan", "plan_meter"]
 
 _SECTION_SEED_STRIDE = 104_729  # each section draws from its own seed, derived from the piece's
 _SCALE = TPQ // mt.RESOLUTION  # score ticks per token tick
+CHORD_TONE_ROLES = ("harmony", "bass")  # roles whose notes are held to the bar's chord tones
 CELL_TOKENS = 40  # what one written bar of one track is expected to take, for sizing a run
 ROLE_PITCH = {"melody": 69, "counter": 64, "harmony": 62, "bass": 43}  # where a role's notes centre
 
@@ -95,6 +98,13 @@ def bar_asks(plan: Plan) -> list[BarAsk]:
             chord = None if control is None else control.chord
             asks.append(BarAsk(density=density, chord=chord, intensity=intensity_level(intensity)))
     return asks
+
+
+def held_to_chord(ask: BarAsk, role: str) -> BarAsk:
+    """``ask`` for a track of ``role``: the harmony and the bass keep to the bar's chord
+    tones (:data:`CHORD_TONE_ROLES`), so the plan's progression is what is heard; the
+    melody and a counter-melody may pass through other notes."""
+    return replace(ask, chord_tones=role in CHORD_TONE_ROLES)
 
 
 def plan_meter(plan: Plan) -> str:
@@ -216,7 +226,8 @@ def follow_plan(model: object, plan: Plan, sampling: Sampling, progress: Progres
             piece.tracks = list(heads)  # the same heads all through, whatever was written so far
             holes = [(t, b) for t in range(len(tracks)) for b in chunk]
             seeded = replace(sampling, seed=sampling.seed + _SECTION_SEED_STRIDE * (index + run * len(plan.sections)))
-            written = fill(model, piece, holes, seeded, {(t, b): asks[b] for t, b in holes})  # type: ignore[arg-type]
+            cells = {(t, b): held_to_chord(asks[b], roles[t]) for t, b in holes}
+            written = fill(model, piece, holes, seeded, cells)  # type: ignore[arg-type]
             for (t, _), notes in sorted(written.items()):
                 score.tracks[t].notes.extend(
                     symusic.Note(onset * _SCALE, length * _SCALE, pitch, mt.velocity_of(velocity))
@@ -274,7 +285,8 @@ class MultitrackComposer(Composer):
         asks = bar_asks(plan)
         tracks = range(len(score.tracks))
         roles = [role for role, _ in role_tracks(instruments_of(plan.instruments))]
-        wanted = {(t, b): asks[b] for t in tracks for b in range(start_bar, end_bar)}
+        role_of = [roles[t] if t < len(roles) else "other" for t in tracks]
+        wanted = {(t, b): held_to_chord(asks[b], role_of[t]) for t in tracks for b in range(start_bar, end_bar)}
         return infill(
             self._model, score, range(start_bar, end_bar), tracks, sampling, asks=wanted, roles=roles, style=plan.style
         )

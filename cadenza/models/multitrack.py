@@ -32,6 +32,7 @@ from cadenza.models.folder import read_json, write_json
 from cadenza.models.sampling import Sampling, decode
 from cadenza.models.transformer import Stepper, TransformerConfig, TransformerModel
 from cadenza.models.vocabulary import Vocabulary
+from cadenza.theory import QUALITIES, parse_chord
 
 __all__ = ["MultitrackModel", "PrefillStepper", "BarAsk", "FillGrammar", "fill", "infill", "continue_", "TOKENIZER"]
 
@@ -124,6 +125,17 @@ class BarAsk:
     polyphony: int | None = None
     chord: str | None = None  # a Harte label, e.g. "C:maj"; "N" for none
     intensity: int | None = None
+    chord_tones: bool = False  # with a chord asked: every pitch of the cell one of its tones
+
+    def tone_mask(self) -> np.ndarray | None:
+        """The pitch tokens the cell may use when it holds to its chord's tones; None: any."""
+        parsed = parse_chord(self.chord) if self.chord_tones and self.chord is not None else None
+        if parsed is None:
+            return None
+        root, quality = parsed
+        classes = np.array([(root + step) % 12 for step in QUALITIES[quality]])
+        values = np.nan_to_num(mt.VALUES, nan=-1).astype(np.int64)
+        return (mt.KINDS == "Pitch") & np.isin(values % 12, classes)
 
     def tokens(self) -> dict[str, int]:
         """{control kind: the token it must be}."""
@@ -166,9 +178,17 @@ class FillGrammar:
     :class:`BarAsk` are the ones asked for. Its mask is never empty.
     """
 
-    def __init__(self, prompt_length: int, holes: int, bar_ticks: int, asks: Sequence[Mapping[str, int]]) -> None:
+    def __init__(
+        self,
+        prompt_length: int,
+        holes: int,
+        bar_ticks: int,
+        asks: Sequence[Mapping[str, int]],
+        tones: Sequence[np.ndarray | None] = (),
+    ) -> None:
         self.seen = prompt_length  # history tokens parsed so far (the prompt's last is FillStart)
         self.holes, self.bar_ticks, self.asks = holes, bar_ticks, list(asks)
+        self.tones = list(tones)  # per hole, the pitch tokens it may use (None: any)
         self.hole, self.last, self.density, self.poly = 0, "FillStart", 0, 0  # hole: the index of the one being filled
         self.position, self.notes, self.onsets, self.at_position, self.pitch = -1, 0, 0, 0, -1
         masks = _masks()
@@ -227,7 +247,10 @@ class FillGrammar:
         for_density = self._needed() - later - 1  # besides the one chosen now
         for_polyphony = int(np.ceil((self.poly - 0.5) * self.onsets)) - self.notes - 1 if self.poly else 0
         here = max(0, for_density, for_polyphony)
-        return self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
+        pitches = self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
+        tones = self.tones[self.hole] if self.hole < len(self.tones) else None
+        held = pitches & tones if tones is not None else pitches
+        return held if held.any() else pitches  # too high up for a chord tone: the counts come first
 
     def _control(self, kind: str, default: np.ndarray) -> np.ndarray:
         ask = self.asks[self.hole] if self.hole < len(self.asks) else {}
@@ -321,8 +344,10 @@ def fill(
         return {}
     window = _context(piece, holes, model.config.block_size)
     prompt = mt.infill_prompt(piece, holes, window)
-    wanted = [(asks or {}).get(hole, BarAsk()).tokens() for hole in holes]
-    grammar = FillGrammar(len(prompt), len(holes), mt.bar_ticks(piece.meter), wanted)
+    asked = [(asks or {}).get(hole, BarAsk()) for hole in holes]
+    wanted = [ask.tokens() for ask in asked]
+    tones = [ask.tone_mask() for ask in asked]
+    grammar = FillGrammar(len(prompt), len(holes), mt.bar_ticks(piece.meter), wanted, tones)
     longest = len(prompt) + len(holes) * (6 + 4 * MAX_NOTES_PER_BAR) + 1
     with torch_threads():
         tokens = decode(model.stepper(), vocabulary(), prompt, [grammar], sampling, longest)
