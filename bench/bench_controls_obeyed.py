@@ -8,8 +8,8 @@ progression model) sets the form, a chord and an intensity per bar. Three empty 
 (melody, harmony, bass) in the requested meter and tempo are then filled by the model with
 one :class:`~cadenza.models.multitrack.BarAsk` per track and bar: the plan's chord, its
 intensity (0..1 in five token bins), and a density and a polyphony bin drawn per role
-(with ``--chord-tones``, harmony and bass also held to the chord's tones, as
-``cadenza generate`` asks them).
+(with ``--chord-tones``, harmony and bass also held to the chord's tones and the
+melody to the key's scale, as ``cadenza generate`` asks them).
 The bars the plan writes afresh are filled in one decoding run; the bars it repeats are
 copied from their source bar (:func:`~cadenza.compose.planner.bar_sources`; a copied bar
 asks what its source asked).
@@ -36,6 +36,7 @@ import argparse
 import itertools
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,12 @@ def skeleton(tempo: float, meter: str, key: str | None = None) -> symusic.Score:
 def plan_asks(plan, rng: np.random.Generator, chord_tones: bool = False) -> dict[tuple[int, int], object]:
     """A BarAsk per (track, bar): the plan's chord and intensity, drawn density and polyphony;
     a bar the plan repeats asks what its source asks."""
-    from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES
+    from cadenza.compose.multitrack_composer import bar_asks, held_to_chord
     from cadenza.compose.planner import bar_sources
     from cadenza.models.multitrack import BarAsk
 
     controls = [c for section in plan.sections for c in section.controls]
+    generate_asks = bar_asks(plan)  # what `cadenza generate` asks: the scale of each bar's key
     sources = bar_sources(plan)
     asks: dict[tuple[int, int], object] = {}
     for b, (control, source) in enumerate(zip(controls, sources, strict=True)):
@@ -86,8 +88,11 @@ def plan_asks(plan, rng: np.random.Generator, chord_tones: bool = False) -> dict
                 continue
             densities, polyphonies = ASKED[role]
             level = None if control.intensity is None else min(INTENSITY_BINS - 1, int(control.intensity * 5))
-            held = chord_tones and role in CHORD_TONE_ROLES
-            asks[t, b] = BarAsk(int(rng.choice(densities)), int(rng.choice(polyphonies)), control.chord, level, held)
+            ask = BarAsk(int(rng.choice(densities)), int(rng.choice(polyphonies)), control.chord, level)
+            if chord_tones:
+                held = held_to_chord(generate_asks[b], role)
+                ask = replace(ask, chord_tones=held.chord_tones, scale=held.scale)
+            asks[t, b] = ask
     return asks
 
 
@@ -191,7 +196,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--chord-tones", action="store_true", help="harmony and bass held to chord tones, as `cadenza generate` asks"
+        "--chord-tones", action="store_true", help="harmony, bass on chord tones, melody on the scale, as generate asks"
     )
     parser.add_argument("--form-iqr", type=float, nargs=2, default=(0.35, 0.61), metavar=("Q1", "Q3"))
     args = parser.parse_args()
@@ -221,7 +226,7 @@ def main() -> None:
 
     table = Table(
         title=f"{args.model.name}: controls obeyed over {args.pieces} pieces of {args.bars} bars ({seconds:.0f} s)"
-        + ("; harmony and bass held to the chord's tones" if args.chord_tones else "")
+        + ("; harmony and bass held to the chord's tones, melody to the key's scale" if args.chord_tones else "")
     )
     for column in ("control", "as written (trials)", "as heard (trials)"):
         table.add_column(column)

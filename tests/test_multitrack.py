@@ -431,3 +431,13 @@ def test_a_cell_held_to_its_chord_plays_only_the_chords_tones() -> None:
         assert len(pitches) >= 10 and {p % 12 for p in pitches} <= tones, (chord, pitches)
     free = infill(model, three_tracks(), range(2, 3), [1], Sampling(seed=4), asks={(1, 2): BarAsk(density=5)})
     assert {n.pitch % 12 for n in free.tracks[1].notes if 2 * 1920 <= n.time < 3 * 1920} - {0, 4, 7}
+
+
+def test_a_cell_given_a_scale_plays_only_its_pitch_classes() -> None:
+    torch.manual_seed(0)
+    model = MultitrackModel.tiny(block_size=256).eval()
+    d_minor = frozenset({2, 4, 5, 7, 9, 10, 1})
+    asks = {(0, 2): BarAsk(density=5, polyphony=1, chord="G:min", scale=d_minor)}  # the scale, not the chord
+    out = infill(model, three_tracks(), range(2, 3), [0], Sampling(seed=4), asks=asks)
+    pitches = [n.pitch for n in out.tracks[0].notes if 2 * 1920 <= n.time < 3 * 1920]
+    assert len(pitches) >= 10 and {p % 12 for p in pitches} <= d_minor

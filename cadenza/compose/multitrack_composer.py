@@ -16,7 +16,7 @@ roles left; each track's register token from its role, :func:`track_head`), then
   (:func:`bar_asks`): the plan's chord is the chord control, its intensity (0..1) the
   intensity bin, its density (when given) the density bin; polyphony is the model's;
   the harmony and bass keep to the chord's tones (:func:`held_to_chord`), the melody
-  may pass through others.
+  to the key's scale.
 
 Velocities and register are the model's; each track is then folded into its
 instrument's range. Every section's tempo and key go into the score at the section's
@@ -46,7 +46,7 @@ from cadenza.models.folder import read_config
 from cadenza.models.multitrack import BarAsk, fill, infill
 from cadenza.models.registry import ModelInfo
 from cadenza.models.sampling import Sampling
-from cadenza.theory import key_signature
+from cadenza.theory import KEY_SCALES, key_signature
 
 __all__ = ["MultitrackComposer", "role_tracks", "track_names", "held_to_chord", "bar_asks", "follow_plan", "plan_meter"]
 
@@ -88,22 +88,25 @@ def density_level(density: float) -> int:
 
 
 def bar_asks(plan: Plan) -> list[BarAsk]:
-    """The controls every track is asked for in each bar of the plan (``None``: the model's)."""
+    """The controls every track is asked for in each bar of the plan (``None``: the model's),
+    with the scale of the bar's key (:data:`cadenza.theory.KEY_SCALES`)."""
     asks = []
     for section in plan.sections:
+        scale = frozenset((section.tonic + step) % 12 for step in KEY_SCALES[section.mode])
         for j in range(section.bars):
             control = section.controls[j] if section.controls else None
             intensity = section.intensity if control is None or control.intensity is None else control.intensity
             density = None if control is None or control.density is None else density_level(control.density)
             chord = None if control is None else control.chord
-            asks.append(BarAsk(density=density, chord=chord, intensity=intensity_level(intensity)))
+            asks.append(BarAsk(density, None, chord, intensity_level(intensity), scale=scale))
     return asks
 
 
 def held_to_chord(ask: BarAsk, role: str) -> BarAsk:
     """``ask`` for a track of ``role``: the harmony and the bass keep to the bar's chord
     tones (:data:`CHORD_TONE_ROLES`), so the plan's progression is what is heard; the
-    melody and a counter-melody may pass through other notes."""
+    melody and a counter-melody keep to the key's scale (passing notes, no chromatic
+    ones), as the REMI families' scale constraint keeps theirs."""
     return replace(ask, chord_tones=role in CHORD_TONE_ROLES)
 
 

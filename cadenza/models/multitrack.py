@@ -126,14 +126,19 @@ class BarAsk:
     chord: str | None = None  # a Harte label, e.g. "C:maj"; "N" for none
     intensity: int | None = None
     chord_tones: bool = False  # with a chord asked: every pitch of the cell one of its tones
+    scale: frozenset[int] | None = None  # else, when given: the pitch classes the cell may use
 
     def tone_mask(self) -> np.ndarray | None:
-        """The pitch tokens the cell may use when it holds to its chord's tones; None: any."""
+        """The pitch tokens the cell may use: its chord's tones when it holds to them, else
+        its scale's; None: any."""
         parsed = parse_chord(self.chord) if self.chord_tones and self.chord is not None else None
-        if parsed is None:
+        if parsed is not None:
+            root, quality = parsed
+            classes = np.array([(root + step) % 12 for step in QUALITIES[quality]])
+        elif self.scale is not None:
+            classes = np.array(sorted(self.scale))
+        else:
             return None
-        root, quality = parsed
-        classes = np.array([(root + step) % 12 for step in QUALITIES[quality]])
         values = np.nan_to_num(mt.VALUES, nan=-1).astype(np.int64)
         return (mt.KINDS == "Pitch") & np.isin(values % 12, classes)
 
