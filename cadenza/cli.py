@@ -339,8 +339,9 @@ def generate(
         typer.Option(
             "--plan",
             help="A plan (JSON, or YAML with PyYAML): sections, chords per bar, intensity. A multitrack "
-            "model (--model FOLDER) follows it; the default model follows only its first section's "
-            "key, tempo, meter and mood and its bars, with a warning. Not with --style .. --instruments.",
+            "model (--model cadenza-multitrack, or a folder) follows it; the default model follows only its "
+            "first section's key, tempo, meter and mood and its bars, with a warning. Not with --style .. "
+            "--instruments.",
         ),
     ] = None,
     force: Force = False,

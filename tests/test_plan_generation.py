@@ -184,12 +184,13 @@ def test_generate_plan_file_with_a_multitrack_model_writes_the_plans_bars(folder
     assert "16 bars" in result.output
 
 
-def test_generate_plan_file_with_the_default_model_writes_every_section(tmp_path: Path) -> None:
+def test_generate_plan_file_with_the_shipped_multitrack_model_writes_every_section(tmp_path: Path) -> None:
     plan = Plan((Section("A", 2, "D:min", 90.0, "3/4", mood="sad"), Section("B", 2, "F:maj", 120.0, "3/4")), "pop")
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(plan.to_json())
     out = tmp_path / "song.mid"
-    result = CliRunner().invoke(app, ["generate", "--plan", str(plan_file), "-o", str(out), "--originality", "OFF"])
+    args = ["generate", "--plan", str(plan_file), "--model", "cadenza-multitrack", "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--originality", "OFF"])
     assert result.exit_code == 0, result.output
     assert "first section" not in result.output
     score = symusic.Score(str(out))
@@ -198,15 +199,12 @@ def test_generate_plan_file_with_the_default_model_writes_every_section(tmp_path
     assert [(k.time, k.key, k.tonality) for k in score.key_signatures] == [(0, -1, 1), (2 * 3 * score.tpq, -1, 0)]
 
 
-def test_generate_plan_file_with_a_model_that_plans_nothing_follows_its_first_section_and_warns(
-    tmp_path: Path,
-) -> None:
+def test_generate_plan_file_with_the_default_model_follows_its_first_section_and_warns(tmp_path: Path) -> None:
     plan = Plan((Section("A", 2, "D:min", 90.0, "3/4", mood="sad"), Section("B", 2, "F:maj", 120.0, "3/4")), "pop")
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(plan.to_json())
     out = tmp_path / "song.mid"
-    args = ["generate", "--plan", str(plan_file), "--model", "cadenza-transformer", "-o", str(out)]
-    result = CliRunner().invoke(app, [*args, "--originality", "OFF"])
+    result = CliRunner().invoke(app, ["generate", "--plan", str(plan_file), "-o", str(out), "--originality", "OFF"])
     assert result.exit_code == 0, result.output
     assert "follows a plan's first section" in " ".join(result.output.split())
     score = symusic.Score(str(out))

@@ -29,7 +29,7 @@ __all__ = ["Piece", "compose_piece", "PLAN_NOT_FOLLOWED"]
 
 PLAN_NOT_FOLLOWED = (
     "this model follows a plan's first section (key, tempo, meter, mood) and its bars in all, "
-    "not its sections, chords or repeats; a multitrack model (--model FOLDER) follows them"
+    "not its sections, chords or repeats; --model cadenza-multitrack follows them"
 )
 
 
