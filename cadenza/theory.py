@@ -186,3 +186,12 @@ def parse_chord(label: str) -> tuple[int, str] | None:
             f"the quality one of {', '.join(QUALITIES)}"
         )
     return _tonic_pc(match.group(1), match.group(2) or match.group(3)), quality
+
+
+def chord_pitch_classes(label: str | None) -> frozenset[int]:
+    """The pitch classes of a chord label (``"A:min7"`` -> {9, 0, 4, 7}); "N" or None: none."""
+    parsed = parse_chord(label) if label is not None else None
+    if parsed is None:
+        return frozenset()
+    root, quality = parsed
+    return frozenset((root + step) % 12 for step in QUALITIES[quality])

@@ -441,3 +441,16 @@ def test_a_cell_given_a_scale_plays_only_its_pitch_classes() -> None:
     out = infill(model, three_tracks(), range(2, 3), [0], Sampling(seed=4), asks=asks)
     pitches = [n.pitch for n in out.tracks[0].notes if 2 * 1920 <= n.time < 3 * 1920]
     assert len(pitches) >= 10 and {p % 12 for p in pitches} <= d_minor
+
+
+def test_a_written_note_never_strikes_a_key_a_kept_note_holds_nor_rings_past_the_bars() -> None:
+    from cadenza.models.multitrack import _replace
+
+    score = three_tracks()
+    held = symusic.Note(960, 1920, 90, 80)  # bar 0's last half and bar 1's first: a kept note holding key 90
+    score.tracks[0].notes.append(held)
+    written = {(0, 1): [(48, 90, 24, 9), (60, 91, 96, 9)]}  # token ticks from the start: 90 at bar 1; 91 past its end
+    out = _replace(score, "4/4", range(1, 2), written)
+    new = [n for n in notes_of(out.tracks[0]) if 1920 <= n[0] < 2 * 1920]
+    assert new == [(1920 + 480, 1920 - 480, 91, _velocity(9))]  # 90 dropped; 91 cut at the bar's end
+    assert (held.time, held.duration, held.pitch, held.velocity) in notes_of(out.tracks[0])

@@ -273,3 +273,27 @@ def test_unnamed_tracks_get_the_roles_the_analysis_hears() -> None:
     score.tracks.extend([tune, line, chords, drums, symusic.Track("Bass", 33)])
     roles = [head.role for head in mt.tokenize(score).tracks]
     assert roles == ["melody", "counter", "harmony", "drums", "bass"]
+
+
+def test_regenerating_the_last_bar_keeps_the_piece_exactly_as_long(folder: Path) -> None:
+    composer = Composer.from_pretrained(folder)
+    conditions = Conditions(seconds=10.5, tempo=100.0)  # 4 bars of 4/4 and a held tail
+    plan = composer.plan(conditions, Sampling(seed=1))
+    assert plan.tail_quarters > 0
+    length = plan.bars * BAR + round(plan.tail_quarters * TPQ)
+    score = composer.generate(conditions, Sampling(seed=1), plan=plan)
+    assert score.end() == length
+    redone = composer.regenerate(score, plan.bars - 1, plan.bars, conditions, Sampling(seed=2), plan=plan)
+    assert redone.end() == length
+    assert [bar_notes(redone, t, b) for t in range(3) for b in range(plan.bars - 1)] == [
+        bar_notes(score, t, b) for t in range(3) for b in range(plan.bars - 1)
+    ]
+
+
+def test_an_instrument_playing_several_roles_names_each_track_with_its_role() -> None:
+    from cadenza.compose.conditions import instruments_of
+    from cadenza.compose.multitrack_composer import role_tracks, track_names
+
+    assert track_names(role_tracks(instruments_of(("violin", "piano", "cello")))) == ["violin", "piano", "cello"]
+    two = track_names(role_tracks(instruments_of(("violin", "piano"))))
+    assert two == ["violin", "piano (harmony)", "piano (bass)"]

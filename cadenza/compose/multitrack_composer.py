@@ -46,7 +46,7 @@ from cadenza.models.folder import read_config
 from cadenza.models.multitrack import BarAsk, fill, infill
 from cadenza.models.registry import ModelInfo
 from cadenza.models.sampling import Sampling
-from cadenza.theory import KEY_SCALES, key_signature
+from cadenza.theory import KEY_SCALES, chord_pitch_classes, key_signature
 
 __all__ = ["MultitrackComposer", "role_tracks", "track_names", "held_to_chord", "bar_asks", "follow_plan", "plan_meter"]
 
@@ -89,7 +89,8 @@ def density_level(density: float) -> int:
 
 def bar_asks(plan: Plan) -> list[BarAsk]:
     """The controls every track is asked for in each bar of the plan (``None``: the model's),
-    with the scale of the bar's key (:data:`cadenza.theory.KEY_SCALES`)."""
+    with the pitch classes a free part may use: the scale of the bar's key
+    (:data:`cadenza.theory.KEY_SCALES`) and the tones of its chord, which may lie outside it."""
     asks = []
     for section in plan.sections:
         scale = frozenset((section.tonic + step) % 12 for step in KEY_SCALES[section.mode])
@@ -98,7 +99,8 @@ def bar_asks(plan: Plan) -> list[BarAsk]:
             intensity = section.intensity if control is None or control.intensity is None else control.intensity
             density = None if control is None or control.density is None else density_level(control.density)
             chord = None if control is None else control.chord
-            asks.append(BarAsk(density, None, chord, intensity_level(intensity), scale=scale))
+            free = scale | chord_pitch_classes(chord)
+            asks.append(BarAsk(density=density, chord=chord, intensity=intensity_level(intensity), scale=free))
     return asks
 
 
@@ -177,28 +179,42 @@ def _shift(plan: Plan, source: int, target: int) -> int:
     return step - 12 if step > 6 else step
 
 
-def _finish(score: symusic.Score, plan: Plan, tracks: Sequence[tuple[str, Instrument]], bar: int) -> None:
-    """Each track folded into its instrument's range and untangled, and the piece made to
-    last exactly as long as asked: the notes of every track's last onset in the last bar
-    (and any that reach its end) are held to the end, the plan's tail included; when the
-    model left the last bar silent, the piece's last onset is held there. Nothing sounds
-    past that end."""
+def _hold_to_end(score: symusic.Score, plan: Plan, bar: int, *, silent_end: bool = True) -> None:
+    """Make the piece last exactly as long as asked: the notes of every track's last onset
+    in the last bar (and any that reach its end) are held to the end, the plan's tail
+    included; when the last bar is silent and ``silent_end``, the piece's last onset is
+    held there instead. Nothing sounds past that end."""
     end = plan.bars * bar
     stop_all = end + round(plan.tail_quarters * TPQ)
     last_bar = end - bar
-    if not any(n.time >= last_bar for track in score.tracks for n in track.notes):
+    if silent_end and not any(n.time >= last_bar for track in score.tracks for n in track.notes):
         last_bar = max((n.time for track in score.tracks for n in track.notes), default=end)
-    for track, (_, instrument) in zip(score.tracks, tracks, strict=True):
+    for track in score.tracks:
         last_onset = max((n.time for n in track.notes if n.time >= last_bar), default=None)
-        notes = []
         for n in track.notes:
             stop = n.time + n.duration
             if n.time >= last_bar and (n.time == last_onset or stop >= end):
                 stop = stop_all
-            stop = min(stop, stop_all)
-            notes.append(symusic.Note(n.time, max(1, stop - n.time), _fold(n.pitch, instrument), n.velocity))
+            if n.time >= last_bar or stop > stop_all:
+                n.duration = max(1, min(stop, stop_all) - n.time)
+
+
+def _fold_track(track: symusic.Track, instrument: Instrument, ticks: range | None = None) -> None:
+    """The track's notes (those starting in ``ticks``, or all) folded into the instrument's range."""
+    for n in track.notes:
+        if ticks is None or n.time in ticks:
+            n.pitch = _fold(n.pitch, instrument)
+
+
+def _finish(score: symusic.Score, plan: Plan, tracks: Sequence[tuple[str, Instrument]], bar: int) -> None:
+    """Each track folded into its instrument's range and untangled, and held to the
+    piece's exact length (:func:`_hold_to_end`)."""
+    for track, (_, instrument) in zip(score.tracks, tracks, strict=True):
+        _fold_track(track, instrument)
+        notes = untangle(list(track.notes))
         track.notes.clear()
-        track.notes.extend(untangle(notes))
+        track.notes.extend(notes)
+    _hold_to_end(score, plan, bar)
 
 
 def follow_plan(model: object, plan: Plan, sampling: Sampling, progress: Progress | None = None) -> symusic.Score:
@@ -287,9 +303,17 @@ class MultitrackComposer(Composer):
             raise InvalidArgumentError(f"bars {start_bar}..{end_bar} are outside the piece's {plan.bars} bars")
         asks = bar_asks(plan)
         tracks = range(len(score.tracks))
-        roles = [role for role, _ in role_tracks(instruments_of(plan.instruments))]
+        instruments = role_tracks(instruments_of(plan.instruments))
+        roles = [role for role, _ in instruments]
         role_of = [roles[t] if t < len(roles) else "other" for t in tracks]
         wanted = {(t, b): held_to_chord(asks[b], role_of[t]) for t in tracks for b in range(start_bar, end_bar)}
-        return infill(
+        out = infill(
             self._model, score, range(start_bar, end_bar), tracks, sampling, asks=wanted, roles=roles, style=plan.style
         )
+        if len(out.tracks) == len(instruments):  # a piece of this plan: finish the bars written as generate does
+            bar = mt.bar_ticks(plan_meter(plan)) * _SCALE * out.ticks_per_quarter // TPQ
+            for track, (_, instrument) in zip(out.tracks, instruments, strict=True):
+                _fold_track(track, instrument, range(start_bar * bar, end_bar * bar))
+            if end_bar == plan.bars and out.ticks_per_quarter == TPQ:
+                _hold_to_end(out, plan, bar, silent_end=False)  # the user's notes before the bars stay as they are
+        return out

@@ -32,7 +32,7 @@ from cadenza.models.folder import read_json, write_json
 from cadenza.models.sampling import Sampling, decode
 from cadenza.models.transformer import Stepper, TransformerConfig, TransformerModel
 from cadenza.models.vocabulary import Vocabulary
-from cadenza.theory import QUALITIES, parse_chord
+from cadenza.theory import chord_pitch_classes
 
 __all__ = ["MultitrackModel", "PrefillStepper", "BarAsk", "FillGrammar", "fill", "infill", "continue_", "TOKENIZER"]
 
@@ -131,16 +131,12 @@ class BarAsk:
     def tone_mask(self) -> np.ndarray | None:
         """The pitch tokens the cell may use: its chord's tones when it holds to them, else
         its scale's; None: any."""
-        parsed = parse_chord(self.chord) if self.chord_tones and self.chord is not None else None
-        if parsed is not None:
-            root, quality = parsed
-            classes = np.array([(root + step) % 12 for step in QUALITIES[quality]])
-        elif self.scale is not None:
-            classes = np.array(sorted(self.scale))
-        else:
+        held = chord_pitch_classes(self.chord) if self.chord_tones else frozenset()
+        classes = held or self.scale
+        if not classes:
             return None
         values = np.nan_to_num(mt.VALUES, nan=-1).astype(np.int64)
-        return (mt.KINDS == "Pitch") & np.isin(values % 12, classes)
+        return (mt.KINDS == "Pitch") & np.isin(values % 12, sorted(classes))
 
     def tokens(self) -> dict[str, int]:
         """{control kind: the token it must be}."""
@@ -243,10 +239,12 @@ class FillGrammar:
         room = (self.bar_ticks - values) * self._per_onset() >= self._needed()
         return self._positions & (values > self.position) & room
 
-    def _pitches(self) -> np.ndarray:
+    def _pitches(self, required: bool = True) -> np.ndarray:
         """Pitches above the last one at this position, leaving room above for the notes
         that must still start here: those later positions cannot hold, and those the
-        polyphony bin wants at this onset."""
+        polyphony bin wants at this onset. Held to the hole's tones when it has them; a
+        ``required`` note falls back to any pitch where none of them is left (at the top
+        of the range), an optional one does not."""
         values = np.nan_to_num(mt.VALUES, nan=-1)
         later = (self.bar_ticks - 1 - self.position) * self._per_onset()
         for_density = self._needed() - later - 1  # besides the one chosen now
@@ -255,7 +253,7 @@ class FillGrammar:
         pitches = self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
         tones = self.tones[self.hole] if self.hole < len(self.tones) else None
         held = pitches & tones if tones is not None else pitches
-        return held if held.any() else pitches  # too high up for a chord tone: the counts come first
+        return held if held.any() or not required else pitches  # the counts come first
 
     def _control(self, kind: str, default: np.ndarray) -> np.ndarray:
         ask = self.asks[self.hole] if self.hole < len(self.asks) else {}
@@ -297,7 +295,7 @@ class FillGrammar:
                 if (self.notes + min(self._per_onset(), most - self.notes)) / (self.onsets + 1) >= low:
                     mask |= self._open_positions()  # a new onset can still bring the mean into its bin
                 if self.at_position < mt.MAX_NOTES_AT_ONCE and (self.notes + 1) / self.onsets < high:
-                    mask |= self._pitches()
+                    mask |= self._pitches(required=False)
             if (self.notes >= fewest and low <= mean < high) or not mask.any():
                 mask[mt.FILL_END] = True
             return mask
