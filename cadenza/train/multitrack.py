@@ -375,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--steps", type=int, default=0, help="instead of the preset's")
     parser.add_argument("--max-minutes", type=float, default=-1.0, help="instead of the preset's")
-    parser.add_argument("--lr", type=float, default=0.0, help="peak learning rate, instead of the preset's")
+    parser.add_argument("--lr", type=float, help="peak learning rate, instead of the preset's")
     parser.add_argument("--warmup", type=int, default=-1, help="warm-up steps, instead of the preset's")
     parser.add_argument("--save-dtype", choices=("float32", "bfloat16", "float16"), help="of the saved weights")
     parser.add_argument("--init", type=Path, help="a model folder of the preset's shape to start from")
@@ -385,7 +385,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides["steps"] = args.steps
     if args.max_minutes >= 0:
         overrides["max_minutes"] = args.max_minutes
-    if args.lr:
+    if args.lr is not None:
+        if not args.lr > 0:
+            parser.error(f"--lr must be above 0, got {args.lr}")
         overrides["lr"] = args.lr
     if args.warmup >= 0:
         overrides["warmup"] = args.warmup
