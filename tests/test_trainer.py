@@ -191,7 +191,16 @@ def test_ctrl_c_stops_training_with_a_checkpoint_and_the_same_command_resumes(tm
     command = [sys.executable, str(app), "train", "transformer", "--task", "jsb16", "--preset", "tiny", "--quiet"]
     command += ["--data", str(_jsb_file(tmp_path / "jsb.json")), "--out", str(out)]
     command += ["--set", "train.steps=100000", "--set", "train.eval_every=100000"]  # days of it: only Ctrl-C ends it
-    running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a terminal's Ctrl-C: SIGINT at its default in the child even when this run was started in
+    # the background, where shells start commands with SIGINT ignored (and Python keeps it so)
+    running = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 200
     while not (out / LOG).exists() or len(_rows(out)) < 3:
         assert running.poll() is None and time.monotonic() < deadline, running.communicate()
