@@ -454,3 +454,10 @@ def test_a_written_note_never_strikes_a_key_a_kept_note_holds_nor_rings_past_the
     new = [n for n in notes_of(out.tracks[0]) if 1920 <= n[0] < 2 * 1920]
     assert new == [(1920 + 480, 1920 - 480, 91, _velocity(9))]  # 90 dropped; 91 cut at the bar's end
     assert (held.time, held.duration, held.pitch, held.velocity) in notes_of(out.tracks[0])
+
+
+def test_asking_for_a_billion_bars_is_refused_before_anything_is_allocated(overfit: MultitrackModel) -> None:
+    with pytest.raises(InvalidArgumentError, match="more than 1000 bars past"):
+        continue_(overfit, three_tracks(), 10**9, Sampling(seed=0))
+    with pytest.raises(InvalidArgumentError, match="more than 1000 bars past"):
+        infill(overfit, three_tracks(), range(10**9, 10**9 + 1), [0], Sampling(seed=0))

@@ -314,6 +314,7 @@ class MultitrackComposer(Composer):
             bar = mt.bar_ticks(plan_meter(plan)) * _SCALE * out.ticks_per_quarter // TPQ
             for track, (_, instrument) in zip(out.tracks, instruments, strict=True):
                 _fold_track(track, instrument, range(start_bar * bar, end_bar * bar))
-            if end_bar == plan.bars and out.ticks_per_quarter == TPQ:
+            after_end = any(n.time >= plan.bars * bar for track in out.tracks for n in track.notes)
+            if end_bar == plan.bars and out.ticks_per_quarter == TPQ and not after_end:
                 _hold_to_end(out, plan, bar, silent_end=False)  # the user's notes before the bars stay as they are
         return out

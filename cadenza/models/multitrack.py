@@ -363,6 +363,9 @@ def fill(
     }
 
 
+MAX_NEW_BARS = 1000  # bars past a score's end one infill or continuation may add
+
+
 def infill(
     model: TransformerModel,
     score: symusic.Score,
@@ -385,6 +388,10 @@ def infill(
         if not 0 <= track < len(score.tracks):
             raise InvalidArgumentError(f"track {track} is not in the score (it has {len(score.tracks)})")
     piece = mt.tokenize(score, roles, style=style)
+    if bars.stop > piece.bars + MAX_NEW_BARS:  # bars past the end cost memory and decoding time each
+        raise InvalidArgumentError(
+            f"bars {bars.start}..{bars.stop} reach more than {MAX_NEW_BARS} bars past the score's {piece.bars}"
+        )
     if piece.bars < bars.stop:
         piece = mt.tokenize(score, roles, style=style, bars=bars.stop)
     written = fill(model, piece, [(t, b) for t in tracks for b in bars], sampling, asks)
