@@ -44,6 +44,7 @@ HARMONY_STYLES = ("chorale", "pop")
 CHORALE_VOICES = (("Alto", "counter", 64, 55, 74), ("Tenor", "counter", 57, 48, 67), ("Bass", "bass", 48, 36, 62))
 CHORALE_PROGRAM = 52  # choir aahs, as the chorales the model learned from
 DEFAULT_ACCOMPANIMENT = ("piano", "bass")
+MIN_TUNE_NOTES = 4
 _PIANO = INSTRUMENTS["piano"]
 
 
@@ -187,19 +188,26 @@ def infill_sketch(
 
 
 def _melody_of(sketch: Sketch) -> int:
+    """The track to harmonize: the sketch's melody, if it is a tune: a single line (at most
+    1.5 notes per onset) with at least :data:`MIN_TUNE_NOTES` notes and one every two bars."""
     melody = sketch.melody
+    names = ", ".join(repr(t.name or "(unnamed)") for t in sketch.score.tracks)
     if melody is None:
-        names = ", ".join(t.name or "(unnamed)" for t in sketch.score.tracks)
         raise InvalidArgumentError(
             f"no melody to harmonize: no track is named or heard as the melody ({names}); "
             "give a file whose tune is one track named Melody, Soprano, Lead or Voice, or the tune alone"
         )
-    notes = sketch.score.tracks[melody].notes.numpy()
-    onsets = len(np.unique(notes["time"]))
-    if len(notes) > 1.5 * onsets:
+    times = sketch.score.tracks[melody].notes.numpy()["time"]
+    onsets = len(np.unique(times))
+    name = sketch.score.tracks[melody].name or str(melody + 1)
+    if len(times) > 1.5 * onsets:
         raise InvalidArgumentError(
-            f"no melody to harmonize: track {sketch.score.tracks[melody].name or melody + 1!r} holds chords "
-            f"({len(notes)} notes on {onsets} onsets), not a single line"
+            f"no melody to harmonize: track {name!r} holds chords ({len(times)} notes on {onsets} onsets), "
+            "not a single line"
+        )
+    if len(times) < max(MIN_TUNE_NOTES, sketch.bars / 2):
+        raise InvalidArgumentError(
+            f"no melody to harmonize: track {name!r} has {len(times)} notes in {sketch.bars} bars, too few for a tune"
         )
     return melody
 
