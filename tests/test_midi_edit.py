@@ -413,3 +413,33 @@ def test_write_midi_edit_keeps_an_existing_file_unless_forced(tmp_path: Path) ->
     write_midi_edit(original, before, after, target, force=True)
     assert target.read_bytes() == splice_midi(original, before, after)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid"]
+
+
+def test_bytes_after_the_declared_tracks_are_kept_and_new_tracks_go_before_them() -> None:
+    junk = b"MTrk\x00\x00\x00\x04\x00\xff\x2f\x00 and some trailing bytes"
+    original = make_midi(melody(0, 96)) + junk
+    before = parse_midi_bytes(original)
+    after = replace_region(before, 0, 4 * 384, 6 * 384)
+    after.tracks.append(symusic.Track(name="Added", program=1))
+    after.tracks[1].notes.append(symusic.Note(0, 96, 60, 90))
+
+    spliced = splice_midi(original, before, after)
+
+    assert spliced.endswith(junk)
+    assert_reads_as(spliced, after)
+
+
+def test_a_new_track_keeps_its_pedals_and_a_note_that_lasts_no_time() -> None:
+    original = make_midi(melody(0, 96))
+    before = parse_midi_bytes(original)
+    after = before.copy()
+    keys_track = symusic.Track(name="Keys", program=2)
+    keys_track.notes.extend([symusic.Note(0, 0, 60, 90), symusic.Note(96, 96, 62, 90)])
+    keys_track.pedals.extend([symusic.Pedal(96, 96), symusic.Pedal(0, 96)])
+    after.tracks.append(keys_track)
+
+    spliced = splice_midi(original, before, after)
+
+    assert_reads_as(spliced, after)
+    pedals = parse_midi_bytes(spliced).tracks[1].pedals
+    assert [(p.time, p.duration) for p in pedals] == [(0, 96), (96, 96)]

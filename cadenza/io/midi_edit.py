@@ -39,6 +39,7 @@ NoteKey = tuple[int, int, int, int]
 _DRUM_CHANNEL = 9
 _END_OF_TRACK = b"\xff\x2f\x00"
 _DEFAULT_OFF_VELOCITY = 64
+_SUSTAIN = 64
 
 
 class MidiSpliceError(InputFileError):
@@ -130,8 +131,9 @@ def _parse_events(data: bytes, start: int, end: int, path: str | os.PathLike[str
     return events
 
 
-def _split_file(data: bytes, path: str | os.PathLike[str]) -> tuple[bytes, list[_Chunk], int]:
-    """The header chunk, the chunks that follow it, and the ticks per quarter."""
+def _split_file(data: bytes, path: str | os.PathLike[str]) -> tuple[bytes, list[_Chunk], bytes, int]:
+    """The header chunk, the chunks up to the last track chunk the header declares, what
+    follows them (kept as it is), and the ticks per quarter."""
     if len(data) < 14 or data[:4] != b"MThd":
         raise MidiSpliceError("is not a MIDI file (no MThd header)", path)
     (header_length,) = struct.unpack(">I", data[4:8])
@@ -141,20 +143,19 @@ def _split_file(data: bytes, path: str | os.PathLike[str]) -> tuple[bytes, list[
     pos = 8 + header_length
     chunks: list[_Chunk] = []
     tracks = 0
-    while pos + 8 <= len(data):
-        kind = data[pos : pos + 4]
+    while tracks < declared:
+        if pos + 8 > len(data):
+            raise MidiSpliceError(f"holds {tracks} track chunks, fewer than its header declares", path)
         (length,) = struct.unpack(">I", data[pos + 4 : pos + 8])
         if pos + 8 + length > len(data):
             raise MidiSpliceError("has a truncated chunk", path)
-        chunk = _Chunk(data[pos : pos + 8 + length], is_track=kind == b"MTrk" and tracks < declared)
+        chunk = _Chunk(data[pos : pos + 8 + length], is_track=data[pos : pos + 4] == b"MTrk")
         if chunk.is_track:
             chunk.events = _parse_events(data, pos + 8, pos + 8 + length, path)
             tracks += 1
         chunks.append(chunk)
         pos += 8 + length
-    if pos != len(data) or tracks != declared:
-        raise MidiSpliceError("has bytes outside its chunks or fewer tracks than its header says", path)
-    return data[: 8 + header_length], chunks, division
+    return data[: 8 + header_length], chunks, data[pos:], division
 
 
 def _chunk_sources(chunk_index: int, events: list[tuple[int, bytes]]) -> list[_Source]:
@@ -261,11 +262,12 @@ def _note_off_form(events: list[tuple[int, bytes]], channel: int) -> tuple[int, 
 
 
 def _note_events(keys: Iterable[NoteKey], channel: int, off: tuple[int, int]) -> list[tuple[int, int, bytes]]:
-    """(tick, order at that tick, bytes): note-offs go before what the tick holds, note-ons after."""
+    """(tick, order at that tick, bytes): note-offs go before what the tick holds and
+    note-ons after it, but the off of a note that lasts no time after its own on."""
     out: list[tuple[int, int, bytes]] = []
     for time, duration, pitch, velocity in keys:
         out.append((time, 2, bytes([0x90 | channel, pitch, velocity])))
-        out.append((time + duration, 0, bytes([off[0], pitch, off[1]])))
+        out.append((time + duration, 0 if duration else 3, bytes([off[0], pitch, off[1]])))
     return out
 
 
@@ -292,6 +294,10 @@ def _new_track_chunk(track: symusic.Track, channel: int) -> bytes:
     events.append((0, -1, bytes([0xC0 | channel, track.program])))
     for control in track.controls:
         events.append((control.time, 1, bytes([0xB0 | channel, control.number, control.value])))
+    if not any(control.number == _SUSTAIN for control in track.controls):  # pedals alone: write them
+        for time, duration in sorted((pedal.time, pedal.duration) for pedal in track.pedals):
+            events.append((time, 1, bytes([0xB0 | channel, _SUSTAIN, 127])))
+            events.append((time + duration, 1, bytes([0xB0 | channel, _SUSTAIN, 0])))
     for bend in track.pitch_bends:
         value = bend.value + 8192
         events.append((bend.time, 1, bytes([0xE0 | channel, value & 0x7F, value >> 7])))
@@ -347,7 +353,7 @@ def splice_midi(
     """
     if before.ttype != symusic.TimeUnit.tick or after.ttype != symusic.TimeUnit.tick:
         raise MidiSpliceError("edit must be given in ticks", path)
-    header, chunks, division = _split_file(original, path)
+    header, chunks, tail, division = _split_file(original, path)
     if before.tpq != division or after.tpq != division:
         raise MidiSpliceError(f"has {division} ticks per quarter, the edit {after.tpq}; cannot edit it in place", path)
     if len(after.tracks) < len(before.tracks):
@@ -393,7 +399,7 @@ def splice_midi(
         midi_format, tracks = struct.unpack(">HH", header[8:12])
         header = header[:8] + struct.pack(">HH", max(midi_format, 1), tracks + len(appended)) + header[12:]
 
-    data = header + b"".join(out)
+    data = header + b"".join(out) + tail
     _verify(data, after, path)
     return data
 
