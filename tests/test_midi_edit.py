@@ -443,3 +443,30 @@ def test_a_new_track_keeps_its_pedals_and_a_note_that_lasts_no_time() -> None:
     assert_reads_as(spliced, after)
     pedals = parse_midi_bytes(spliced).tracks[1].pedals
     assert [(p.time, p.duration) for p in pedals] == [(0, 96), (96, 96)]
+
+
+@pytest.mark.parametrize(
+    "bad_note",
+    [(-100, 50, 60, 80), (0, 50, 60, 0), (0, 2**29, 60, 80), (0, 50, -3, 80)],
+    ids=["negative-time", "velocity-0", "too-long", "negative-pitch"],
+)
+def test_notes_a_midi_file_cannot_hold_are_refused(bad_note: tuple[int, int, int, int]) -> None:
+    original = make_midi(melody(0, 96))
+    before = parse_midi_bytes(original)
+    for appended in (False, True):
+        after = before.copy()
+        if appended:
+            after.tracks.append(symusic.Track(name="New"))
+        after.tracks[-1].notes.append(symusic.Note(*bad_note))
+        with pytest.raises(MidiSpliceError, match=r"^song\.mid: edit"):
+            splice_midi(original, before, after, path="song.mid")
+
+
+def test_a_new_track_with_a_program_outside_midi_is_refused() -> None:
+    original = make_midi(melody(0, 96))
+    before = parse_midi_bytes(original)
+    after = before.copy()
+    after.tracks.append(symusic.Track(name="New", program=200))
+    after.tracks[1].notes.append(symusic.Note(0, 10, 60, 80))
+    with pytest.raises(MidiSpliceError, match="cannot store"):
+        splice_midi(original, before, after, path="song.mid")

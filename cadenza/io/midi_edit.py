@@ -89,6 +89,8 @@ def _vlq(data: bytes, pos: int, end: int, path: str | os.PathLike[str]) -> tuple
 
 
 def _encode_vlq(value: int) -> bytes:
+    if not 0 <= value <= 0x0FFFFFFF:
+        raise ValueError(f"a time or length of {value} ticks")
     out = [value & 0x7F]
     value >>= 7
     while value:
@@ -241,6 +243,13 @@ def _match_tracks(
 # --- writing ----------------------------------------------------------------------------
 
 
+def _message(status: int, *data: int) -> bytes:
+    """A channel message; its data bytes must be 0-127."""
+    if not all(0 <= value < 0x80 for value in data):
+        raise ValueError(f"a MIDI data byte out of 0-127 in {data}")
+    return bytes([status, *data])
+
+
 def _encode_chunk(events: list[tuple[int, bytes]]) -> bytes:
     body = bytearray()
     last = 0
@@ -266,8 +275,10 @@ def _note_events(keys: Iterable[NoteKey], channel: int, off: tuple[int, int]) ->
     note-ons after it, but the off of a note that lasts no time after its own on."""
     out: list[tuple[int, int, bytes]] = []
     for time, duration, pitch, velocity in keys:
-        out.append((time, 2, bytes([0x90 | channel, pitch, velocity])))
-        out.append((time + duration, 0 if duration else 3, bytes([off[0], pitch, off[1]])))
+        if velocity < 1 or duration < 0:
+            raise ValueError(f"a note of velocity {velocity} and duration {duration}")
+        out.append((time, 2, _message(0x90 | channel, pitch, velocity)))
+        out.append((time + duration, 0 if duration else 3, _message(off[0], pitch, off[1])))
     return out
 
 
@@ -291,16 +302,16 @@ def _new_track_chunk(track: symusic.Track, channel: int) -> bytes:
     events: list[tuple[int, int, bytes]] = []
     if track.name:
         events.append((0, -2, _meta(0x03, track.name.encode("utf-8"))))
-    events.append((0, -1, bytes([0xC0 | channel, track.program])))
+    events.append((0, -1, _message(0xC0 | channel, track.program)))
     for control in track.controls:
-        events.append((control.time, 1, bytes([0xB0 | channel, control.number, control.value])))
+        events.append((control.time, 1, _message(0xB0 | channel, control.number, control.value)))
     if not any(control.number == _SUSTAIN for control in track.controls):  # pedals alone: write them
         for time, duration in sorted((pedal.time, pedal.duration) for pedal in track.pedals):
-            events.append((time, 1, bytes([0xB0 | channel, _SUSTAIN, 127])))
-            events.append((time + duration, 1, bytes([0xB0 | channel, _SUSTAIN, 0])))
+            events.append((time, 1, _message(0xB0 | channel, _SUSTAIN, 127)))
+            events.append((time + duration, 1, _message(0xB0 | channel, _SUSTAIN, 0)))
     for bend in track.pitch_bends:
         value = bend.value + 8192
-        events.append((bend.time, 1, bytes([0xE0 | channel, value & 0x7F, value >> 7])))
+        events.append((bend.time, 1, _message(0xE0 | channel, value & 0x7F, value >> 7)))
     events += _note_events(_note_keys(track), channel, (0x80 | channel, _DEFAULT_OFF_VELOCITY))
     events.sort(key=lambda item: item[:2])
     last = events[-1][0]
@@ -363,8 +374,7 @@ def splice_midi(
         for index, (old, new) in enumerate(zip(before.tracks, after.tracks[: len(before.tracks)], strict=True))
         if _note_keys(old) != _note_keys(new)
     ]
-    appended = list(after.tracks[len(before.tracks) :])
-    if not changed and not appended and marker is None:
+    if not changed and len(after.tracks) == len(before.tracks) and marker is None:
         return original
 
     track_chunks = [index for index, chunk in enumerate(chunks) if chunk.is_track]
@@ -373,6 +383,26 @@ def splice_midi(
     ]
     matched = _match_tracks(sources, before, changed, path)
 
+    try:
+        data = _splice(header, chunks, tail, before, after, matched, marker, path)
+    except ValueError as error:
+        raise MidiSpliceError(f"edit holds what a MIDI file cannot store ({error})", path) from None
+    _verify(data, after, path)
+    return data
+
+
+def _splice(
+    header: bytes,
+    chunks: list[_Chunk],
+    tail: bytes,
+    before: symusic.Score,
+    after: symusic.Score,
+    matched: dict[int, _Source],
+    marker: str | None,
+    path: str | os.PathLike[str],
+) -> bytes:
+    """The spliced file (see :func:`splice_midi`); ValueError for a value MIDI cannot hold."""
+    track_chunks = [index for index, chunk in enumerate(chunks) if chunk.is_track]
     removed: dict[int, set[int]] = defaultdict(set)
     added: dict[int, list[tuple[int, int, bytes]]] = defaultdict(list)
     for index, source in matched.items():
@@ -387,9 +417,10 @@ def splice_midi(
     out = [chunk.raw for chunk in chunks]
     for number in removed.keys() | added.keys():
         out[track_chunks[number]] = _rewrite(chunks[track_chunks[number]].events, removed[number], added[number])
-    if marker is not None:
+    if marker is not None and track_chunks:
         out[track_chunks[0]] = _with_marker(out[track_chunks[0]], marker, path)
 
+    appended = after.tracks[len(before.tracks) :]
     if appended:
         used = _used_channels(chunks)
         for track in appended:
@@ -399,9 +430,7 @@ def splice_midi(
         midi_format, tracks = struct.unpack(">HH", header[8:12])
         header = header[:8] + struct.pack(">HH", max(midi_format, 1), tracks + len(appended)) + header[12:]
 
-    data = header + b"".join(out) + tail
-    _verify(data, after, path)
-    return data
+    return header + b"".join(out) + tail
 
 
 def _free_channel(used: set[int], path: str | os.PathLike[str]) -> int:
