@@ -221,7 +221,8 @@ def _match_tracks(
     ``before`` track for track, else by its notes when exactly one source has them."""
     keys = {index: _note_keys(before.tracks[index]) for index in changed}
     in_order = len(sources) == len(before.tracks) and all(
-        source.program == track.program and (source.channel == _DRUM_CHANNEL) == track.is_drum
+        (source.program, source.channel == _DRUM_CHANNEL, source.controls, source.pitch_bends)
+        == (track.program, track.is_drum, len(track.controls), len(track.pitch_bends))
         for source, track in zip(sources, before.tracks, strict=True)
     )
     if in_order and all(_same_track(sources[index], before.tracks[index], keys[index]) for index in keys):
@@ -441,9 +442,8 @@ def _free_channel(used: set[int], path: str | os.PathLike[str]) -> int:
 
 
 def _with_marker(chunk: bytes, marker: str, path: str | os.PathLike[str]) -> bytes:
-    """The chunk with a marker at its start (after a leading track name): the events
-    after it keep their bytes, running status included, since a meta event does not
-    change it."""
+    """The chunk with a marker at its start, or right after a leading track name: where
+    no running status is in effect, so the events after it keep their bytes."""
     body = chunk[8:]
     start = 0
     if body[:2] == b"\x00\xff" and len(body) > 2 and body[2] == 0x03:
