@@ -14,6 +14,7 @@ from cadenza.analysis.key import key_segments, main_key
 from cadenza.cli import app
 from cadenza.compose import Composer, Conditions, Sampling
 from cadenza.data.labels import parse_key
+from cadenza.errors import InvalidArgumentError
 from cadenza.io import load_score
 from cadenza.io.summary import summarize
 from cadenza.models.registry import PRETRAINED, check_safetensors, installed_models, locate
@@ -204,3 +205,11 @@ def test_regenerating_bars_changes_only_those_bars(model: str) -> None:
         for n in sorted(track.notes, key=lambda n: (n.time, n.pitch)):
             assert n.time >= held.get(n.pitch, 0), (track.name, n)
             held[n.pitch] = max(held.get(n.pitch, 0), n.time + n.duration)
+
+
+def test_regenerate_refuses_a_score_it_did_not_make() -> None:
+    """A user's multi-track file crashed it (zip() argument 2 is shorter); `cadenza infill` is for those."""
+    composer = Composer.from_pretrained("cadenza-transformer")
+    user = load_score(Path(__file__).resolve().parents[1] / "cadenza" / "examples" / "bwv66.6.mid")
+    with pytest.raises(InvalidArgumentError, match="cadenza infill"):
+        composer.regenerate(user, 1, 2, Conditions(mood="calm", bars=8), Sampling(seed=1))

@@ -177,6 +177,12 @@ class Composer:
         resolved = self.resolve(conditions if plan is None else plan.conditions())
         if not 0 <= start_bar < end_bar <= resolved.bars:
             raise InvalidArgumentError(f"bars {start_bar}..{end_bar} are outside the piece's {resolved.bars} bars")
+        if len(score.tracks) != len(resolved.instruments):
+            raise InvalidArgumentError(
+                f"regenerate rewrites a piece this composer made (one track per instrument, here "
+                f"{len(resolved.instruments)}), not one of {len(score.tracks)} tracks; for your own music use "
+                "cadenza.compose.tasks.infill_sketch (`cadenza infill`)"
+            )
         bar_ticks = round(resolved.bar_quarters * TPQ)
         begin, end = start_bar * bar_ticks, end_bar * bar_ticks
         shift = self._shift(resolved)
