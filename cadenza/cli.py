@@ -515,6 +515,9 @@ def _register_plugins() -> None:
     from cadenza import cli_provenance
 
     cli_provenance.register(app)
+    from cadenza import cli_sketch
+
+    cli_sketch.register(app)
 
 
 data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)

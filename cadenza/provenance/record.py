@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "provenance_record",
     "embed_marker",
+    "marker_text",
     "sidecar_path",
     "write_record",
     "music_sha256",
@@ -67,13 +68,18 @@ def embed_marker(score: symusic.Score, record: dict[str, object]) -> symusic.Sco
     """A copy of ``score`` with the record as a text marker at tick 0, less what changes
     from run to run (its creation time, and the signature over it, which the sidecar
     holds), so that the same seed and conditions still give the same bytes."""
-    short = {k: v for k, v in record.items() if k not in ("created", "signature")}
     marked = score.copy()
     for track in marked.tracks:  # a MIDI file holds pedals as sustain controllers only
         for time, number, value in pedal_controls(track):
             track.controls.append(symusic.ControlChange(time, number, value))
-    marked.markers.append(symusic.TextMeta(0, MARKER_PREFIX + json.dumps(short, sort_keys=True, separators=(",", ":"))))
+    marked.markers.append(symusic.TextMeta(0, marker_text(record)))
     return marked
+
+
+def marker_text(record: dict[str, object]) -> str:
+    """The record as a MIDI marker carries it: everything but its creation time and signature."""
+    short = {k: v for k, v in record.items() if k not in ("created", "signature")}
+    return MARKER_PREFIX + json.dumps(short, sort_keys=True, separators=(",", ":"))
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

@@ -1,0 +1,167 @@
+"""The one pipeline of the composer commands: the task, the originality of what the
+model wrote, the record, the signature, the file.
+
+    edited = edit_file("sketch.mid", lambda sketch: continue_sketch(composer, sketch, 8, sampling), composer, sampling)
+    edited.write("longer.mid")  # the music, and longer.mid.provenance.json signed beside it
+
+The record says what came from the user (the input file by name and sha256, every note
+outside the generated cells) and what from the model (the task, its settings, the
+tracks and bars it wrote and how many notes); the originality check covers only the
+notes the model wrote (:meth:`~cadenza.compose.tasks.Edit.generated`): the user's own
+music resembling a training piece is none of the model's doing.
+
+A MIDI written from a MIDI keeps the user's file as it was outside the edit (every
+event, track and channel, :func:`cadenza.io.midi_edit.splice_midi`); other outputs are
+written from the score (MusicXML keeps the parts, their names and the measures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import symusic
+
+from cadenza.compose.sketch import Sketch
+from cadenza.compose.tasks import Edit
+from cadenza.io import Format, format_of
+from cadenza.io.files import read_regular_bytes, regular_sha256
+from cadenza.io.limits import DEFAULT_LIMITS
+from cadenza.io.loading import load_score
+from cadenza.io.midi import parse_midi_bytes
+from cadenza.models.sampling import Sampling
+from cadenza.provenance.outputs import write_with_record
+from cadenza.provenance.record import marker_text, provenance_record, write_record
+from cadenza.provenance.report import Level, OriginalityReport
+from cadenza.provenance.signing import SigningKey, default_key, sign_record
+
+if TYPE_CHECKING:
+    from cadenza.models.registry import ModelInfo
+
+__all__ = ["EditedPiece", "edit_file", "NOTHING_COMPOSED"]
+
+NOTHING_COMPOSED = "nothing was composed: every note is the user's"
+
+
+@dataclass(frozen=True)
+class EditedPiece:
+    """A user's piece after a task, with everything said about it."""
+
+    edit: Edit
+    source: Path
+    record: dict[str, object]  # signed with ``key``
+    key: SigningKey = field(repr=False)
+    report: OriginalityReport | None = None
+    warnings: tuple[str, ...] = ()
+    original: bytes | None = field(default=None, repr=False)  # the MIDI file's bytes as read
+
+    @property
+    def score(self) -> symusic.Score:
+        return self.edit.score
+
+    def write(self, target: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the music to ``target`` (format by extension) and its signed record
+        beside it; returns the record's path."""
+        if self.original is not None and format_of(target) is Format.MIDI:
+            spliced = _write_spliced(self, self.original, target, force=force)
+            if spliced is not None:
+                return spliced
+        return write_with_record(self.edit.score, self.record, target, self.key, force=force)
+
+
+def _write_spliced(piece: EditedPiece, original: bytes, target: str | os.PathLike[str], *, force: bool) -> Path | None:
+    """The user's MIDI file with the edit spliced in and the record as its marker; None
+    where the file's tracks cannot be matched to the score's (then the score is written)."""
+    from cadenza.io.midi import parse_midi_bytes
+    from cadenza.io.midi_edit import MidiSpliceError, write_midi_edit
+
+    signed = sign_record(piece.record, piece.key)
+    before = parse_midi_bytes(original, piece.source)
+    try:
+        write_midi_edit(
+            original, before, piece.edit.score, target, marker=marker_text(signed), source=piece.source, force=force
+        )
+    except MidiSpliceError:
+        return None
+    return write_record(signed, target, force=force)
+
+
+def _source(path: Path, data: bytes | None) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest() if data is not None else regular_sha256(path)
+    return {"file": path.name, "sha256": digest, "format": str(format_of(path))}
+
+
+def edit_file(
+    path: str | os.PathLike[str],
+    task: Callable[[Sketch], Edit],
+    composer: object | None,
+    sampling: Sampling | None,
+    *,
+    index: int = 0,
+    level: Level | str = Level.NORMAL,
+    key: SigningKey | None = None,
+) -> EditedPiece:
+    """Read the user's file (piece ``index`` of a book), run ``task`` on it, check what the
+    model wrote against the model's training pieces (``composer`` None: a task that
+    composes nothing), and sign the record."""
+    source = Path(path)
+    original = None
+    if format_of(source) is Format.MIDI:  # read once: the file spliced into is the file analysed
+        original = read_regular_bytes(source, DEFAULT_LIMITS.max_file_bytes)
+        score = parse_midi_bytes(original, source)
+    else:
+        score = load_score(source, index=index)
+    edit = task(Sketch.of(score))
+    return finish(edit, source, composer, sampling, level=level, key=key, original=original)
+
+
+def finish(
+    edit: Edit,
+    source: Path,
+    composer: object | None,
+    sampling: Sampling | None,
+    *,
+    level: Level | str = Level.NORMAL,
+    key: SigningKey | None = None,
+    original: bytes | None = None,
+) -> EditedPiece:
+    """The record of ``edit`` of the file ``source``, its originality checked and signed."""
+    signing_key = default_key() if key is None else key
+    said = {**edit.to_dict(), "source": _source(source, original)}
+    report: OriginalityReport | None = None
+    warnings: tuple[str, ...] = ()
+    if composer is None:
+        record = provenance_record(edit.score, cast("ModelInfo", _NO_MODEL), said, sampling or Sampling())
+        record["model"] = None
+        record["seed"] = None if sampling is None else sampling.seed
+        originality: dict[str, object] = {"checked": False, "reason": NOTHING_COMPOSED}
+    else:
+        from cadenza.provenance.report import originality_report
+
+        info = composer.info  # type: ignore[attr-defined]
+        record = provenance_record(edit.score, info, said, sampling or Sampling())
+        index = composer.originality_index  # type: ignore[attr-defined]
+        if index is None:
+            originality = {"checked": False, "reason": "the model has no originality index"}
+            warnings = (f"{info.name}: the model has no originality index; what it wrote was not checked for copies",)
+        elif not edit.cells:
+            originality = {"checked": False, "reason": "the model wrote no notes"}
+        else:
+            report = originality_report(edit.generated(), index, Level.parse(level))
+            originality = {"checked": True, "covers": "the notes the model wrote", **report.to_dict()}
+    record = sign_record({**record, "originality": originality}, signing_key)
+    return EditedPiece(edit, source, record, signing_key, report, warnings, original)
+
+
+class _NoModel:
+    name = "none"
+    family = "none"
+    weights_sha256 = ""
+    training: dict = {}  # noqa: RUF012 - read only
+
+
+_NO_MODEL = _NoModel()

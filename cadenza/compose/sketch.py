@@ -1,0 +1,147 @@
+"""A user's sketch as the composer commands see it: its bar grid, keys, tracks and roles.
+
+The bars are those of the file: counted from tick 0 in the meter the file states there
+(the one the multitrack tokens write; where it states none, or one they do not write,
+the meter the analysis hears), so that bar 1 is the file's first bar, lead-in included.
+Keys come from the analysis (:func:`cadenza.analysis.key_segments`), bar by bar; a bar
+past the end takes the last key. Roles: the one a track's name or program states (a
+Soprano, a MELODY, a bass), else the one the analysis hears from its notes.
+
+Requests a user writes (``--bars 9-12``, ``--tracks Piano,2``) are checked here, and
+refused in one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import symusic
+
+from cadenza.errors import InvalidArgumentError
+from cadenza.models import multitrack_tokens as mt
+from cadenza.theory import KEY_SCALES, MODES, parse_pitch_class
+
+__all__ = ["Sketch", "parse_bars"]
+
+_BARS = re.compile(r"\s*(\d{1,7})\s*(?:(?:-|\.\.)\s*(\d{1,7}))?\s*")
+
+
+def parse_bars(text: str) -> range:
+    """``"9-12"`` (bars 9 to 12, counted from 1) or ``"5"`` -> ``range(8, 12)`` / ``range(4, 5)``."""
+    match = _BARS.fullmatch(text)
+    if not match:
+        raise InvalidArgumentError(f"--bars {text[:40]!r} is not a bar or a range of bars like 9-12")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if first < 1 or last < first:
+        raise InvalidArgumentError(f"--bars {text[:40]!r}: bars count from 1, the first no later than the last")
+    return range(first - 1, last)
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A user's score (tick time, its own ticks per quarter) and what the commands need to know of it."""
+
+    score: symusic.Score
+
+    @classmethod
+    def of(cls, score: symusic.Score) -> Sketch:
+        score = score if type(score).__name__ == "ScoreTick" else score.to("tick")
+        if not any(len(t.notes) for t in score.tracks):
+            raise InvalidArgumentError("the file has no notes to work from")
+        return cls(score)
+
+    @cached_property
+    def meter(self) -> str:
+        return mt._meter(self.score)
+
+    @cached_property
+    def bar_ticks(self) -> float:
+        """Ticks of the score per bar (not a whole number at some ticks per quarter)."""
+        return mt.bar_ticks(self.meter) * self.score.ticks_per_quarter / mt.RESOLUTION
+
+    def bar_start(self, bar: int) -> int:
+        return round(bar * self.bar_ticks)
+
+    @cached_property
+    def bars(self) -> int:
+        """Bars up to the bar of the last note's end (a held last chord counts)."""
+        end = max((n.time + n.duration for t in self.score.tracks for n in t.notes), default=1)
+        return max(1, int(np.ceil(end / self.bar_ticks - 1e-9)))
+
+    @cached_property
+    def roles(self) -> list[str]:
+        return mt._track_roles(self.score)
+
+    def pitched(self) -> list[int]:
+        """The tracks that are not drums."""
+        return [i for i, t in enumerate(self.score.tracks) if not t.is_drum]
+
+    @cached_property
+    def melody(self) -> int | None:
+        """The track that carries the tune: one whose role is melody (the first), else
+        the only pitched track with notes; None when there is none."""
+        with_notes = [i for i in self.pitched() if len(self.score.tracks[i].notes)]
+        named = [i for i in with_notes if self.roles[i] == "melody"]
+        if named:
+            return named[0]
+        return with_notes[0] if len(with_notes) == 1 else None
+
+    @cached_property
+    def keys(self) -> list[tuple[int, str]]:
+        """(tonic, mode) of every bar, from the analysis: the key sounding at the bar's
+        middle; C major where the analysis hears none."""
+        from cadenza.analysis import key_segments
+
+        segments = key_segments(self.score)
+        out = []
+        for bar in range(self.bars):
+            middle = (bar + 0.5) * self.bar_ticks
+            label = next((s.label for s in segments if s.start <= middle < s.end), None)
+            if label is None and segments:
+                label = segments[-1].label if middle >= segments[-1].end else segments[0].label
+            out.append(_key_of(label or "C:maj"))
+        return out
+
+    def key_at(self, bar: int) -> tuple[int, str]:
+        return self.keys[min(bar, len(self.keys) - 1)]
+
+    def scale_at(self, bar: int) -> frozenset[int]:
+        """The pitch classes a melody in the bar's key may use (:data:`cadenza.theory.KEY_SCALES`)."""
+        tonic, mode = self.key_at(bar)
+        return frozenset((tonic + step) % 12 for step in KEY_SCALES[mode])
+
+    def check_bars(self, bars: range, *, past_end: int = 0) -> range:
+        """``bars`` if they lie in the piece (or up to ``past_end`` bars after it)."""
+        if bars.start >= self.bars + past_end or bars.stop > self.bars + past_end:
+            raise InvalidArgumentError(
+                f"bars {bars.start + 1}-{bars.stop} are outside the piece, which has {self.bars} bars of {self.meter}"
+            )
+        return bars
+
+    def track(self, name: str) -> int:
+        """A track by name (case ignored) or by number counted from 1."""
+        wanted = name.strip()
+        names = [t.name.strip().lower() for t in self.score.tracks]
+        if wanted.lower() in names:
+            return names.index(wanted.lower())
+        if wanted.isdigit() and 1 <= int(wanted) <= len(names):
+            return int(wanted) - 1
+        listed = ", ".join(f"{i + 1} {t.name or '(unnamed)'}" for i, t in enumerate(self.score.tracks))
+        raise InvalidArgumentError(f"no track {wanted[:40]!r} in the file; its tracks are: {listed}")
+
+    def tracks(self, names: Sequence[str]) -> list[int]:
+        return sorted({self.track(n) for n in names})
+
+    def notes_in(self, track: int, bars: range) -> int:
+        notes = self.score.tracks[track].notes.numpy()["time"]
+        return int(((notes >= self.bar_start(bars.start)) & (notes < self.bar_start(bars.stop))).sum())
+
+
+def _key_of(label: str) -> tuple[int, str]:
+    root, _, mode = label.partition(":")
+    return parse_pitch_class(root), mode if mode in MODES else "maj"

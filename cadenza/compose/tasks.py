@@ -1,0 +1,335 @@
+"""The composer's tasks on a user's own music: continue, infill, harmonize, accompany, vary.
+
+Each takes the user's score (any ticks per quarter, read from MIDI, MusicXML, ABC or
+Humdrum) and a multitrack model, writes only the cells (bars of tracks) the task asks
+for (:func:`cadenza.compose.cells.write_cells`), and returns an :class:`Edit`: the whole
+score, the cells the model wrote and the tracks it added. Every note, controller,
+tempo, meter and key event outside those cells is the user's, unchanged; the new notes
+keep to the key the analysis hears in each bar (:class:`~cadenza.compose.sketch.Sketch`),
+and a part the model writes is kept in its instrument's range. ``arrange`` composes
+nothing and lives in :mod:`cadenza.compose.ensemble`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import symusic
+
+from cadenza.compose.cells import Cell, write_cells
+from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
+from cadenza.compose.harmony import bar_chords_for
+from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
+from cadenza.compose.sketch import Sketch
+from cadenza.errors import InvalidArgumentError
+from cadenza.models import multitrack_tokens as mt
+from cadenza.models.multitrack import MAX_NEW_BARS, BarAsk
+from cadenza.models.sampling import Sampling
+
+__all__ = [
+    "Edit",
+    "continue_sketch",
+    "infill_sketch",
+    "harmonize",
+    "accompany",
+    "vary",
+    "HARMONY_STYLES",
+    "instrument_of_program",
+]
+
+HARMONY_STYLES = ("chorale", "pop")
+# Four-part writing: the voices added under a soprano, their registers and ranges (MIDI).
+CHORALE_VOICES = (("Alto", "counter", 64, 55, 74), ("Tenor", "counter", 57, 48, 67), ("Bass", "bass", 48, 36, 62))
+CHORALE_PROGRAM = 52  # choir aahs, as the chorales the model learned from
+DEFAULT_ACCOMPANIMENT = ("piano", "bass")
+_PIANO = INSTRUMENTS["piano"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a task made: the whole ``score``, the ``cells`` (track, bar; from 0) whose notes
+    the model wrote, the tracks the task added, and its settings as plain data."""
+
+    task: str
+    score: symusic.Score
+    cells: tuple[Cell, ...]
+    new_tracks: tuple[int, ...] = ()
+    settings: dict[str, object] = field(default_factory=dict)
+    bar_ticks: float = 0.0  # score ticks per bar of the grid the cells are counted on
+
+    def generated_notes(self) -> int:
+        return sum(len(track.notes) for track in self.generated().tracks)
+
+    def generated(self) -> symusic.Score:
+        """The score with only the notes the model wrote (for the originality check)."""
+        out = self.score.copy()
+        by_track: dict[int, set[int]] = {}
+        for t, b in self.cells:
+            by_track.setdefault(t, set()).add(b)
+        for t, track in enumerate(out.tracks):
+            bars = by_track.get(t, set())
+            kept = [n for n in track.notes if int(n.time // self.bar_ticks) in bars] if self.bar_ticks else []
+            track.notes.clear()
+            track.notes.extend(kept)
+            track.controls.clear()
+            track.pedals.clear()
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """The record's account of what came from the model (the rest is the user's)."""
+        per_track: dict[int, list[int]] = {}
+        for t, b in self.cells:
+            per_track.setdefault(t, []).append(b + 1)
+        tracks = [
+            {
+                "track": t + 1,
+                "name": self.score.tracks[t].name,
+                "bars": _spans(sorted(bars)),
+                "new": t in self.new_tracks,
+            }
+            for t, bars in sorted(per_track.items())
+        ]
+        return {
+            "task": self.task,
+            "settings": self.settings,
+            "generated": tracks,
+            "generated_notes": self.generated_notes(),
+        }
+
+
+def _spans(bars: list[int]) -> list[str]:
+    """[1, 2, 3, 7] -> ["1-3", "7"]."""
+    out: list[str] = []
+    for bar in bars:
+        if out and int(out[-1].split("-")[-1]) == bar - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{bar}"
+        else:
+            out.append(str(bar))
+    return out
+
+
+def instrument_of_program(program: int) -> Instrument:
+    """The instrument cadenza knows by this General MIDI program (its range), else the piano's."""
+    return next((i for i in INSTRUMENTS.values() if i.program == program), _PIANO)
+
+
+def _fold(score: symusic.Score, cells: Sequence[Cell], sketch: Sketch, ranges: dict[int, tuple[int, int]]) -> None:
+    """The written notes of each track moved by octaves into its range."""
+    for t, low, high in ((t, *ranges[t]) for t in sorted({t for t, _ in cells}) if t in ranges):
+        bars = {b for tt, b in cells if tt == t}
+        for note in score.tracks[t].notes:
+            if int(note.time // sketch.bar_ticks) in bars:
+                while note.pitch < low and note.pitch + 12 <= 127:
+                    note.pitch += 12
+                while note.pitch > high and note.pitch - 12 >= 0:
+                    note.pitch -= 12
+
+
+def _track_ranges(score: symusic.Score) -> dict[int, tuple[int, int]]:
+    out = {}
+    for t, track in enumerate(score.tracks):
+        if not track.is_drum:
+            instrument = instrument_of_program(track.program)
+            out[t] = (instrument.low, instrument.high)
+    return out
+
+
+def _scale_asks(sketch: Sketch, cells: Sequence[Cell], score: symusic.Score) -> dict[Cell, BarAsk]:
+    return {(t, b): BarAsk(scale=sketch.scale_at(b)) for t, b in cells if not score.tracks[t].is_drum}
+
+
+def _model_of(composer: object) -> object:
+    if not getattr(composer, "follows_plans", False):
+        name = getattr(getattr(composer, "info", None), "name", "this model")
+        raise InvalidArgumentError(
+            f"{name} writes a piece left to right and cannot fill bars of a user's music; "
+            "use a multitrack model (--model cadenza-multitrack)"
+        )
+    return composer._model  # type: ignore[attr-defined]
+
+
+def _edit(task: str, sketch: Sketch, score: symusic.Score, cells: Sequence[Cell], **settings: object) -> Edit:
+    added = tuple(range(len(sketch.score.tracks), len(score.tracks)))
+    return Edit(task, score, tuple(sorted(cells)), added, dict(settings), sketch.bar_ticks)
+
+
+def continue_sketch(composer: object, sketch: Sketch, bars: int, sampling: Sampling) -> Edit:
+    """``bars`` more bars of every track that plays, after the sketch's last bar, in its
+    meter, tempo, instruments and the key it ends in."""
+    if not 1 <= bars <= MAX_NEW_BARS:
+        raise InvalidArgumentError(f"--bars must be from 1 to {MAX_NEW_BARS}, got {bars}")
+    model = _model_of(composer)
+    playing = [t for t, track in enumerate(sketch.score.tracks) if len(track.notes)]
+    new_bars = range(sketch.bars, sketch.bars + bars)
+    cells = [(t, b) for t in playing for b in new_bars]
+    asks = _scale_asks(sketch, cells, sketch.score)
+    score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=False)
+    _fold(score, cells, sketch, _track_ranges(score))
+    return _edit("continue", sketch, score, cells, bars=bars)
+
+
+def infill_sketch(
+    composer: object, sketch: Sketch, bars: range, tracks: Sequence[int] | None, sampling: Sampling
+) -> Edit:
+    """Bars ``bars`` (from 0) of ``tracks`` (default: every track) written anew from what
+    lies before and after them."""
+    sketch.check_bars(bars)
+    model = _model_of(composer)
+    chosen = list(range(len(sketch.score.tracks))) if tracks is None else sorted(set(tracks))
+    cells = [(t, b) for t in chosen for b in bars]
+    asks = _scale_asks(sketch, cells, sketch.score)
+    score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=True)
+    _fold(score, cells, sketch, _track_ranges(score))
+    names = [sketch.score.tracks[t].name or str(t + 1) for t in chosen]
+    return _edit("infill", sketch, score, cells, bars=f"{bars.start + 1}-{bars.stop}", tracks=names)
+
+
+def _melody_of(sketch: Sketch) -> int:
+    melody = sketch.melody
+    if melody is None:
+        names = ", ".join(t.name or "(unnamed)" for t in sketch.score.tracks)
+        raise InvalidArgumentError(
+            f"no melody to harmonize: no track is named or heard as the melody ({names}); "
+            "give a file whose tune is one track named Melody, Soprano, Lead or Voice, or the tune alone"
+        )
+    notes = sketch.score.tracks[melody].notes.numpy()
+    onsets = len(np.unique(notes["time"]))
+    if len(notes) > 1.5 * onsets:
+        raise InvalidArgumentError(
+            f"no melody to harmonize: track {sketch.score.tracks[melody].name or melody + 1!r} holds chords "
+            f"({len(notes)} notes on {onsets} onsets), not a single line"
+        )
+    return melody
+
+
+def _with_tracks(sketch: Sketch, new: Sequence[tuple[str, int]]) -> Sketch:
+    """The sketch with empty tracks (name, program) appended."""
+    score = sketch.score.copy()
+    for name, program in new:
+        score.tracks.append(symusic.Track(name=name, program=program))
+    return Sketch(score)
+
+
+def _head(role: str, program: int, centre: int) -> mt.TrackHead:
+    return mt.TrackHead(role, program, False, mt.register_bin(np.array([centre])))
+
+
+def harmonize(composer: object, sketch: Sketch, *, style: str = "chorale", sampling: Sampling) -> Edit:
+    """The sketch's melody with a harmony under it: ``chorale``, alto, tenor and bass
+    voices written by the model in four-part style (the soprano kept); ``pop``, chords
+    chosen for the tune (:func:`~cadenza.compose.harmony.bar_chords_for`) played by a
+    piano and a bass (:func:`accompany`)."""
+    if style not in HARMONY_STYLES:
+        raise InvalidArgumentError(f"--style {style[:40]!r} is not one of {', '.join(HARMONY_STYLES)}")
+    if style == "pop":
+        edit = accompany(composer, sketch, sampling=sampling)
+        return Edit(
+            "harmonize", edit.score, edit.cells, edit.new_tracks, {"style": style, **edit.settings}, edit.bar_ticks
+        )
+    model = _model_of(composer)
+    melody = _melody_of(sketch)
+    grown = _with_tracks(sketch, [(name, CHORALE_PROGRAM) for name, *_ in CHORALE_VOICES])
+    first_new = len(sketch.score.tracks)
+    roles = list(sketch.roles)
+    roles[melody] = "melody"
+    roles += [role for _, role, *_ in CHORALE_VOICES]
+    heads = {
+        first_new + i: _head(role, CHORALE_PROGRAM, centre) for i, (_, role, centre, *_) in enumerate(CHORALE_VOICES)
+    }
+    cells = [(first_new + i, b) for i in range(len(CHORALE_VOICES)) for b in range(sketch.bars)]
+    asks = _scale_asks(sketch, cells, grown.score)
+    score = write_cells(
+        model, grown, cells, sampling, roles=roles, style="chorale", asks=asks, heads=heads, see_future=False
+    )
+    ranges = {first_new + i: (low, high) for i, (*_, low, high) in enumerate(CHORALE_VOICES)}
+    _fold(score, cells, grown, ranges)
+    return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name)
+
+
+def accompaniment_tracks(instruments: Sequence[Instrument]) -> list[tuple[str, str, Instrument]]:
+    """(track name, role, instrument) of each accompanying track: the last instrument plays
+    the bass, the others the harmony; one instrument alone plays both, on two tracks."""
+    chosen = list(instruments)
+    if len(chosen) == 1:
+        only = chosen[0]
+        return [(only.name, "harmony", only), (f"{only.name} (bass)", "bass", only)]
+    return [(i.name, "harmony", i) for i in chosen[:-1]] + [(chosen[-1].name, "bass", chosen[-1])]
+
+
+def accompany(
+    composer: object,
+    sketch: Sketch,
+    *,
+    instruments: Sequence[str] = DEFAULT_ACCOMPANIMENT,
+    sampling: Sampling,
+    style: str = "pop",
+) -> Edit:
+    """The sketch's melody with an accompaniment by ``instruments`` (the last plays the
+    bass) that follows chords chosen for the tune, one per bar; the melody and every
+    other track are kept."""
+    chosen = instruments_of(tuple(instruments) or DEFAULT_ACCOMPANIMENT)
+    model = _model_of(composer)
+    melody = _melody_of(sketch)
+    parts = accompaniment_tracks(chosen)
+    grown = _with_tracks(sketch, [(name, instrument.program) for name, _, instrument in parts])
+    first_new = len(sketch.score.tracks)
+    roles = list(sketch.roles)
+    roles[melody] = "melody"
+    roles += [role for _, role, _ in parts]
+    heads = {
+        first_new + i: _head(role, instrument.program, min(max(ROLE_PITCH[role], instrument.low), instrument.high))
+        for i, (_, role, instrument) in enumerate(parts)
+    }
+    bars = range(sketch.bars)
+    chords = bar_chords_for(sketch, melody, bars, style)
+    cells = [(first_new + i, b) for i in range(len(parts)) for b in bars]
+    asks = {
+        (first_new + i, b): BarAsk(chord=chords[b], chord_tones=role in CHORD_TONE_ROLES, scale=sketch.scale_at(b))
+        for i, (_, role, _) in enumerate(parts)
+        for b in bars
+    }
+    score = write_cells(
+        model, grown, cells, sampling, roles=roles, style=style, asks=asks, heads=heads, see_future=False
+    )
+    ranges = {first_new + i: (instrument.low, instrument.high) for i, (_, _, instrument) in enumerate(parts)}
+    _fold(score, cells, grown, ranges)
+    return _edit("accompany", sketch, score, cells, instruments=[i.name for i in chosen], chords=chords)
+
+
+def vary(
+    composer: object, sketch: Sketch, *, amount: float = 0.5, bars: range | None = None, sampling: Sampling
+) -> Edit:
+    """A variation of ``bars`` (default: all): a share ``amount`` (0..1) of their cells
+    that hold notes, drawn by the seed, written anew with the controls they have (notes
+    per quarter, notes per onset, chord, loudness), so that form and harmony stay and the
+    surface changes; the harmony and the bass keep to the bar's chord tones."""
+    if not 0.0 <= amount <= 1.0:
+        raise InvalidArgumentError(f"--amount must be from 0 to 1, got {amount:g}")
+    region = sketch.check_bars(bars if bars is not None else range(sketch.bars))
+    model = _model_of(composer)
+    roles = sketch.roles
+    piece = mt.tokenize(sketch.score, roles, bars=sketch.bars)
+    playing = [
+        (t, b) for t in sketch.pitched() for b in region if len(piece.notes[t][b])
+    ]  # empty cells stay empty: the form is kept
+    rng = np.random.default_rng(sampling.seed)
+    count = round(amount * len(playing))
+    chosen = sorted(playing[i] for i in rng.permutation(len(playing))[:count])
+    asks = {}
+    for t, b in chosen:
+        controls = dict(zip(("Density", "Poly", "Chord", "Intensity"), piece.controls[t][b], strict=False))
+        value = {kind: str(mt.NAMES[token]).split("_", 1)[1] for kind, token in controls.items()}
+        chord = value.get("Chord")
+        asks[(t, b)] = BarAsk(
+            density=int(value["Density"]),
+            polyphony=int(value["Poly"]) if "Poly" in value else None,
+            chord=chord,
+            intensity=int(value["Intensity"]) if "Intensity" in value else None,
+            chord_tones=roles[t] in CHORD_TONE_ROLES and chord not in (None, "N"),
+            scale=sketch.scale_at(b),
+        )
+    score = write_cells(model, sketch, chosen, sampling, roles=roles, asks=asks, see_future=True, clear_first=False)
+    _fold(score, chosen, sketch, _track_ranges(score))
+    return _edit("vary", sketch, score, chosen, amount=amount, bars=f"{region.start + 1}-{region.stop}")
