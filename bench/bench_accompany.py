@@ -119,23 +119,27 @@ def majmin(score: symusic.Score, reference: tuple[np.ndarray, list[str]], bars: 
     return chord_scores_of(reference[0], reference[1], estimate, labels)[1]
 
 
-def accompany_windows(windows: list[symusic.Score]) -> tuple[list[symusic.Score] | None, str, float]:
-    """The accompaniment (appended tracks) of each window's melody, or None with the reason."""
+def accompany_windows(windows: list[symusic.Score]) -> tuple[list[symusic.Score] | None, list[list[str]], str, float]:
+    """The accompaniment (appended tracks) of each window's melody, or None with the reason;
+    and the chord it chose for each bar (``Edit.settings["chords"]``, where it says)."""
     try:
-        from cadenza.compose.tasks import accompany  # type: ignore[import-not-found,unused-ignore]
+        from cadenza.compose.sketch import Sketch
+        from cadenza.compose.tasks import accompany
     except ImportError as error:
-        return None, f"not measured: cadenza.compose.tasks.accompany is not there ({error})", 0.0
+        return None, [], f"not measured: cadenza.compose.tasks.accompany is not there ({error})", 0.0
     from cadenza.compose import Composer, Sampling
 
     composer = Composer.from_pretrained(MODEL)
-    out = []
+    out, chords = [], []
     started = time.perf_counter()
     for index, cut in enumerate(windows):
         melody = only(cut, [_track(cut, "MELODY")])  # type: ignore[list-item]
-        edit = accompany(composer, melody, sampling=Sampling(seed=index))
-        out.append(only(edit.score, list(edit.score.tracks)[len(melody.tracks) :]))
+        edit = accompany(composer, Sketch.of(melody), sampling=Sampling(seed=index))
+        out.append(only(edit.score, [edit.score.tracks[t] for t in edit.new_tracks]))
+        chosen = edit.settings.get("chords")
+        chords.append([str(c) for c in chosen] if isinstance(chosen, list) else [])
     seconds = (time.perf_counter() - started) / max(1, len(windows))
-    return out, f"`{MODEL}`, Sampling(seed=song index), default instruments", seconds
+    return out, chords, f"`{MODEL}`, Sampling(seed=song index), default instruments", seconds
 
 
 def main() -> None:
@@ -156,7 +160,7 @@ def main() -> None:
     references = [reference_in_window(f, s, start, args.bars) for (f, s), (_, start) in zip(songs, cuts, strict=True)]
     pianos = [only(cut, [_track(cut, "PIANO")]) for cut, _ in cuts]  # type: ignore[list-item]
     melodies = [only(cut, [_track(cut, "MELODY")]) for cut, _ in cuts]  # type: ignore[list-item]
-    accompaniments, note, seconds = accompany_windows([cut for cut, _ in cuts])
+    accompaniments, chosen, note, seconds = accompany_windows([cut for cut, _ in cuts])
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"# Accompanying POP909's test melodies ({len(songs)} songs, {args.bars}-bar windows; {machine})\n")
@@ -169,6 +173,14 @@ def main() -> None:
         rows.append([label, str(len(values)), f"{np.mean(values):.3f}{mark}", f"{np.min(values):.3f}"])
     if accompaniments is None:
         rows.insert(0, ["cadenza accompany", "—", "—", "—"])
+    elif all(chosen):  # what the accompaniment was asked to play: the chord chooser alone
+        tpq = cuts[0][0].ticks_per_quarter
+        values = [
+            chord_scores_of(*reference, np.array([[b * 4 * tpq, (b + 1) * 4 * tpq] for b in range(len(c))]), c)[1]
+            for c, reference in zip(chosen, references, strict=True)
+        ]
+        rows.insert(1, ["the chords accompany chose, one a bar (its Edit's settings)", str(len(values)),
+                        f"{np.mean(values):.3f}", f"{np.min(values):.3f}"])  # fmt: skip
     print("## Chords the recognizer hears against chord_midi.txt (majmin, weighted by duration)\n")
     print(_table(["notes heard", "songs", f"majmin, mean (goal ≥ {GOAL_MAJMIN})", "lowest song"], rows))
     print(f"\ncadenza accompany: {note}" + (f"; {seconds:.1f} s a song" if accompaniments is not None else ""))

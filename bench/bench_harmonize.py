@@ -188,7 +188,8 @@ def harmonized_faults(pieces: list) -> tuple[object | None, str, int, float]:
     from cadenza.analysis.voice_leading import pooled, voice_leading, voices_from_score
 
     try:
-        from cadenza.compose.tasks import harmonize  # type: ignore[import-not-found,unused-ignore]
+        from cadenza.compose.sketch import Sketch
+        from cadenza.compose.tasks import harmonize
     except ImportError as error:
         return None, f"not measured: cadenza.compose.tasks.harmonize is not there ({error})", 0, 0.0
     from cadenza.compose import Composer, Sampling
@@ -198,7 +199,7 @@ def harmonized_faults(pieces: list) -> tuple[object | None, str, int, float]:
     started = time.perf_counter()
     for index, source in enumerate(pieces):
         soprano = _soprano_only(source.score)
-        edit = harmonize(composer, soprano, style="chorale", sampling=Sampling(seed=index))
+        edit = harmonize(composer, Sketch.of(soprano), style="chorale", sampling=Sampling(seed=index))
         voices = voices_from_score(edit.score)
         given = voices_from_score(soprano)[:, 0]
         kept += bool(np.array_equal(voices[: len(given), 0], given))
