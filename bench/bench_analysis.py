@@ -76,11 +76,19 @@ def reference_key(song: Path) -> str:
     return _mirex_key(max(total, key=lambda k: total[k]))
 
 
+def reference_chords(ref_path: Path) -> tuple[np.ndarray, list[str]]:
+    """The intervals (seconds) and Harte labels of a ``chord_midi.txt``."""
+    rows = [line.split("\t") for line in ref_path.read_text().strip().splitlines()]
+    return np.array([[float(r[0]), float(r[1])] for r in rows]), [r[2].strip() for r in rows]
+
+
 def chord_scores(ref_path: Path, est_int: np.ndarray, est_lab: list[str]) -> list[float]:
     """Duration-weighted root, majmin and sevenths recall, as mir_eval.chord.evaluate."""
-    rows = [line.split("\t") for line in ref_path.read_text().strip().splitlines()]
-    ref_int = np.array([[float(r[0]), float(r[1])] for r in rows])
-    ref_lab = [r[2].strip() for r in rows]
+    return chord_scores_of(*reference_chords(ref_path), est_int, est_lab)
+
+
+def chord_scores_of(ref_int: np.ndarray, ref_lab: list[str], est_int: np.ndarray, est_lab: list[str]) -> list[float]:
+    """:func:`chord_scores` of reference intervals and labels in any time unit, over their span."""
     est_int, est_lab = mir_eval.util.adjust_intervals(est_int, est_lab, ref_int.min(), ref_int.max(), "N", "N")
     ints, ref, est = mir_eval.util.merge_labeled_intervals(ref_int, ref_lab, est_int, est_lab)
     dur = mir_eval.util.intervals_to_durations(ints)
