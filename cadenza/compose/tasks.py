@@ -23,6 +23,7 @@ from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
 from cadenza.compose.harmony import bar_chords_for
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
 from cadenza.compose.sketch import Sketch
+from cadenza.compose.voicing import order_voices, repair_parallels
 from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.multitrack import MAX_NEW_BARS, BarAsk
@@ -40,8 +41,9 @@ __all__ = [
 ]
 
 HARMONY_STYLES = ("chorale", "pop")
-# Four-part writing: the voices added under a soprano, their registers and ranges (MIDI).
-CHORALE_VOICES = (("Alto", "counter", 64, 55, 74), ("Tenor", "counter", 57, 48, 67), ("Bass", "bass", 48, 36, 62))
+# Four-part writing: the voices added under a soprano, the pitch their register centres
+# on, and their ranges (MIDI): the lowest and highest notes of Bach's voices in the JSB train split.
+CHORALE_VOICES = (("Alto", "counter", 64, 52, 74), ("Tenor", "counter", 57, 46, 69), ("Bass", "bass", 48, 36, 66))
 CHORALE_PROGRAM = 52  # choir aahs, as the chorales the model learned from
 DEFAULT_ACCOMPANIMENT = ("piano", "bass")
 MIN_TUNE_NOTES = 4
@@ -224,11 +226,15 @@ def _head(role: str, program: int, centre: int) -> mt.TrackHead:
     return mt.TrackHead(role, program, False, mt.register_bin(np.array([centre])))
 
 
-def harmonize(composer: object, sketch: Sketch, *, style: str = "chorale", sampling: Sampling) -> Edit:
+def harmonize(
+    composer: object, sketch: Sketch, *, style: str = "chorale", sampling: Sampling, voice_leading: bool = True
+) -> Edit:
     """The sketch's melody with a harmony under it: ``chorale``, alto, tenor and bass
     voices written by the model in four-part style (the soprano kept); ``pop``, chords
     chosen for the tune (:func:`~cadenza.compose.harmony.bar_chords_for`) played by a
-    piano and a bass (:func:`accompany`)."""
+    piano and a bass (:func:`accompany`). ``voice_leading`` (chorale): the voices the model
+    wrote are kept in order and out of parallel fifths and octaves
+    (:mod:`cadenza.compose.voicing`); without it they are as the model wrote them."""
     if style not in HARMONY_STYLES:
         raise InvalidArgumentError(f"--style {style[:40]!r} is not one of {', '.join(HARMONY_STYLES)}")
     if style == "pop":
@@ -246,14 +252,20 @@ def harmonize(composer: object, sketch: Sketch, *, style: str = "chorale", sampl
     heads = {
         first_new + i: _head(role, CHORALE_PROGRAM, centre) for i, (_, role, centre, *_) in enumerate(CHORALE_VOICES)
     }
-    cells = [(first_new + i, b) for i in range(len(CHORALE_VOICES)) for b in range(sketch.bars)]
-    asks = _scale_asks(sketch, cells, grown.score)
+    bars = range(sketch.bars)
+    chords = bar_chords_for(sketch, melody, bars, "chorale")
+    cells = [(first_new + i, b) for i in range(len(CHORALE_VOICES)) for b in bars]
+    asks = {(t, b): BarAsk(polyphony=1, chord=chords[b], scale=sketch.scale_at(b)) for t, b in cells}
     score = write_cells(
         model, grown, cells, sampling, roles=roles, style="chorale", asks=asks, heads=heads, see_future=False
     )
     ranges = {first_new + i: (low, high) for i, (*_, low, high) in enumerate(CHORALE_VOICES)}
     _fold(score, cells, grown, ranges)
-    return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name)
+    if voice_leading:
+        voices = [melody, *range(first_new, first_new + len(CHORALE_VOICES))]
+        order_voices(score, voices, ranges)
+        repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
+    return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords)
 
 
 def accompaniment_tracks(instruments: Sequence[Instrument]) -> list[tuple[str, str, Instrument]]:

@@ -1,0 +1,134 @@
+"""Four-part voice leading after the model: the textbook's rules on the voices it wrote.
+
+The multitrack model writes the alto, tenor and bass of a chorale a few bars at a time,
+each voice's notes in its own cell, so nothing in its decoding forbids a parallel fifth
+between two voices or an alto above the soprano. Two passes over what it wrote do, voice
+by voice from the top (the user's top voice is never touched):
+
+* :func:`order_voices`: a note above the voice over it goes down an octave (while it
+  stays in its range); in the upper voices a note more than an octave under the voice
+  above goes up one where it then stays under it;
+* :func:`repair_parallels`: a note that moves in parallel fifths or octaves (unisons
+  too) with a voice above is moved to the nearest tone of its bar's chord that makes
+  no parallel, no crossing and (upper voices) no gap over an octave; where no such tone
+  exists in the voice's range the note stays as written.
+
+``cadenza.analysis.voice_leading`` counts the same faults (per chord change of the
+16th grid); the benchmark reports the rates before and after these passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import symusic
+
+from cadenza.theory import chord_pitch_classes
+
+__all__ = ["order_voices", "repair_parallels"]
+
+
+def _at(track: symusic.Track, time: int) -> int | None:
+    """The pitch ``track`` sounds at ``time`` (the lowest, if several), None if none."""
+    note = _note_at(track, time)
+    return None if note is None else int(note.pitch)
+
+
+def _note_at(track: symusic.Track, time: int, lowest: bool = True) -> symusic.Note | None:
+    sounding = [n for n in track.notes if n.time <= time < n.time + n.duration]
+    if not sounding:
+        return None
+    return min(sounding, key=lambda n: n.pitch) if lowest else max(sounding, key=lambda n: n.pitch)
+
+
+def order_voices(score: symusic.Score, voices: Sequence[int], ranges: dict[int, tuple[int, int]]) -> None:
+    """Each voice after the first kept under the one above it (module docstring), in
+    place: compared wherever either of the two voices begins a note."""
+    for upper, lower in itertools.pairwise(voices):
+        low, high = ranges[lower]
+        close = lower != voices[-1]  # the bass may lie far under the tenor
+        top, bottom = score.tracks[upper], score.tracks[lower]
+        for time in sorted({n.time for n in top.notes} | {n.time for n in bottom.notes}):
+            ceiling = _at(top, time)
+            note = _note_at(bottom, time, lowest=False)
+            if ceiling is None or note is None:
+                continue
+            while note.pitch > ceiling and note.pitch - 12 >= low:
+                note.pitch -= 12
+            if close and ceiling - note.pitch > 12 and note.pitch + 12 <= min(ceiling, high):
+                note.pitch += 12
+
+
+def _parallel(lower_before: int, lower_now: int, upper_before: int, upper_now: int) -> bool:
+    """Whether the two voices move the same way into the same perfect fifth or octave (mod 12)."""
+    direction = np.sign(lower_now - lower_before)
+    if direction == 0 or direction != np.sign(upper_now - upper_before):
+        return False
+    before, now = abs(upper_before - lower_before) % 12, abs(upper_now - lower_now) % 12
+    return before == now and now in (0, 7)
+
+
+def repair_parallels(
+    score: symusic.Score,
+    voices: Sequence[int],
+    ranges: dict[int, tuple[int, int]],
+    chords: Sequence[str],
+    bar_ticks: float,
+    step: int,
+) -> int:
+    """Move the notes of ``voices[1:]`` that make parallel fifths or octaves with a voice
+    above (module docstring), in place; ``chords`` gives each bar's chord, ``step`` the
+    ticks between the instants compared (a 16th). Returns how many notes moved."""
+    moved = 0
+    for position, lower in enumerate(voices[1:], start=1):
+        above = [score.tracks[v] for v in voices[:position]]
+        below = score.tracks[voices[position + 1]] if position + 1 < len(voices) else None
+        low, high = ranges[lower]
+        close = position < len(voices) - 1
+        notes = sorted(score.tracks[lower].notes, key=lambda n: n.time)
+        for index, note in enumerate(notes):
+            before = _sounding_before(notes, index, step)
+            if before is None:
+                continue
+            pairs = _motions(above, note.time, step)
+            if not any(_parallel(before, note.pitch, b, n) for b, n in pairs):
+                continue
+            ceiling = min(n for _, n in pairs)
+            floor = (_at(below, note.time) if below is not None else None) or 0
+            bar = min(int(note.time // bar_ticks), len(chords) - 1)
+            tones = chord_pitch_classes(chords[bar]) or {note.pitch % 12}
+            candidates = [
+                p
+                for p in range(low, high + 1)
+                if p % 12 in tones
+                and floor <= p <= ceiling
+                and not (close and ceiling - p > 12)
+                and not any(_parallel(before, p, b, n) for b, n in pairs)
+            ]
+            if candidates:
+                note.pitch = min(candidates, key=lambda p: (abs(p - note.pitch), p))
+                moved += 1
+    return moved
+
+
+def _motions(tracks: Sequence[symusic.Track], time: int, step: int) -> list[tuple[int, int]]:
+    """(pitch one ``step`` before ``time``, pitch at ``time``) of each track sounding at both."""
+    out = []
+    for track in tracks:
+        before, now = _at(track, time - step), _at(track, time)
+        if before is not None and now is not None:
+            out.append((before, now))
+    return out
+
+
+def _sounding_before(notes: list[symusic.Note], index: int, step: int) -> int | None:
+    """The voice's pitch one ``step`` before note ``index`` begins, None if it rests then."""
+    time = notes[index].time - step
+    for earlier in reversed(notes[:index]):
+        if earlier.time <= time < earlier.time + earlier.duration:
+            return int(earlier.pitch)
+        if earlier.time + earlier.duration <= time:
+            break
+    return None
