@@ -176,10 +176,11 @@ def main() -> None:
     elif all(chosen):  # what the accompaniment was asked to play: the chord chooser alone
         tpq = cuts[0][0].ticks_per_quarter
         values = [
-            chord_scores_of(*reference, np.array([[b * 4 * tpq, (b + 1) * 4 * tpq] for b in range(len(c))]), c)[1]
+            chord_scores_of(*reference, np.array([[k * span, (k + 1) * span] for k in range(len(c))]), c)[1]
             for c, reference in zip(chosen, references, strict=True)
+            for span in [4 * tpq * args.bars / max(1, len(c))]
         ]
-        rows.insert(1, ["the chords accompany chose, one a bar (its Edit's settings)", str(len(values)),
+        rows.insert(1, ["the chords accompany chose (its Edit's settings)", str(len(values)),
                         f"{np.mean(values):.3f}", f"{np.min(values):.3f}"])  # fmt: skip
     print("## Chords the recognizer hears against chord_midi.txt (majmin, weighted by duration)\n")
     print(_table(["notes heard", "songs", f"majmin, mean (goal ≥ {GOAL_MAJMIN})", "lowest song"], rows))

@@ -20,7 +20,7 @@ import symusic
 
 from cadenza.compose.cells import Cell, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
-from cadenza.compose.harmony import bar_chords_for
+from cadenza.compose.harmony import bar_chords_for, chords_for, segments_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
 from cadenza.compose.sketch import Sketch
 from cadenza.compose.voicing import order_voices, repair_parallels
@@ -287,8 +287,8 @@ def accompany(
     style: str = "pop",
 ) -> Edit:
     """The sketch's melody with an accompaniment by ``instruments`` (the last plays the
-    bass) that follows chords chosen for the tune, one per bar; the melody and every
-    other track are kept."""
+    bass) that follows chords chosen for the tune (:func:`~cadenza.compose.harmony.chords_for`,
+    two a bar of four beats); the melody and every other track are kept."""
     chosen = instruments_of(tuple(instruments) or DEFAULT_ACCOMPANIMENT)
     model = _model_of(composer)
     melody = _melody_of(sketch)
@@ -303,10 +303,17 @@ def accompany(
         for i, (_, role, instrument) in enumerate(parts)
     }
     bars = range(sketch.bars)
-    chords = bar_chords_for(sketch, melody, bars, style)
+    per_bar = segments_per_bar(sketch.meter)
+    chords = chords_for(sketch, melody, bars, style, per_bar)
+    span = mt.bar_ticks(sketch.meter) // per_bar
     cells = [(first_new + i, b) for i in range(len(parts)) for b in bars]
     asks = {
-        (first_new + i, b): BarAsk(chord=chords[b], chord_tones=role in CHORD_TONE_ROLES, scale=sketch.scale_at(b))
+        (first_new + i, b): BarAsk(
+            chord=chords[b][0],
+            chord_tones=role in CHORD_TONE_ROLES,
+            scale=sketch.scale_at(b),
+            changes=tuple((k * span, chord) for k, chord in enumerate(chords[b])),
+        )
         for i, (_, role, _) in enumerate(parts)
         for b in bars
     }
@@ -315,7 +322,15 @@ def accompany(
     )
     ranges = {first_new + i: (instrument.low, instrument.high) for i, (_, _, instrument) in enumerate(parts)}
     _fold(score, cells, grown, ranges)
-    return _edit("accompany", sketch, score, cells, instruments=[i.name for i in chosen], chords=chords)
+    return _edit(
+        "accompany",
+        sketch,
+        score,
+        cells,
+        instruments=[i.name for i in chosen],
+        chords=[c for bar in chords for c in bar],
+        chords_per_bar=per_bar,
+    )
 
 
 def vary(

@@ -127,16 +127,23 @@ class BarAsk:
     intensity: int | None = None
     chord_tones: bool = False  # with a chord asked: every pitch of the cell one of its tones
     scale: frozenset[int] | None = None  # else, when given: the pitch classes the cell may use
+    # with chord_tones: (position on the grid, chord) where the chord the notes hold to
+    # changes inside the bar (the control still names one chord, ``chord``)
+    changes: tuple[tuple[int, str], ...] = ()
 
     def tone_mask(self) -> np.ndarray | None:
         """The pitch tokens the cell may use: its chord's tones when it holds to them, else
-        its scale's; None: any."""
+        its scale's; None: any. With ``changes``, one row per position of the bar."""
+        if self.chord_tones and self.changes:
+            rows = np.zeros((mt.MAX_BAR_QUARTERS * mt.RESOLUTION, len(mt.NAMES)), dtype=bool)
+            for start, chord in sorted(self.changes):
+                rows[start:] = _classes_mask(chord_pitch_classes(chord) or self.scale or frozenset(range(12)))
+            return rows
         held = chord_pitch_classes(self.chord) if self.chord_tones else frozenset()
         classes = held or self.scale
         if not classes:
             return None
-        values = np.nan_to_num(mt.VALUES, nan=-1).astype(np.int64)
-        return (mt.KINDS == "Pitch") & np.isin(values % 12, sorted(classes))
+        return _classes_mask(classes)
 
     def tokens(self) -> dict[str, int]:
         """{control kind: the token it must be}."""
@@ -150,6 +157,12 @@ class BarAsk:
                     raise InvalidArgumentError(f"no {kind.lower()} control {value!r} in the multitrack tokens")
                 out[kind] = mt.IDS[name]
         return out
+
+
+def _classes_mask(classes: frozenset[int]) -> np.ndarray:
+    """The pitch tokens of these pitch classes."""
+    values = np.nan_to_num(mt.VALUES, nan=-1).astype(np.int64)
+    return (mt.KINDS == "Pitch") & np.isin(values % 12, sorted(classes))
 
 
 @cache
@@ -252,6 +265,8 @@ class FillGrammar:
         here = max(0, for_density, for_polyphony)
         pitches = self.kind["Pitch"] & (values > self.pitch) & (values < mt.PITCHES.stop - here)
         tones = self.tones[self.hole] if self.hole < len(self.tones) else None
+        if tones is not None and tones.ndim == 2:  # the tones change inside the bar
+            tones = tones[min(max(self.position, 0), len(tones) - 1)]
         held = pitches & tones if tones is not None else pitches
         return held if held.any() or not required else pitches  # the counts come first
 
