@@ -84,9 +84,19 @@ def _report(edited: EditedPiece, output: Path, record: Path) -> None:
     made = f"{account['generated_notes']} notes written in " + "; ".join(parts) if parts else "nothing composed"
     console.print(f"wrote {shown(output)} ({shown(made)}; the rest is yours, unchanged) and {shown(record.name)}")
     if edited.report is not None:
-        verdict = "FLAGGED" if edited.report.flagged else "original"
-        share = edited.report.share_found
-        console.print(f"originality of what the model wrote: {verdict} ({share:.0%} of its patterns occur in training)")
+        report = edited.report
+        longest = report.longest_shared
+        shared = (
+            f"its longest passage shared with a training piece: {longest.notes} notes"
+            if longest
+            else "no passage shared with a training piece"
+        )
+        if report.flagged:
+            pieces = ", ".join(sorted({c.id for c in report.copies})[:3])
+            verdict = f"[red]FLAGGED[/red], it copies {shown(pieces)}"
+            console.print(f"originality of what the model wrote: {verdict} ({shared}); try another --seed")
+        else:
+            console.print(f"originality of what the model wrote: not flagged ({shared})")
     for warning in edited.warnings:
         error_console.print(f"[yellow]warning:[/yellow] {shown(warning)}", highlight=False, soft_wrap=True)
 

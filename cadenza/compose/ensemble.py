@@ -7,7 +7,10 @@ one to the lowest, the inner ones shared by the inner parts, a part taking sever
 chord); with fewer, to the parts whose last note lies nearest (dynamic programming that
 keeps the order, so parts do not cross where they need not), a part still holding a
 note costing more. A part plays one line: a note ends where the part's next onset
-begins. Then each part is moved by octaves into its instrument's range.
+begins. Music that already is as many single lines as there are parts (a chorale for
+a string quartet) keeps its lines, the highest to the highest-lying instrument. Then
+each part is moved by octaves into its instrument's range. The tracks' controllers and
+pedals stay behind: they belonged to the instruments the music leaves.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from cadenza.io.midi import untangle
 __all__ = ["arrange_for", "ensemble"]
 
 MAX_PARTS = 16
-_BUSY_COST = 7.0  # semitones' worth: a part still holding a note is a worse home for a new one
+_BUSY_COST = 24.0  # semitones' worth: a part still holding a note is a worse home for a new one
 _RANGE_COST = 2.0  # per semitone a note would lie outside a part's range
 
 
@@ -82,10 +85,22 @@ def _choose_parts(
     return chosen[::-1]
 
 
-def arrange_for(score: symusic.Score, instruments: Sequence[Instrument]) -> symusic.Score:
-    """``score`` (tick time) with its pitched tracks replaced by one part per instrument,
-    in the order given; drum tracks, tempos, meters, keys and markers are kept."""
-    score = score if type(score).__name__ == "ScoreTick" else score.to("tick")
+def _lines(score: symusic.Score, count: int) -> list[list[symusic.Note]] | None:
+    """The tracks as the parts' lines, highest first, when the music already is ``count``
+    single lines (a chorale's voices for a quartet); else None."""
+    tracks = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    if len(tracks) != count:
+        return None
+    for track in tracks:
+        times = track.notes.numpy()["time"]
+        if len(times) > 1.05 * len(np.unique(times)):
+            return None
+    tracks.sort(key=lambda t: -float(np.mean(t.notes.numpy()["pitch"])))
+    return [[n.copy() for n in t.notes] for t in tracks]
+
+
+def _dealt(score: symusic.Score, instruments: Sequence[Instrument]) -> list[list[symusic.Note]]:
+    """Every note dealt to a part, onset by onset (module docstring); parts by ``instruments``' order."""
     notes = sorted(
         ((n.time, -n.pitch, n.duration, n.velocity) for t in score.tracks if not t.is_drum for n in t.notes),
     )
@@ -114,6 +129,23 @@ def arrange_for(score: symusic.Score, instruments: Sequence[Instrument]) -> symu
             sounding[part] = [n for n in sounding[part] if n.time + n.duration > onset] + [note]
             last[part] = -minus_pitch
             ends[part] = max(ends[part], onset + duration)
+    return parts
+
+
+def arrange_for(score: symusic.Score, instruments: Sequence[Instrument]) -> symusic.Score:
+    """``score`` (tick time) with its pitched tracks replaced by one part per instrument,
+    in the order given; drum tracks, tempos, meters, keys and markers are kept. Music
+    that already is as many single lines as there are parts keeps its lines: the highest
+    to the highest-lying instrument, and so down."""
+    score = score if type(score).__name__ == "ScoreTick" else score.to("tick")
+    lines = _lines(score, len(instruments))
+    if lines is None:
+        parts = _dealt(score, instruments)
+    else:
+        by_register = sorted(range(len(instruments)), key=lambda p: -(instruments[p].low + instruments[p].high))
+        parts = [[] for _ in instruments]
+        for line, part in zip(lines, by_register, strict=True):
+            parts[part] = line
     out = score.copy()
     drums = [t for t in out.tracks if t.is_drum]
     out.tracks.clear()

@@ -1,13 +1,14 @@
 """Chords for a tune, a bar or half a bar each: what an accompaniment plays under it.
 
 A hidden Markov model over spans (bars, or halves of bars where a bar has four beats):
-the hidden states are the chords of the shipped progression model (:mod:`cadenza.models.progression`, fitted on POP909 and the JSB
-chorales, relative to the key), which also gives the transitions; each span's melody
-gives the emission: the melodic weight of each pitch class in the bar (duration, doubled
-on the bar's first beat) under a profile of the chord, most of the mass on its tones
-(:data:`CHORD_TONE_MASS`, shared by them), the rest on the other pitch classes.
-Viterbi finds the likeliest run; the last bar is read as a cadence. Keys come from the
-sketch bar by bar, so a modulating tune gets its chords in each key.
+the hidden states are the chords of the shipped progression model
+(:mod:`cadenza.models.progression`, fitted on POP909 and the JSB chorales, relative to
+the key), which also gives the transitions; each span's melody gives the emission: the
+melodic weight of each pitch class in the span (duration, doubled on its first beat)
+under a profile of the chord, most of the mass on its tones (:data:`CHORD_TONE_MASS`,
+shared by them), the rest on the other pitch classes. Viterbi finds the likeliest run;
+the last span is read as a cadence. Keys come from the sketch bar by bar, so a
+modulating tune gets its chords in each key.
 """
 
 from __future__ import annotations

@@ -107,6 +107,24 @@ class Sketch:
             out.append(_key_of(label or "C:maj"))
         return out
 
+    @cached_property
+    def beats_per_bar(self) -> int:
+        return int(self.meter.split("/")[0])
+
+    @cached_property
+    def beat_chords(self) -> list[str]:
+        """The chord the analysis hears on each beat of the bar grid (Harte labels, "N": none)."""
+        from cadenza.analysis import beat_chords
+        from cadenza.analysis._notes import tempo_map
+        from cadenza.analysis.beats import BeatGrid
+
+        unit = self.bar_ticks / self.beats_per_bar
+        count = self.bars * self.beats_per_bar
+        grid = BeatGrid(
+            np.arange(count) * unit, np.arange(0, count, self.beats_per_bar), unit, "grid", tempo_map(self.score)
+        )
+        return list(beat_chords(self.score, grid))
+
     def key_at(self, bar: int) -> tuple[int, str]:
         return self.keys[min(bar, len(self.keys) - 1)]
 

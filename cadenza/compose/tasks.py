@@ -130,13 +130,48 @@ def _fold(score: symusic.Score, cells: Sequence[Cell], sketch: Sketch, ranges: d
                     note.pitch -= 12
 
 
-def _track_ranges(score: symusic.Score) -> dict[int, tuple[int, int]]:
+RANGE_MARGIN = 2  # semitones a written part may go past the range the user's notes span
+
+
+def _track_ranges(score: symusic.Score, sketch: Sketch) -> dict[int, tuple[int, int]]:
+    """Where each pitched track's written notes may lie: the span of the user's own notes
+    in it (the register they wrote it in) widened by :data:`RANGE_MARGIN`, inside its
+    instrument's range; a track with fewer than :data:`MIN_TUNE_NOTES` notes, the
+    instrument's range (a piano's, where the program names none cadenza knows)."""
     out = {}
     for t, track in enumerate(score.tracks):
-        if not track.is_drum:
-            instrument = instrument_of_program(track.program)
-            out[t] = (instrument.low, instrument.high)
+        if track.is_drum:
+            continue
+        instrument = instrument_of_program(track.program)
+        pitches = sketch.score.tracks[t].notes.numpy()["pitch"] if t < len(sketch.score.tracks) else np.array([])
+        if len(pitches) >= MIN_TUNE_NOTES:
+            low = max(instrument.low, int(pitches.min()) - RANGE_MARGIN)
+            high = min(instrument.high, int(pitches.max()) + RANGE_MARGIN)
+            if high - low >= 12:  # room for an octave, so that folding always lands
+                out[t] = (low, high)
+                continue
+        out[t] = (instrument.low, instrument.high)
     return out
+
+
+def _keep_voices_apart(
+    score: symusic.Score, sketch: Sketch, cells: Sequence[Cell], ranges: dict[int, tuple[int, int]]
+) -> None:
+    """In a texture of voices (tracks named Soprano, Alto, Tenor, Bass, in that order of
+    register), the written notes kept under the voice above (:func:`order_voices`)."""
+    names = [t.name.strip().lower() for t in score.tracks]
+    voices = [names.index(v) for v in ("soprano", "alto", "tenor", "bass") if v in names]
+    if len(voices) < 2:
+        return
+    written = set(cells)
+    order_voices(
+        score,
+        voices,
+        ranges,
+        movable=lambda t, note: (
+            (t, round(note.time * mt.RESOLUTION / score.ticks_per_quarter) // mt.bar_ticks(sketch.meter)) in written
+        ),
+    )
 
 
 def _scale_asks(sketch: Sketch, cells: Sequence[Cell], score: symusic.Score) -> dict[Cell, BarAsk]:
@@ -169,7 +204,9 @@ def continue_sketch(composer: object, sketch: Sketch, bars: int, sampling: Sampl
     cells = [(t, b) for t in playing for b in new_bars]
     asks = _scale_asks(sketch, cells, sketch.score)
     score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=False)
-    _fold(score, cells, sketch, _track_ranges(score))
+    ranges = _track_ranges(score, sketch)
+    _fold(score, cells, sketch, ranges)
+    _keep_voices_apart(score, sketch, cells, ranges)
     return _edit("continue", sketch, score, cells, bars=bars)
 
 
@@ -184,7 +221,9 @@ def infill_sketch(
     cells = [(t, b) for t in chosen for b in bars]
     asks = _scale_asks(sketch, cells, sketch.score)
     score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=True)
-    _fold(score, cells, sketch, _track_ranges(score))
+    ranges = _track_ranges(score, sketch)
+    _fold(score, cells, sketch, ranges)
+    _keep_voices_apart(score, sketch, cells, ranges)
     names = [sketch.score.tracks[t].name or str(t + 1) for t in chosen]
     return _edit("infill", sketch, score, cells, bars=f"{bars.start + 1}-{bars.stop}", tracks=names)
 
@@ -244,6 +283,16 @@ def harmonize(
         )
     model = _model_of(composer)
     melody = _melody_of(sketch)
+    others = [
+        sketch.score.tracks[t].name or str(t + 1)
+        for t in sketch.pitched()
+        if t != melody and len(sketch.score.tracks[t].notes)
+    ]
+    if others:
+        raise InvalidArgumentError(
+            f"harmonize --style chorale writes alto, tenor and bass under a melody alone; the file has other "
+            f"parts too ({', '.join(repr(o) for o in others)}): give the melody alone, or use infill to rewrite parts"
+        )
     grown = _with_tracks(sketch, [(name, CHORALE_PROGRAM) for name, *_ in CHORALE_VOICES])
     first_new = len(sketch.score.tracks)
     roles = list(sketch.roles)
@@ -266,6 +315,29 @@ def harmonize(
         order_voices(score, voices, ranges)
         repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
     return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords)
+
+
+CHORDAL = frozenset(
+    ("piano", "electric-piano", "harpsichord", "organ", "guitar", "electric-guitar", "harp", "strings", "choir",
+     "brass", "pad", "vibraphone", "marimba")
+)  # fmt: skip
+# Where an accompaniment's roles lie (MIDI), inside the instrument's own range.
+ROLE_RANGES = {"harmony": (48, 79), "bass": (28, 55)}
+
+
+def _voices_at_once(role: str, instrument: Instrument) -> int | None:
+    """Notes per onset asked of an accompanying part: chords (3) from an instrument that
+    plays them, one at a time from a bass or a single line."""
+    if role == "bass" or instrument.name not in CHORDAL:
+        return 1
+    return 3
+
+
+def _role_range(role: str, instrument: Instrument) -> tuple[int, int]:
+    """The role's range inside the instrument's, an octave at least."""
+    low, high = ROLE_RANGES.get(role, (instrument.low, instrument.high))
+    low, high = max(low, instrument.low), min(high, instrument.high)
+    return (low, high) if high - low >= 12 else (instrument.low, instrument.high)
 
 
 def accompaniment_tracks(instruments: Sequence[Instrument]) -> list[tuple[str, str, Instrument]]:
@@ -309,18 +381,19 @@ def accompany(
     cells = [(first_new + i, b) for i in range(len(parts)) for b in bars]
     asks = {
         (first_new + i, b): BarAsk(
+            polyphony=_voices_at_once(role, instrument),
             chord=chords[b][0],
             chord_tones=role in CHORD_TONE_ROLES,
             scale=sketch.scale_at(b),
             changes=tuple((k * span, chord) for k, chord in enumerate(chords[b])),
         )
-        for i, (_, role, _) in enumerate(parts)
+        for i, (_, role, instrument) in enumerate(parts)
         for b in bars
     }
     score = write_cells(
         model, grown, cells, sampling, roles=roles, style=style, asks=asks, heads=heads, see_future=False
     )
-    ranges = {first_new + i: (instrument.low, instrument.high) for i, (_, _, instrument) in enumerate(parts)}
+    ranges = {first_new + i: _role_range(role, instrument) for i, (_, role, instrument) in enumerate(parts)}
     _fold(score, cells, grown, ranges)
     return _edit(
         "accompany",
@@ -339,7 +412,8 @@ def vary(
     """A variation of ``bars`` (default: all): a share ``amount`` (0..1) of their cells
     that hold notes, drawn by the seed, written anew with the controls they have (notes
     per quarter, notes per onset, chord, loudness), so that form and harmony stay and the
-    surface changes; the harmony and the bass keep to the bar's chord tones."""
+    surface changes: every part under the tune keeps to the chord the analysis hears on
+    each beat, the tune to the key's scale."""
     if not 0.0 <= amount <= 1.0:
         raise InvalidArgumentError(f"--amount must be from 0 to 1, got {amount:g}")
     region = sketch.check_bars(bars if bars is not None else range(sketch.bars))
@@ -353,18 +427,24 @@ def vary(
     count = round(amount * len(playing))
     chosen = sorted(playing[i] for i in rng.permutation(len(playing))[:count])
     asks = {}
+    beat = mt.bar_ticks(sketch.meter) // sketch.beats_per_bar
+    heard = sketch.beat_chords
     for t, b in chosen:
         controls = dict(zip(("Density", "Poly", "Chord", "Intensity"), piece.controls[t][b], strict=False))
         value = {kind: str(mt.NAMES[token]).split("_", 1)[1] for kind, token in controls.items()}
-        chord = value.get("Chord")
+        beats = heard[b * sketch.beats_per_bar : (b + 1) * sketch.beats_per_bar]
+        changes = tuple((k * beat, chord) for k, chord in enumerate(beats) if chord != "N")
         asks[(t, b)] = BarAsk(
             density=int(value["Density"]),
             polyphony=int(value["Poly"]) if "Poly" in value else None,
-            chord=chord,
+            chord=value.get("Chord"),
             intensity=int(value["Intensity"]) if "Intensity" in value else None,
-            chord_tones=roles[t] in CHORD_TONE_ROLES and chord not in (None, "N"),
+            chord_tones=roles[t] != "melody" and bool(changes),  # the parts under the tune keep each beat's chord
             scale=sketch.scale_at(b),
+            changes=changes,
         )
     score = write_cells(model, sketch, chosen, sampling, roles=roles, asks=asks, see_future=True, clear_first=False)
-    _fold(score, chosen, sketch, _track_ranges(score))
+    ranges = _track_ranges(score, sketch)
+    _fold(score, chosen, sketch, ranges)
+    _keep_voices_apart(score, sketch, chosen, ranges)
     return _edit("vary", sketch, score, chosen, amount=amount, bars=f"{region.start + 1}-{region.stop}")

@@ -20,7 +20,7 @@ by voice from the top (the user's top voice is never touched):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import symusic
@@ -43,9 +43,15 @@ def _note_at(track: symusic.Track, time: int, lowest: bool = True) -> symusic.No
     return min(sounding, key=lambda n: n.pitch) if lowest else max(sounding, key=lambda n: n.pitch)
 
 
-def order_voices(score: symusic.Score, voices: Sequence[int], ranges: dict[int, tuple[int, int]]) -> None:
+def order_voices(
+    score: symusic.Score,
+    voices: Sequence[int],
+    ranges: dict[int, tuple[int, int]],
+    movable: Callable[[int, symusic.Note], bool] | None = None,
+) -> None:
     """Each voice after the first kept under the one above it (module docstring), in
-    place: compared wherever either of the two voices begins a note."""
+    place: compared wherever either of the two voices begins a note. Only the notes
+    ``movable(track, note)`` says were written move (default: every note of a lower voice)."""
     for upper, lower in itertools.pairwise(voices):
         low, high = ranges[lower]
         close = lower != voices[-1]  # the bass may lie far under the tenor
@@ -53,7 +59,7 @@ def order_voices(score: symusic.Score, voices: Sequence[int], ranges: dict[int, 
         for time in sorted({n.time for n in top.notes} | {n.time for n in bottom.notes}):
             ceiling = _at(top, time)
             note = _note_at(bottom, time, lowest=False)
-            if ceiling is None or note is None:
+            if ceiling is None or note is None or (movable is not None and not movable(lower, note)):
                 continue
             while note.pitch > ceiling and note.pitch - 12 >= low:
                 note.pitch -= 12
