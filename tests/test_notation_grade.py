@@ -14,7 +14,7 @@ from music21 import converter, corpus, stream
 
 from cadenza.compose.conditions import INSTRUMENTS
 from cadenza.io import load_score, out_of_range, save_score
-from cadenza.io.notation_grid import notation_grid
+from cadenza.io.notation_grid import Meter, QuantizedNote, notation_grid, quantize_track
 from tests.helpers import make_score
 
 _TPQ = 480
@@ -170,3 +170,45 @@ def test_a_midi_pickup_bar_is_written_as_a_pickup(tmp_path: Path) -> None:
     measures = parsed.parts[0].getElementsByClass(stream.Measure)
     assert [m.number for m in measures] == [0, 1, 2]
     assert measures[0].timeSignature.ratioString == "3/4" and measures[0].paddingLeft == 2.0
+
+
+def _random_sketch(seed: int) -> symusic.Score:
+    """Two tracks of overlapping notes on a model's 1/12-quarter grid, some nudged off
+    it, in changing meters (3/8, 5/8, 7/8 and the like among them)."""
+    rng = random.Random(seed)
+    score = symusic.Score(_TPQ)
+    time = 0
+    for _ in range(3):
+        numerator, denominator = rng.choice([(4, 4), (3, 4), (6, 8), (5, 8), (7, 8), (2, 2), (3, 8), (5, 4)])
+        score.time_signatures.append(symusic.TimeSignature(time, numerator, denominator))
+        time += rng.randint(1, 4) * _TPQ * 4 * numerator // denominator
+    for index in range(2):
+        track = symusic.Track(name=f"track {index}", program=0)
+        for pitch in rng.sample(range(40, 90), 40):  # no unison to read back ambiguously
+            start = rng.randint(0, 12 * 24) * 40 + rng.choice([0, 0, rng.randint(-15, 15)])
+            length = rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 12, 18, 30]) * 40 + rng.randint(-10, 10)
+            track.notes.append(symusic.Note(max(0, start), length, pitch, 80))
+        score.tracks.append(track)
+    return score
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_overlapping_voices_in_changing_meters_are_written_as_notation_values(seed: int, tmp_path: Path) -> None:
+    # (seed 1: music21 split a dotted eighth after part of a 16th triplet into 1/3 + 5/12)
+    score = _random_sketch(seed)
+    out = save_score(score, tmp_path / "sketch.musicxml")
+    _assert_notation_grade(out, grids=(4, 3, 6))
+    back = load_score(out)  # cadenza's reader joins ties within each voice
+    written = {(Fraction(n.time, back.tpq), Fraction(n.end, back.tpq), n.pitch) for t in back.tracks for n in t.notes}
+    assert written == {(n.start, n.end, n.pitch) for n in _grid_notes(score)}
+
+
+def _grid_notes(score: symusic.Score) -> list[QuantizedNote]:
+    meter = Meter.of(score)
+    notes = []
+    for track in score.tracks:
+        quantized, _ = quantize_track(
+            ((Fraction(n.time, _TPQ), Fraction(n.end, _TPQ), n.pitch, n.velocity) for n in track.notes), meter
+        )
+        notes += quantized
+    return notes

@@ -32,6 +32,7 @@ import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import symusic
 
@@ -140,6 +141,13 @@ def _on_quarter_grid(tick: int, tpq: int) -> Fraction:
     return Fraction(round(Fraction(4 * tick, tpq)), 4)
 
 
+def _as_chosen(element: Any) -> None:
+    """Keep the note value chosen here: music21 would otherwise split a value that
+    follows part of a triplet to "complete" the triplet, into lengths no note shows."""
+    if element.duration.type not in ("complex", "inexpressible", "zero"):  # (reading it works the value out)
+        element.duration.expressionIsInferred = False
+
+
 def _fill(container: object, voice: _Voice, grid: Grid, end: Fraction, hidden_rests: bool) -> None:
     """A voice from the start to ``end``: its notes as tied note values, the silences
     between them as rests (hidden in a second voice and after)."""
@@ -149,6 +157,7 @@ def _fill(container: object, voice: _Voice, grid: Grid, end: Fraction, hidden_re
         time = start
         for length in notated_lengths(start, stop, grid, syncopate=False):
             rest = note.Rest(quarterLength=length)
+            _as_chosen(rest)
             if hidden_rests:
                 rest.style.hideObjectOnPrint = True
             container.insert(time, rest)  # type: ignore[attr-defined]
@@ -162,6 +171,7 @@ def _fill(container: object, voice: _Voice, grid: Grid, end: Fraction, hidden_re
         for i, piece in enumerate(pieces):
             element = note.Note(pitches[0][0]) if len(pitches) == 1 else chord.Chord([p for p, _ in pitches])
             element.quarterLength = piece
+            _as_chosen(element)
             element.volume.velocity = max(v for _, v in pitches)
             if len(pieces) > 1:
                 element.tie = tie.Tie("start" if i == 0 else "stop" if i == len(pieces) - 1 else "continue")
