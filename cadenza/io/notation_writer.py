@@ -11,9 +11,17 @@ they too are notatable values. A first bar stated as a short bar of its own mete
 followed by a longer one (how a pickup reads from MusicXML or a notation program's
 MIDI) is written as a pickup: measure 0, in the following meter.
 
+Notes keep their pitch and part (an instrument's range is reported by
+:func:`cadenza.io.ranges.out_of_range`, never enforced here). What notation cannot
+keep: times finer than the grid (a performance's timing, a model's 1/12 quarter
+beside a 16th), a legato overlap, two notes of one pitch overlapping in a track
+(read back as one). Bars other than a first pickup that are shorter or longer than
+their meter (a bar split at a repeat, a cadenza) are not kept, since a Score holds
+no bar lines but its time signatures: the bars after them are counted from the meter.
+
 Bounded: what music21 would write is counted first (a note held for a thousand bars
-becomes a thousand tied notes or more, each voice gets a rest in every bar it is silent), and
-a score that would need more than :data:`MAX_NOTATED_ELEMENTS` notes, tied notes,
+becomes a thousand tied notes or more, each voice gets a rest in every bar it is
+silent), and a score that would need more than :data:`MAX_NOTATED_ELEMENTS` notes, tied notes,
 rests and signatures is refused before any is made. music21 then runs in the sandbox
 (:mod:`cadenza.io.sandbox`) with a CPU-time limit sized to that count and the same
 memory limit as reading.
