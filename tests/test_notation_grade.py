@@ -13,6 +13,7 @@ import symusic
 from music21 import converter, corpus, stream
 
 from cadenza.compose.conditions import INSTRUMENTS
+from cadenza.data.labels import compute_labels
 from cadenza.io import load_score, out_of_range, save_score
 from cadenza.io.notation_grid import Meter, QuantizedNote, notation_grid, quantize_track
 from tests.helpers import make_score
@@ -153,6 +154,7 @@ def test_musicxml_round_trip_keeps_parts_names_measures_and_notes(work: str, tmp
 def test_a_pickup_is_read_as_a_short_first_bar_and_written_back_as_measure_0(tmp_path: Path) -> None:
     score = load_score(corpus.getWork("bach/bwv66.6"))  # a quarter's pickup before 4/4 bars
     assert [(t.time, t.numerator, t.denominator) for t in score.time_signatures] == [(0, 1, 4), (_TPQ, 4, 4)]
+    assert compute_labels(score).meter == "4/4"  # the piece's meter, not the pickup's
     out = save_score(score, tmp_path / "pickup.musicxml")
     assert b'<measure implicit="yes" number="0">' in out.read_bytes()
     first = converter.parse(out).parts[0].getElementsByClass(stream.Measure)[0]

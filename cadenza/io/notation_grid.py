@@ -84,6 +84,8 @@ class Meter:
 
     @classmethod
     def of(cls, score: symusic.Score) -> Meter:
+        if "tick" not in str(score.ttype).lower():
+            score = score.to("tick")
         tpq = score.ticks_per_quarter
         return cls(
             (Fraction(round(Fraction(s.time, tpq) * _SIGNATURE_GRID), _SIGNATURE_GRID), s.numerator, s.denominator)
