@@ -199,6 +199,7 @@ def test_overlapping_voices_in_changing_meters_are_written_as_notation_values(se
     # (seed 1: music21 split a dotted eighth after part of a 16th triplet into 1/3 + 5/12)
     score = _random_sketch(seed)
     out = save_score(score, tmp_path / "sketch.musicxml")
+    assert save_score(score, tmp_path / "again.musicxml").read_bytes() == out.read_bytes()
     _assert_notation_grade(out, grids=(4, 3, 6))
     back = load_score(out)  # cadenza's reader joins ties within each voice
     written = {(Fraction(n.time, back.tpq), Fraction(n.end, back.tpq), n.pitch) for t in back.tracks for n in t.notes}

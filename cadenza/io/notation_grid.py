@@ -33,7 +33,16 @@ from fractions import Fraction
 
 import symusic
 
-__all__ = ["MONOPHONIC_SHARE", "Grid", "Meter", "QuantizedNote", "notation_grid", "notated_lengths", "quantize_track"]
+__all__ = [
+    "MONOPHONIC_SHARE",
+    "Grid",
+    "Meter",
+    "QuantizedNote",
+    "notated_lengths",
+    "notation_grid",
+    "quantize_score",
+    "quantize_track",
+]
 
 _DUPLE = Fraction(1, 4)
 _STEPS = (_DUPLE, Fraction(1, 3), Fraction(1, 6))  # in order of preference
@@ -260,17 +269,24 @@ def notated_lengths(start: Fraction, end: Fraction, grid: Grid, *, syncopate: bo
     return pieces
 
 
-def notation_grid(score: symusic.Score) -> symusic.Score:
-    """The Score as MusicXML writes it: every note on its beat's grid, monophonic
-    tracks as one line (ticks per quarter kept; a time off the tick grid is rounded)."""
+def quantize_score(score: symusic.Score) -> tuple[Meter, list[tuple[list[QuantizedNote], Grid]]]:
+    """The bars of a Score, and each track's notes on its notation grid (with the grid)."""
     ticks = score.to("tick")
     tpq = ticks.ticks_per_quarter
     meter = Meter.of(ticks)
-    result = ticks.copy()
-    for track in result.tracks:
-        notes, _ = quantize_track(
-            ((Fraction(n.time, tpq), Fraction(n.end, tpq), n.pitch, n.velocity) for n in track.notes), meter
-        )
+    tracks = [
+        quantize_track(((Fraction(n.time, tpq), Fraction(n.end, tpq), n.pitch, n.velocity) for n in t.notes), meter)
+        for t in ticks.tracks
+    ]
+    return meter, tracks
+
+
+def notation_grid(score: symusic.Score) -> symusic.Score:
+    """The Score as MusicXML writes it: every note on its beat's grid, monophonic
+    tracks as one line (ticks per quarter kept; a time off the tick grid is rounded)."""
+    result = score.to("tick").copy()
+    tpq = result.ticks_per_quarter
+    for track, (notes, _) in zip(result.tracks, quantize_score(result)[1], strict=True):
         track.notes.clear()
         for n in notes:
             start = round(n.start * tpq)

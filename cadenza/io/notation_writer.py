@@ -48,7 +48,7 @@ from cadenza.errors import LimitExceededError
 from cadenza.io.atomic import atomic_output, check_writable
 from cadenza.io.formats import Format
 from cadenza.io.limits import DEFAULT_LIMITS, Limits
-from cadenza.io.notation_grid import Grid, Meter, QuantizedNote, notated_lengths, quantize_track
+from cadenza.io.notation_grid import Grid, Meter, QuantizedNote, notated_lengths, quantize_score
 from cadenza.io.sandbox import run_isolated
 
 __all__ = ["MAX_NOTATED_ELEMENTS", "MAX_VOICES_PER_TRACK", "musicxml_bytes", "score_to_music21", "write_musicxml"]
@@ -112,15 +112,11 @@ def _split_voices(notes: list[QuantizedNote], name: str, path: str | os.PathLike
 
 
 def _layout(score: symusic.Score, path: str | os.PathLike[str]) -> _Layout:
-    ticks = score.to("tick")
-    tpq = ticks.ticks_per_quarter
-    meter = Meter.of(ticks)
-    tracks = []
-    for index, track in enumerate(ticks.tracks):
-        notes, grid = quantize_track(
-            ((Fraction(n.time, tpq), Fraction(n.end, tpq), n.pitch, n.velocity) for n in track.notes), meter
-        )
-        tracks.append((grid, _split_voices(notes, _track_name(track, index), path)))
+    meter, quantized = quantize_score(score)
+    tracks = [
+        (grid, _split_voices(notes, _track_name(track, index), path))
+        for index, (track, (notes, grid)) in enumerate(zip(score.tracks, quantized, strict=True))
+    ]
     return _Layout(meter, tracks)
 
 
