@@ -215,3 +215,29 @@ def _grid_notes(score: symusic.Score) -> list[QuantizedNote]:
         )
         notes += quantized
     return notes
+
+
+def test_a_dotted_quarters_pickup_in_3_4_comes_back_as_measure_0(tmp_path: Path) -> None:
+    from music21 import meter, note
+
+    part = stream.Part()
+    part.partName = "Flute"
+    pickup = stream.Measure(number=0)
+    pickup.timeSignature = meter.TimeSignature("3/4")
+    pickup.paddingLeft = 1.5
+    pickup.append(note.Note("G4", quarterLength=1.5))
+    part.append(pickup)
+    for number in (1, 2):
+        bar = stream.Measure(number=number)
+        bar.append(note.Note("C5", quarterLength=3))
+        part.append(bar)
+    source = stream.Score([part])
+    path = tmp_path / "source.musicxml"
+    source.write("musicxml", fp=path)
+    score = load_score(path)
+    assert [(t.time, t.numerator, t.denominator) for t in score.time_signatures] == [(0, 3, 8), (720, 3, 4)]
+    back = converter.parse(save_score(score, tmp_path / "back.musicxml"))
+    assert _measures(back) == [[0, 1, 2]]
+    first = back.parts[0].getElementsByClass(stream.Measure)[0]
+    assert (first.paddingLeft, first.timeSignature.ratioString) == (1.5, "3/4")
+    assert _notes_by_part(back) == [[(0.0, 67), (1.5, 72), (4.5, 72)]]

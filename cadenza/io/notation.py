@@ -255,15 +255,15 @@ def _with_pickup(signatures: list[tuple[float, int, int]], pickup: float | None)
     if pickup is None or not signatures or signatures[0][0] != 0:
         return signatures
     _, numerator, denominator = signatures[0]
-    short = Fraction(pickup).limit_denominator(64) * denominator / 4
-    while short.denominator != 1 and denominator < 64:
-        short, denominator = short * 2, denominator * 2
+    short, short_denominator = Fraction(pickup).limit_denominator(64) * denominator / 4, denominator
+    while short.denominator != 1 and short_denominator < 64:  # a dotted quarter's pickup in 3/4: 3/8
+        short, short_denominator = short * 2, short_denominator * 2
     if short.denominator != 1:
         return signatures
-    rest = [s for s in signatures[1:] if s[0] > pickup]
-    restated = [] if any(s[0] == pickup for s in signatures) else [(pickup, numerator, signatures[0][2])]
-    at_pickup = [s for s in signatures[1:] if s[0] == pickup]
-    return [(0.0, int(short), denominator), *restated, *at_pickup, *rest]
+    later = [s for s in signatures[1:] if s[0] >= pickup]
+    if not later or later[0][0] != pickup:
+        later.insert(0, (pickup, numerator, denominator))
+    return [(0.0, int(short), short_denominator), *later]
 
 
 def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
