@@ -14,7 +14,8 @@ A note held a little into the next onset (at most a 16th, and less than half its
 length: legato) is cut where the next starts, instead of opening a second voice; in a
 track that is one line at :data:`MONOPHONIC_SHARE` of its onsets (one note starts
 there and nothing before holds on into it for more than a little), every note is.
-Notes that start together stay a chord.
+Notes that start together stay a chord, held to the longest one's end where they
+end nearly together (in such a line, always).
 
 A length that is no single note value is written as tied pieces that are (a note from
 a triplet into a 16th beat, a 5-quarter note): split at bar lines, then at beats, with
@@ -204,11 +205,22 @@ def quantize_track(
     held_into = {following[n.start] for n in snapped if not held_a_little(n)}
     single = sum(1 for on in onsets if starting[on] == 1 and on not in held_into)
     monophonic = bool(onsets) and single >= MONOPHONIC_SHARE * len(onsets)
-    result = []
+    cut = []
     for note in snapped:
         nxt = following.get(note.start)
         if nxt is not None and note.end > nxt and (monophonic or held_a_little(note)):
             note = QuantizedNote(note.start, nxt, note.pitch, note.velocity)
+        cut.append(note)
+    # Notes that start together and end nearly together are one chord, held to the
+    # last one's end (in a line, all that start together).
+    ends: dict[Fraction, list[Fraction]] = {}
+    for note in cut:
+        ends.setdefault(note.start, []).append(note.end)
+    result = []
+    for note in cut:
+        first, last = min(ends[note.start]), max(ends[note.start])
+        if monophonic or (last - first <= _SHORT_OVERLAP and 2 * (last - first) < first - note.start):
+            note = QuantizedNote(note.start, last, note.pitch, note.velocity)
         result.append(note)
     result.sort(key=lambda n: (n.start, n.end, n.pitch))
     return result, grid
