@@ -9,6 +9,7 @@ from music21 import converter, corpus
 
 from cadenza.errors import InvalidArgumentError
 from cadenza.io import load_score, load_scores, save_score
+from cadenza.io.notation_grid import notation_grid
 from tests.helpers import make_score, music21_notes
 
 
@@ -17,7 +18,8 @@ def test_musicxml_chorale_loads_with_parts_and_key() -> None:
     assert [t.name for t in score.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
     assert score.note_num() == 163
     assert score.key_signatures[0].key == 3 and score.key_signatures[0].tonality == 1  # F# minor
-    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (4, 4)
+    # the pick-up quarter is a bar of its own, 1/4, before the 4/4 bars (as MIDI states a pickup)
+    assert [(t.time, t.numerator, t.denominator) for t in score.time_signatures] == [(0, 1, 4), (score.tpq, 4, 4)]
     soprano = score.tracks[0].notes
     assert soprano[0].pitch == 73 and soprano[0].duration == score.tpq // 2  # C#5 pick-up eighth
 
@@ -82,7 +84,7 @@ def _grid_notes(score) -> list[tuple[int, int, int, int]]:
 def test_ties_across_bar_lines_in_interleaved_voices_come_back_whole(tmp_path: Path) -> None:
     # Two notes held across the bar line under a held bass: three voices, each tied.
     # music21's stripTies on the flattened part joined B2's tie chain to F#3's notes.
-    score = make_score([(40, 0, 8), (47, 49 / 12, 66 / 12), (54, 52 / 12, 66 / 12)])
+    score = make_score([(40, 0, 8), (47, 17 / 4, 39 / 4), (54, 9 / 2, 10)])
     back = load_score(save_score(score, tmp_path / "tied.musicxml"))
     assert _grid_notes(back) == _grid_notes(score)
 
@@ -92,5 +94,5 @@ def test_ties_across_bar_lines_in_interleaved_voices_come_back_whole(tmp_path: P
 def test_a_pop909_song_comes_back_from_musicxml_note_for_note(datasets: Path, tmp_path: Path) -> None:
     score = load_score(datasets / "pop909" / "001" / "001.mid")
     out = save_score(score, tmp_path / "001.musicxml")
-    assert out.stat().st_size > 2_000_000  # the 2.7 MB file a 30 s wall-clock limit refused
-    assert _grid_notes(load_score(out)) == _grid_notes(score)
+    assert out.stat().st_size > 1_000_000  # (2.7 MB on a 1/12-quarter grid, which a 30 s wall-clock limit refused)
+    assert _grid_notes(load_score(out)) == _grid_notes(notation_grid(score))  # the notes on their notation grid

@@ -228,12 +228,12 @@ def test_converting_notes_held_for_thousands_of_bars_to_musicxml_is_refused_quic
 
 
 def test_a_track_needing_too_many_voices_is_refused(tmp_path: Path) -> None:
-    # 65 notes, each starting a 12th of a beat after the last and all ending together:
-    # every one overlaps every other with its own length, so each needs its own voice.
-    score = make_score([(60 + i % 12, i / 12, 8.0) for i in range(65)])
+    # 65 notes, each starting a 16th after the last and all ending together: every one
+    # overlaps every other with its own length, so each needs its own voice.
+    score = make_score([(60 + i % 12, i / 4, 20.0) for i in range(65)])
     with pytest.raises(LimitExceededError, match="more than 64 voices"):
         save_score(score, tmp_path / "voices.musicxml")
-    save_score(make_score([(60 + i % 12, i / 12, 8.0) for i in range(8)]), tmp_path / "fine.musicxml")
+    save_score(make_score([(60 + i % 12, i / 4, 20.0) for i in range(8)]), tmp_path / "fine.musicxml")
 
 
 # 5. MusicXML output is byte-reproducible.

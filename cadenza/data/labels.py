@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import symusic
 
+from cadenza.io.notation_grid import Meter
 from cadenza.theory import PITCH_NAMES, key_label, parse_key
 
 __all__ = [
@@ -86,6 +87,18 @@ def _tempo(score: symusic.Score) -> float:
     return max(spans, key=lambda k: spans[k])
 
 
+def _stated_meter(score: symusic.Score) -> str:
+    """The first time signature's meter, or the one after a pickup (a short first bar
+    of its own, as cadenza reads a MusicXML pickup), 4/4 where none is stated."""
+    if not score.time_signatures:
+        return "4/4"
+    first = score.time_signatures[0]
+    meter = Meter.of(score)
+    if meter.pickup() is not None:
+        return f"{meter.segments[1].numerator}/{meter.segments[1].denominator}"
+    return f"{first.numerator}/{first.denominator}"
+
+
 def compute_labels(score: symusic.Score, known_key: str | None = None) -> PieceLabels:
     """Labels of a tick-based Score; ``known_key`` (an annotation) wins over the estimate."""
     from cadenza.analysis.key import key_segments, main_key
@@ -109,11 +122,7 @@ def compute_labels(score: symusic.Score, known_key: str | None = None) -> PieceL
     valence = float(np.clip((0.6 if mode == "maj" else -0.6 if mode == "min" else 0.0)
                             + 0.8 * (_consonance(score) - 0.55), -1, 1))  # fmt: skip
     arousal = float(np.clip(0.5 * (tempo - 100) / 40 + 0.3 * (density - 6) / 4 + 0.2 * (loudness - 75) / 25, -1, 1))
-    meter = (
-        f"{score.time_signatures[0].numerator}/{score.time_signatures[0].denominator}"
-        if score.time_signatures
-        else "4/4"
-    )
+    meter = _stated_meter(score)
     instruments = sorted({128 if t.is_drum else t.program for t in score.tracks if len(t.notes)})
     return PieceLabels(key, mode, tempo, meter, round(density, 3), instruments,
                        round(valence, 3), round(arousal, 3), mood_of(valence, arousal))  # fmt: skip

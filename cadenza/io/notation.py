@@ -27,6 +27,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -236,11 +237,41 @@ def _tied_notes_merged(flat: Any) -> Iterator[tuple[float, float, int, int]]:
         yield open_note[0], open_note[1], midi, int(open_note[2])
 
 
+def _pickup(part: Any) -> float | None:
+    """The length in quarters of a part's first measure when it is a pickup (shorter
+    than its meter's bar, the music starting after the bar line's time)."""
+    from music21 import stream
+
+    measures = part.getElementsByClass(stream.Measure)
+    if len(measures) < 2 or not measures[0].paddingLeft or measures[0].offset != 0:
+        return None
+    length = float(measures[1].offset)
+    return length if 0 < length < float(measures[1].barDuration.quarterLength) else None
+
+
+def _with_pickup(signatures: list[tuple[float, int, int]], pickup: float | None) -> list[tuple[float, int, int]]:
+    """The time signatures with a pickup stated as MIDI states it: a first bar of its
+    own short meter (1/4 before a 4/4 bar), then the piece's meter at the first full bar."""
+    if pickup is None or not signatures or signatures[0][0] != 0:
+        return signatures
+    _, numerator, denominator = signatures[0]
+    short, short_denominator = Fraction(pickup).limit_denominator(64) * denominator / 4, denominator
+    while short.denominator != 1 and short_denominator < 64:  # a dotted quarter's pickup in 3/4: 3/8
+        short, short_denominator = short * 2, short_denominator * 2
+    if short.denominator != 1:
+        return signatures
+    later = [s for s in signatures[1:] if s[0] >= pickup]
+    if not later or later[0][0] != pickup:
+        later.insert(0, (pickup, numerator, denominator))
+    return [(0.0, int(short), short_denominator), *later]
+
+
 def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
     """Convert a music21 Score (or Part) into a tick-based ``symusic.Score``.
 
     Tied notes are merged, grace notes (no duration) are dropped, chords become
-    simultaneous notes; tempo marks, time and key signatures are kept.
+    simultaneous notes; tempo marks, time and key signatures are kept. A pickup
+    measure becomes a short first bar of its own time signature (see :func:`_with_pickup`).
     """
     from music21 import key, meter, tempo
     from music21 import stream as m21stream
@@ -257,10 +288,9 @@ def music21_to_score(stream: object, tpq: int = 480) -> symusic.Score:
             seen_tempo.add(offset)
             score.tempos.append(symusic.Tempo(offset, qpm=float(bpm), ttype="quarter"))
     first = parts[0].flatten() if parts else flat_all
-    for sig in first.getElementsByClass(meter.TimeSignature):
-        score.time_signatures.append(
-            symusic.TimeSignature(float(sig.offset), sig.numerator, sig.denominator, ttype="quarter")
-        )
+    signatures = [(float(s.offset), s.numerator, s.denominator) for s in first.getElementsByClass(meter.TimeSignature)]
+    for time, numerator, denominator in _with_pickup(signatures, _pickup(parts[0]) if parts else None):
+        score.time_signatures.append(symusic.TimeSignature(time, numerator, denominator, ttype="quarter"))
     for signature in first.getElementsByClass(key.KeySignature):
         minor = isinstance(signature, key.Key) and signature.mode == "minor"
         score.key_signatures.append(
