@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import symusic
 
-from cadenza.compose.sketch import Sketch
+from cadenza.compose.sketch import Sketch, pickup_padding, without_padding
 from cadenza.compose.tasks import Edit
 from cadenza.io import Format, format_of
 from cadenza.io.files import read_regular_bytes, regular_sha256
@@ -115,7 +115,10 @@ def edit_file(
         score = parse_midi_bytes(original, source)
     else:
         score = load_score(source, index=index)
-    edit = task(Sketch.of(score))
+    padded, pad = pickup_padding(score)
+    edit = task(Sketch.of(padded))
+    if pad:  # back onto the user's timeline, where the grid's first bar begins before the music
+        edit = replace(edit, score=without_padding(edit.score, score, pad), grid_start=-pad)
     return finish(edit, source, composer, sampling, level=level, key=key, original=original)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
@@ -25,7 +26,7 @@ from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.theory import KEY_SCALES, MODES, parse_pitch_class
 
-__all__ = ["Sketch", "parse_bars"]
+__all__ = ["Sketch", "parse_bars", "pickup_padding", "without_padding"]
 
 _BARS = re.compile(r"\s*(\d{1,7})\s*(?:(?:-|\.\.)\s*(\d{1,7}))?\s*")
 
@@ -163,3 +164,52 @@ class Sketch:
 def _key_of(label: str) -> tuple[int, str]:
     root, _, mode = label.partition(":")
     return parse_pitch_class(root), mode if mode in MODES else "maj"
+
+
+def pickup_padding(score: symusic.Score) -> tuple[symusic.Score, int]:
+    """A score that begins with a pickup (a short first bar in its own meter, as a MIDI
+    file or cadenza's MusicXML reader states one) moved right by the ticks that make the
+    pickup the end of a whole bar in the piece's meter, stated from tick 0; and those
+    ticks (0, and the score itself, where there is no pickup). The bar grid then has the
+    pickup as its bar 1 and every later bar line where the music has it."""
+    from cadenza.io.notation_grid import Meter
+
+    score = score if type(score).__name__ == "ScoreTick" else score.to("tick")
+    pickup = Meter.of(score).pickup()
+    signatures = sorted(score.time_signatures, key=lambda ts: ts.time)
+    if pickup is None or len(signatures) < 2:
+        return score, 0
+    main = signatures[1]
+    tpq = score.ticks_per_quarter
+    pad = round((Fraction(4 * main.numerator, main.denominator) - pickup) * tpq)
+    if pad <= 0:
+        return score, 0
+    padded = score.shift_time(pad)
+    padded.time_signatures.clear()
+    padded.time_signatures.append(symusic.TimeSignature(0, main.numerator, main.denominator))
+    for ts in signatures[2:]:
+        padded.time_signatures.append(symusic.TimeSignature(ts.time + pad, ts.numerator, ts.denominator))
+    for events, copy in ((padded.tempos, score.tempos), (padded.key_signatures, score.key_signatures)):
+        first = [e for e in copy if e.time == 0]
+        for event in first:  # what holds from the start holds over the padding too
+            moved = event.copy()
+            moved.time = 0
+            events.append(moved)
+    return padded, pad
+
+
+def without_padding(result: symusic.Score, original: symusic.Score, pad: int) -> symusic.Score:
+    """``result`` (written on :func:`pickup_padding`'s score) moved back onto the user's
+    timeline, with the user's own tempo, meter, key and marker events; notes written
+    before the music begins are left out."""
+    if pad == 0:
+        return result
+    out = original.copy()
+    out.tracks.clear()
+    for track in result.tracks:
+        moved = track.shift_time(-pad)
+        kept = [n for n in moved.notes if n.time >= 0]
+        moved.notes.clear()
+        moved.notes.extend(kept)
+        out.tracks.append(moved)
+    return out

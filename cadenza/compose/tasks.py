@@ -61,6 +61,7 @@ class Edit:
     new_tracks: tuple[int, ...] = ()
     settings: dict[str, object] = field(default_factory=dict)
     bar_ticks: float = 0.0  # score ticks per bar of the grid the cells are counted on
+    grid_start: int = 0  # where that grid's bar 1 begins, in the score's ticks (before a pickup: negative)
 
     def generated_notes(self) -> int:
         return sum(len(track.notes) for track in self.generated().tracks)
@@ -73,7 +74,11 @@ class Edit:
             by_track.setdefault(t, set()).add(b)
         for t, track in enumerate(out.tracks):
             bars = by_track.get(t, set())
-            kept = [n for n in track.notes if int(n.time // self.bar_ticks) in bars] if self.bar_ticks else []
+            kept = (
+                [n for n in track.notes if int((n.time - self.grid_start) // self.bar_ticks) in bars]
+                if self.bar_ticks
+                else []
+            )
             track.notes.clear()
             track.notes.extend(kept)
             track.controls.clear()
