@@ -193,3 +193,14 @@ def chord_segments(score: symusic.Score, grid: BeatGrid | None = None) -> list[C
         else:
             out.append(ChordSegment(float(bounds[i]), float(bounds[i + 1]), lab))
     return out
+
+
+def grid_chords(score: symusic.Score, bar_ticks: float, beats_per_bar: int, bars: int, start: float = 0.0) -> list[str]:
+    """The chord heard on each beat of a fixed bar grid (``bars`` bars of ``bar_ticks``
+    ticks from ``start``, ``beats_per_bar`` beats each), for music whose bars are known."""
+    from cadenza.analysis._notes import tempo_map
+
+    unit = bar_ticks / beats_per_bar
+    count = bars * beats_per_bar
+    grid = BeatGrid(start + np.arange(count) * unit, np.arange(0, count, beats_per_bar), unit, "grid", tempo_map(score))
+    return list(beat_chords(score, grid)) if count else []

@@ -25,7 +25,7 @@ from cadenza.analysis._notes import as_tick_score, pitched_notes, window_chroma
 from cadenza.analysis.beats import BeatGrid, beat_grid
 from cadenza.theory import MODES, key_name
 
-__all__ = ["KEY_NAMES", "KeySegment", "key_scores", "key_segments", "main_key"]
+__all__ = ["KEY_NAMES", "KeySegment", "bar_keys", "key_scores", "key_segments", "main_key"]
 
 # Albrecht & Shanahan (2013), Music Perception 31(1)
 _MAJOR = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
@@ -149,3 +149,21 @@ def main_key(segments: list[KeySegment]) -> KeySegment | None:
     label = max(total, key=lambda k: total[k])
     best = max((s for s in segments if s.label == label), key=lambda s: s.end - s.start)
     return KeySegment(segments[0].start, segments[-1].end, label, best.confidence)
+
+
+def bar_keys(score: symusic.Score, bar_ticks: float, bars: int) -> list[tuple[int, str]]:
+    """(tonic pitch class, mode) of each bar of a fixed grid from tick 0: the key the
+    analysis hears at the bar's middle (the nearest segment's past the ends; C major
+    where it hears none)."""
+    from cadenza.theory import parse_pitch_class
+
+    segments = key_segments(score)
+    out = []
+    for bar in range(bars):
+        middle = (bar + 0.5) * bar_ticks
+        label = next((s.label for s in segments if s.start <= middle < s.end), None)
+        if label is None and segments:
+            label = segments[-1].label if middle >= segments[-1].end else segments[0].label
+        root, _, mode = (label or "C:maj").partition(":")
+        out.append((parse_pitch_class(root), mode if mode in MODES else "maj"))
+    return out

@@ -12,13 +12,14 @@ one starts.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import symusic
 
 from cadenza.analysis._notes import Notes, as_tick_score, pitched_notes
 
-__all__ = ["MELODY_NAME", "bass", "melody", "melody_track", "outer_line"]
+__all__ = ["MELODY_NAME", "bass", "melody", "melody_track", "outer_line", "span_weights"]
 
 MELODY_NAME = re.compile(r"melod|lead|vocal|voice|voix|sopran|tune|\bsing|\bmel\b", re.IGNORECASE)
 _LEAP = 12
@@ -92,3 +93,24 @@ def bass(score: symusic.Score) -> symusic.Track:
     score = as_tick_score(score)
     notes = pitched_notes(score)
     return _as_track(notes, outer_line(notes, highest=False), "bass")
+
+
+FIRST_BEAT_WEIGHT = 2.0
+
+
+def span_weights(track: symusic.Track, starts: Sequence[float], beat: float) -> np.ndarray:
+    """(spans, 12): how much of each pitch class a line sounds in each span between
+    consecutive ``starts`` (ticks), in beats of ``beat`` ticks, the span's first beat
+    counting :data:`FIRST_BEAT_WEIGHT` times: what a harmonizer hears of a tune."""
+    weights = np.zeros((max(0, len(starts) - 1), 12))
+    for note in track.notes:
+        end = note.time + note.duration
+        first = int(np.searchsorted(starts, note.time, side="right")) - 1
+        for k in range(max(first, 0), len(starts) - 1):
+            if starts[k] >= end:
+                break
+            start, stop = max(note.time, starts[k]), min(end, starts[k + 1])
+            if stop > start:
+                on_first_beat = start - starts[k] < beat
+                weights[k, note.pitch % 12] += (stop - start) / beat * (FIRST_BEAT_WEIGHT if on_first_beat else 1.0)
+    return weights

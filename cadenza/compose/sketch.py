@@ -24,7 +24,7 @@ import symusic
 
 from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
-from cadenza.theory import KEY_SCALES, MODES, parse_pitch_class
+from cadenza.theory import KEY_SCALES
 
 __all__ = ["Sketch", "parse_bars", "pickup_padding", "without_padding"]
 
@@ -94,19 +94,10 @@ class Sketch:
 
     @cached_property
     def keys(self) -> list[tuple[int, str]]:
-        """(tonic, mode) of every bar, from the analysis: the key sounding at the bar's
-        middle; C major where the analysis hears none."""
-        from cadenza.analysis import key_segments
+        """(tonic, mode) of every bar, as the analysis hears it (:func:`cadenza.analysis.key.bar_keys`)."""
+        from cadenza.analysis.key import bar_keys
 
-        segments = key_segments(self.score)
-        out = []
-        for bar in range(self.bars):
-            middle = (bar + 0.5) * self.bar_ticks
-            label = next((s.label for s in segments if s.start <= middle < s.end), None)
-            if label is None and segments:
-                label = segments[-1].label if middle >= segments[-1].end else segments[0].label
-            out.append(_key_of(label or "C:maj"))
-        return out
+        return bar_keys(self.score, self.bar_ticks, self.bars)
 
     @cached_property
     def beats_per_bar(self) -> int:
@@ -115,16 +106,9 @@ class Sketch:
     @cached_property
     def beat_chords(self) -> list[str]:
         """The chord the analysis hears on each beat of the bar grid (Harte labels, "N": none)."""
-        from cadenza.analysis import beat_chords
-        from cadenza.analysis._notes import tempo_map
-        from cadenza.analysis.beats import BeatGrid
+        from cadenza.analysis.chords import grid_chords
 
-        unit = self.bar_ticks / self.beats_per_bar
-        count = self.bars * self.beats_per_bar
-        grid = BeatGrid(
-            np.arange(count) * unit, np.arange(0, count, self.beats_per_bar), unit, "grid", tempo_map(self.score)
-        )
-        return list(beat_chords(self.score, grid))
+        return grid_chords(self.score, self.bar_ticks, self.beats_per_bar, self.bars)
 
     def key_at(self, bar: int) -> tuple[int, str]:
         return self.keys[min(bar, len(self.keys) - 1)]
@@ -159,11 +143,6 @@ class Sketch:
     def notes_in(self, track: int, bars: range) -> int:
         notes = self.score.tracks[track].notes.numpy()["time"]
         return int(((notes >= self.bar_start(bars.start)) & (notes < self.bar_start(bars.stop))).sum())
-
-
-def _key_of(label: str) -> tuple[int, str]:
-    root, _, mode = label.partition(":")
-    return parse_pitch_class(root), mode if mode in MODES else "maj"
 
 
 def pickup_padding(score: symusic.Score) -> tuple[symusic.Score, int]:

@@ -20,7 +20,7 @@ import symusic
 
 from cadenza.compose.cells import Cell, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
-from cadenza.compose.harmony import bar_chords_for, chords_for, segments_per_bar
+from cadenza.compose.harmony import bar_chords_for, chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
 from cadenza.compose.sketch import Sketch
 from cadenza.compose.voicing import order_voices, repair_parallels
@@ -380,7 +380,7 @@ def accompany(
         for i, (_, role, instrument) in enumerate(parts)
     }
     bars = range(sketch.bars)
-    per_bar = segments_per_bar(sketch.meter)
+    per_bar = spans_per_bar(sketch.meter)
     chords = chords_for(sketch, melody, bars, style, per_bar)
     span = mt.bar_ticks(sketch.meter) // per_bar
     cells = [(first_new + i, b) for i in range(len(parts)) for b in bars]
