@@ -319,6 +319,7 @@ def harmonize(
         voices = [melody, *range(first_new, first_new + len(CHORALE_VOICES))]
         order_voices(score, voices, ranges)
         repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
+        order_voices(score, voices, ranges)  # a note moved out of a parallel may have crossed a voice below
     return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords)
 
 
