@@ -7,8 +7,10 @@
    S–A and A–T) of Bach's own chorales, beside the figures issue 14 quotes for them,
    and of cadenza's harmonization of the same sopranos
    (``cadenza.compose.tasks.harmonize``, model ``cadenza-multitrack``, seed = the
-   chorale's index), with the ratio cadenza / Bach (goal ≤ 1.5 on each). Rates are
-   pooled: the faults of all chorales over all their chord changes.
+   chorale's index), with the ratio cadenza / Bach (goal ≤ 1.5 on each); beside it the
+   voices as the model wrote them, before harmonize's voice-leading passes
+   (``cadenza.compose.voicing``: order, parallels). Rates are pooled: the faults of all
+   chorales over all their chord changes.
 2. The negative log-likelihood of Bach's alto, tenor and bass given the soprano under
    the shipped model ``cadenza/pretrained/cadenza-multitrack``. A chorale is tokenized
    as in training (``Jsb16thSeparated.json`` read by ``cadenza.data.sources``: tracks
@@ -182,9 +184,10 @@ def nll_rows(pieces: list, hole_bars: int) -> tuple[list[list[str]], float]:
     return rows, time.perf_counter() - started
 
 
-def harmonized_faults(pieces: list) -> tuple[object | None, str, int, float]:
+def harmonized_faults(pieces: list, voice_leading_passes: bool = True) -> tuple[object | None, str, int, float]:
     """Faults of cadenza's harmonization of each soprano (pooled), a note on what ran,
-    how many outputs kept the soprano note for note on the grid, and seconds a chorale."""
+    how many outputs kept the soprano note for note on the grid, and seconds a chorale;
+    without ``voice_leading_passes``, of the voices as the model wrote them."""
     from cadenza.analysis.voice_leading import pooled, voice_leading, voices_from_score
 
     try:
@@ -199,7 +202,13 @@ def harmonized_faults(pieces: list) -> tuple[object | None, str, int, float]:
     started = time.perf_counter()
     for index, source in enumerate(pieces):
         soprano = _soprano_only(source.score)
-        edit = harmonize(composer, Sketch.of(soprano), style="chorale", sampling=Sampling(seed=index))
+        edit = harmonize(
+            composer,
+            Sketch.of(soprano),
+            style="chorale",
+            sampling=Sampling(seed=index),
+            voice_leading=voice_leading_passes,
+        )
         voices = voices_from_score(edit.score)
         given = voices_from_score(soprano)[:, 0]
         kept += bool(np.array_equal(voices[: len(given), 0], given))
@@ -228,6 +237,7 @@ def main() -> None:
 
     bach = bach_faults(raw)
     ours, note, kept, seconds = harmonized_faults(pieces)
+    raw_model, _, _, _ = harmonized_faults(pieces, voice_leading_passes=False)
     head = ["texture", "chorales", "chord changes", *FAULT_HEADS]
     rows = [["Bach, as issue 14 quotes", "77", "", *(f"{ISSUE_BACH[f]:.4f}" for f in FAULTS)]]
     rows.append(["Bach (test split)", str(len(raw)), str(bach.changes), *(f"{bach.rate(f):.4f}" for f in FAULTS)])  # type: ignore[attr-defined]
@@ -237,6 +247,15 @@ def main() -> None:
         rows.append(
             ["cadenza harmonize", str(len(pieces)), str(ours.changes), *(f"{ours.rate(f):.4f}" for f in FAULTS)]  # type: ignore[attr-defined]
         )
+        if raw_model is not None:
+            rows.append(
+                [
+                    "cadenza harmonize, voices as the model wrote them (no voice-leading passes)",
+                    str(len(pieces)),
+                    str(raw_model.changes),  # type: ignore[attr-defined]
+                    *(f"{raw_model.rate(f):.4f}" for f in FAULTS),  # type: ignore[attr-defined]
+                ]
+            )
         ratios = [ours.rate(f) / bach.rate(f) if bach.rate(f) else float("inf") for f in FAULTS]  # type: ignore[attr-defined]
         marks = [f"{r:.2f} {'✓' if r <= GOAL_RATIO else '✗'}" for r in ratios]
         rows.append([f"cadenza / Bach (goal ≤ {GOAL_RATIO})", "", "", *marks])
