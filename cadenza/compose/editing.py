@@ -90,6 +90,17 @@ def _write_spliced(piece: EditedPiece, original: bytes, target: str | os.PathLik
     return write_record(signed, target, force=force)
 
 
+def _splice_refused(original: bytes, source: Path, score: symusic.Score) -> str | None:
+    """Why ``score`` cannot be spliced into the MIDI file ``original`` (a dry run); None if it can."""
+    from cadenza.io.midi_edit import MidiSpliceError, splice_midi
+
+    try:
+        splice_midi(original, parse_midi_bytes(original, source), score, path=source)
+    except MidiSpliceError as error:
+        return str(error)
+    return None
+
+
 def _source(path: Path, data: bytes | None) -> dict[str, object]:
     digest = hashlib.sha256(data).hexdigest() if data is not None else regular_sha256(path)
     return {"file": path.name, "sha256": digest, "format": str(format_of(path))}
@@ -156,6 +167,12 @@ def finish(
         else:
             report = originality_report(edit.generated(), index, Level.parse(level))
             originality = {"checked": True, "covers": "the notes the model wrote", **report.to_dict()}
+    refused = None if original is None else _splice_refused(original, source, edit.score)
+    if refused is not None:
+        warnings += (
+            f"the edit cannot be put into the file's own events ({refused}); a MIDI output is written anew, "
+            "its channels numbered by track",
+        )
     record = sign_record({**record, "originality": originality}, signing_key)
     return EditedPiece(edit, source, record, signing_key, report, warnings, original)
 
