@@ -364,3 +364,15 @@ def test_an_existing_output_is_refused_and_kept(tmp_path: Path) -> None:
     same = runner.invoke(app, ["continue", str(tune), "--bars", "2", "-o", str(tune), "--force"])
     assert same.exit_code == 2 and "is the input file" in same.output
     assert tune.read_bytes() == original
+
+
+def test_a_track_name_shared_by_two_tracks_asks_for_a_number() -> None:
+    score = symusic.Score(480)
+    for name in ("Alto", "Alto", "Bass"):
+        track = symusic.Track(name=name)
+        track.notes.append(symusic.Note(0, 480, 60, 80))
+        score.tracks.append(track)
+    sketch = Sketch.of(score)
+    with pytest.raises(InvalidArgumentError, match="tracks 1, 2 are all named 'alto'"):
+        sketch.track("alto")
+    assert sketch.track("2") == 1 and sketch.track("BASS") == 2

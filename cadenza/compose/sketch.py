@@ -130,8 +130,14 @@ class Sketch:
         """A track by name (case ignored) or by number counted from 1."""
         wanted = name.strip()
         names = [t.name.strip().lower() for t in self.score.tracks]
-        if wanted.lower() in names:
-            return names.index(wanted.lower())
+        same = [i for i, n in enumerate(names) if n == wanted.lower()]
+        if len(same) > 1:
+            numbers = ", ".join(str(i + 1) for i in same)
+            raise InvalidArgumentError(
+                f"tracks {numbers} are all named {wanted[:40]!r}; give the track's number instead"
+            )
+        if same:
+            return same[0]
         if wanted.isdigit() and 1 <= int(wanted) <= len(names):
             return int(wanted) - 1
         listed = ", ".join(f"{i + 1} {t.name or '(unnamed)'}" for i, t in enumerate(self.score.tracks))
