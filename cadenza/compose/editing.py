@@ -127,10 +127,20 @@ def edit_file(
     else:
         score = load_score(source, index=index)
     padded, pad = pickup_padding(score)
-    edit = task(Sketch.of(padded))
+    sketch = Sketch.of(padded)
+    edit = task(sketch)
     if pad:  # back onto the user's timeline, where the grid's first bar begins before the music
         edit = replace(edit, score=without_padding(edit.score, score, pad), grid_start=-pad)
-    return finish(edit, source, composer, sampling, level=level, key=key, original=original)
+    piece = finish(edit, source, composer, sampling, level=level, key=key, original=original)
+    stated = {f"{ts.numerator}/{ts.denominator}" for ts in padded.time_signatures if ts.time > 0}
+    later = sorted(stated - {sketch.meter})
+    if later and composer is not None:
+        note = (
+            f"the file changes meter (to {', '.join(later)}); bars are counted, and new notes written, "
+            f"in its first meter, {sketch.meter}"
+        )
+        piece = replace(piece, warnings=(*piece.warnings, note))
+    return piece
 
 
 def finish(
