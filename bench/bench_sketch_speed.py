@@ -100,35 +100,35 @@ def timed(run: Callable[[], object]) -> tuple[float, float, object]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def commands(composer, sampling) -> dict[str, tuple[bool, Callable]]:
-    """Command -> (takes the melody alone, task on a sketch), as the CLI runs each."""
+def commands(composer) -> dict[str, tuple[bool, Callable]]:
+    """Command -> (takes the melody alone, ``task(sketch, sampling)``), as the CLI runs each."""
     from cadenza.compose.ensemble import arrange_for, ensemble
     from cadenza.compose.tasks import Edit, accompany, continue_sketch, harmonize, infill_sketch, vary
 
     middle = range(BARS // 2 - 2, BARS // 2 + 2)
     strings = ensemble(["violin", "violin", "viola", "cello"])
 
-    def arrange(sketch):
+    def arrange(sketch, _sampling):
         score = arrange_for(sketch.score, strings)
         return Edit("arrange", score, (), (), {"instruments": [p.name for p in strings]}, sketch.bar_ticks)
 
     return {
-        "continue --bars 8": (False, lambda s: continue_sketch(composer, s, 8, sampling)),
+        "continue --bars 8": (False, lambda s, p: continue_sketch(composer, s, 8, p)),
         f"infill --bars {middle.start + 1}-{middle.stop} (3 tracks)": (
             False,
-            lambda s: infill_sketch(composer, s, middle, None, sampling),
+            lambda s, p: infill_sketch(composer, s, middle, None, p),
         ),
         f"infill --bars {middle.start + 1}-{middle.stop} --tracks PIANO": (
             False,
-            lambda s: infill_sketch(composer, s, middle, [s.track("PIANO")], sampling),
+            lambda s, p: infill_sketch(composer, s, middle, [s.track("PIANO")], p),
         ),
         "harmonize --style chorale (melody)": (
             True,
-            lambda s: harmonize(composer, s, style="chorale", sampling=sampling),
+            lambda s, p: harmonize(composer, s, style="chorale", sampling=p),
         ),
-        "harmonize --style pop (melody)": (True, lambda s: harmonize(composer, s, style="pop", sampling=sampling)),
-        "accompany (melody)": (True, lambda s: accompany(composer, s, sampling=sampling)),
-        "vary --amount 0.5": (False, lambda s: vary(composer, s, amount=0.5, sampling=sampling)),
+        "harmonize --style pop (melody)": (True, lambda s, p: harmonize(composer, s, style="pop", sampling=p)),
+        "accompany (melody)": (True, lambda s, p: accompany(composer, s, sampling=p)),
+        "vary --amount 0.5": (False, lambda s, p: vary(composer, s, amount=0.5, sampling=p)),
         "arrange violin,violin,viola,cello": (False, arrange),
     }
 
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets", help="Holds pop909/.")
     parser.add_argument("--songs", type=int, default=3, help="Sketches (held-out songs) to time each command on.")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="Run r of each command draws with seed + r.")
     args = parser.parse_args()
 
     from cadenza.compose import Composer, Conditions, Sampling
@@ -174,27 +174,24 @@ def main() -> None:
     weights_s, _, _ = timed(lambda: composer._model)
     index_s, _, _ = timed(lambda: composer.originality_index)
     key = default_key()
-    sampling = Sampling(temperature=1.0, top_p=0.95, seed=args.seed)
-    tasks = commands(composer, sampling)
+    seeds = [Sampling(temperature=1.0, top_p=0.95, seed=args.seed + r) for r in range(args.repeats)]
+    tasks = commands(composer)
     first = songs[0][1]
-    timed(lambda: tasks["vary --amount 0.5"][1](Sketch.of(first)))  # warm: imports, torch's first steps
+    timed(lambda: tasks["vary --amount 0.5"][1](Sketch.of(first), seeds[0]))  # warm: imports, torch's first steps
 
     # the peer: `cadenza generate --bars 32 --model ...`, as many runs as a command gets
-    peer = [
-        timed(lambda r=r: compose_piece(composer, Conditions(bars=BARS), Sampling(seed=r), key=key))
-        for r in range(len(songs) * args.repeats)
-    ]
+    peer = [timed(lambda p=p: compose_piece(composer, Conditions(bars=BARS), p, key=key)) for _ in songs for p in seeds]
     peer_wall = statistics.median(w for w, _, _ in peer)
     peer_cpu = statistics.median(c for _, c, _ in peer)
     peer_music = statistics.mean(span_seconds(p.score, 0, p.score.end()) for _, _, p in peer)
-    bare = [timed(lambda r=r: composer.generate(Conditions(bars=BARS), Sampling(seed=r))) for r in range(args.repeats)]
+    bare = [timed(lambda p=p: composer.generate(Conditions(bars=BARS), p)) for p in seeds]
 
     rows = []
     for name, (melody_only, task) in tasks.items():
         runs = []
         for _, three, melody in songs:
             score = melody if melody_only else three
-            runs += [timed(lambda score=score, task=task: task(Sketch.of(score))) for _ in range(args.repeats)]
+            runs += [timed(lambda score=score, task=task, p=p: task(Sketch.of(score), p)) for p in seeds]
         wall = statistics.median(w for w, _, _ in runs)
         cpu = statistics.median(c for _, c, _ in runs)
         cells = statistics.mean(len(e.cells) for _, _, e in runs)
@@ -207,10 +204,10 @@ def main() -> None:
         for number, (_, three, _) in enumerate(songs):
             source = Path(folder) / f"sketch{number}.mid"
             three.dump_midi(str(source))
-            for repeat in range(args.repeats):
+            for repeat, sampling in enumerate(seeds):
                 inside: list[tuple[float, float]] = []  # the task's own time, inside the pipeline
 
-                def task(sketch, inside=inside):
+                def task(sketch, inside=inside, sampling=sampling):
                     wall, cpu, edit = timed(lambda: continue_sketch(composer, sketch, 8, sampling))
                     inside.append((wall, cpu))
                     return edit
