@@ -20,7 +20,11 @@ songs weighted by the hole's length in seconds. Rows:
   the window in place of the real ones, so that the recognizer hears the same context
   as in the other rows and only the hole differs;
 * **previous chord held**: no model; the annotated chord sounding at the end of the bar
-  before the hole, held through it.
+  before the hole, held through it;
+* **oracle** (no command does this): the PIANO's bars written as ``infill_sketch`` writes
+  them, but each asked to hold to the chord the tokens give the real bar (its ``Chord``
+  control, one a bar, as ``vary`` asks it): whether the model follows a chord it is told,
+  where the infill rows show whether it hears one from what is around.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ ROWS = (
     "left only (a continuation), all tracks",
     "left only (a continuation), PIANO alone",
     "previous bar's annotated chord held",
+    "oracle: PIANO alone, told each bar's real chord",
 )
 
 
@@ -83,11 +88,27 @@ def _spliced(real: symusic.Score, edit, start: int, end: int) -> symusic.Score:
     return out
 
 
+def _told(sketch, track: int, bars: range) -> dict:
+    """{(track, bar): the ask to hold to the bar's real chord, as the tokens have it}."""
+    from cadenza.models import multitrack_tokens as mt
+    from cadenza.models.multitrack import BarAsk
+
+    piece = mt.tokenize(sketch.score, sketch.roles, bars=sketch.bars)
+    asks = {}
+    for bar in bars:
+        controls = dict(zip(("Density", "Poly", "Chord", "Intensity"), piece.controls[track][bar], strict=False))
+        chord = str(mt.NAMES[controls["Chord"]]).split("_", 1)[1] if "Chord" in controls else None
+        scale = sketch.scale_at(bar)
+        asks[(track, bar)] = BarAsk(chord=chord, chord_tones=chord not in (None, "N"), scale=scale)
+    return asks
+
+
 def song_rows(composer, path: Path, song: symusic.Score, args, sampling) -> dict[str, tuple[float, float, int]] | None:
     """Row -> (majmin, seconds scored, notes in the hole) for one song; None when the song
     is shorter than the window."""
     from cadenza.analysis._notes import tempo_map
     from cadenza.analysis.chords import chord_segments
+    from cadenza.compose.cells import write_cells
     from cadenza.compose.sketch import Sketch
     from cadenza.compose.tasks import infill_sketch
 
@@ -112,12 +133,14 @@ def song_rows(composer, path: Path, song: symusic.Score, args, sampling) -> dict
     clipped = _clipped(reference, *span)
 
     cut = window(song, first, hole.stop)  # the window up to the hole's end: no future
+    told = _told(sketch, piano[0], hole)
     scores = {
         ROWS[0]: real,
         ROWS[1]: infill_sketch(composer, sketch, hole, None, sampling).score,
         ROWS[2]: infill_sketch(composer, sketch, hole, piano, sampling).score,
         ROWS[3]: _spliced(real, infill_sketch(composer, Sketch.of(cut), hole, None, sampling), start, end),
         ROWS[4]: _spliced(real, infill_sketch(composer, Sketch.of(cut), hole, piano, sampling), start, end),
+        ROWS[6]: write_cells(composer._model, sketch, list(told), sampling, roles=sketch.roles, asks=told),
     }
     out = {}
     for row, score in scores.items():
