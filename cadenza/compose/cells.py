@@ -105,6 +105,18 @@ def _place(score: symusic.Score, sketch: Sketch, written: Mapping[Cell, list[tup
         track.notes.extend(notes)
 
 
+def _say_chords(piece: mt.Piece, chords: Mapping[int, str]) -> None:
+    """Every sounding cell's chord control in the bars of ``chords`` set to the bar's chord."""
+    for bar, label in chords.items():
+        if bar >= piece.bars:
+            continue
+        token = mt.IDS[f"Chord_{mt.chord_name(label)}"]
+        for controls in piece.controls:
+            cell = controls[bar]
+            if len(cell) == len(mt.CONTROL_KINDS):
+                controls[bar] = [*cell[:2], token, *cell[3:]]
+
+
 def write_cells(
     model: object,
     sketch: Sketch,
@@ -117,12 +129,15 @@ def write_cells(
     heads: Mapping[int, mt.TrackHead] | None = None,
     see_future: bool = True,
     clear_first: bool = True,
+    chords: Mapping[int, str] | None = None,
 ) -> symusic.Score:
     """A copy of the sketch's score with ``cells`` written by ``model``. ``roles`` names
     every track's role; ``heads`` replaces the heads of tracks the model should read
     another way (a new, empty track: its instrument and register). ``clear_first``
     removes every cell's old notes before the first pass (a fill from what is around);
-    without it the cells not yet written stay in view (a variation of them)."""
+    without it the cells not yet written stay in view (a variation of them). ``chords``
+    names the chord of some bars: every track's chord control there says it, the kept
+    tracks' too (else theirs would say what the analysis hears in what is kept alone)."""
     score = sketch.score.copy()
     if not cells:
         return score
@@ -136,6 +151,7 @@ def write_cells(
         piece = mt.tokenize(score, list(roles), style=style, bars=stop)
         for t, head in (heads or {}).items():
             piece.tracks[t] = head
+        _say_chords(piece, chords or {})
         seeded = replace(sampling, seed=sampling.seed + PASS_SEED_STRIDE * number)
         wanted = {cell: (asks or {}).get(cell, BarAsk()) for cell in chunk}
         written = fill(model, piece, chunk, seeded, wanted)  # type: ignore[arg-type]

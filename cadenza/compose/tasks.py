@@ -13,7 +13,7 @@ nothing and lives in :mod:`cadenza.compose.ensemble`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import symusic
@@ -224,13 +224,66 @@ def infill_sketch(
     model = _model_of(composer)
     chosen = list(range(len(sketch.score.tracks))) if tracks is None else sorted(set(tracks))
     cells = [(t, b) for t in chosen for b in bars]
+    heard = kept_harmony(sketch, chosen, bars)
     asks = _scale_asks(sketch, cells, sketch.score)
-    score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=True)
+    if heard is not None:
+        asks = {
+            (t, b): _held_to(ask, heard[b - bars.start], sketch, sketch.roles[t] in CHORD_TONE_ROLES)
+            for (t, b), ask in asks.items()
+        }
+    bar_chords = None if heard is None else {b: heard[b - bars.start][0][1] for b in bars}
+    score = write_cells(
+        model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=True, chords=bar_chords
+    )
     ranges = _track_ranges(score, sketch)
     _fold(score, cells, sketch, ranges)
     _keep_voices_apart(score, sketch, cells, ranges)
     names = [sketch.score.tracks[t].name or str(t + 1) for t in chosen]
     return _edit("infill", sketch, score, cells, bars=f"{bars.start + 1}-{bars.stop}", tracks=names)
+
+
+Changes = list[tuple[int, str]]  # (position in the bar on the tokens' grid, chord) where the chord changes
+
+
+def kept_harmony(sketch: Sketch, filled: Sequence[int], bars: range) -> list[Changes] | None:
+    """The chords of ``bars`` as the tracks that are kept tell them, for the filled ones to
+    follow: where a kept track holds the harmony or the bass, the chord the analysis hears
+    in the kept tracks on each beat; where only lines are kept (the tune, a counter-line),
+    the chords the harmonizer chooses for the tune (two a bar of four beats), as the
+    analysis hears little harmony in a line; where nothing is kept in those bars, None
+    (the model chooses)."""
+    from cadenza.analysis.chords import grid_chords
+
+    kept = [t for t in sketch.pitched() if t not in set(filled) and sketch.notes_in(t, bars)]
+    if not kept:
+        return None
+    beat = mt.bar_ticks(sketch.meter) // sketch.beats_per_bar
+    if any(sketch.roles[t] in CHORD_TONE_ROLES for t in kept):
+        alone = sketch.score.copy()
+        for t, track in enumerate(alone.tracks):
+            if t not in kept:
+                track.notes.clear()
+        labels = grid_chords(alone, sketch.bar_ticks, sketch.beats_per_bar, sketch.bars)
+        out = []
+        for b in bars:
+            beats = labels[b * sketch.beats_per_bar : (b + 1) * sketch.beats_per_bar]
+            changes = [(k * beat, c) for k, c in enumerate(beats) if c != "N" and (k == 0 or c != beats[k - 1])]
+            out.append(changes or [(0, "N")])
+        return out
+    per_bar = spans_per_bar(sketch.meter)
+    span = mt.bar_ticks(sketch.meter) // per_bar
+    tune = next((t for t in kept if sketch.roles[t] == "melody"), kept[0])  # else a counter-line
+    chords = chords_for(sketch, tune, bars, "pop", per_bar)
+    return [[(k * span, c) for k, c in enumerate(bar)] for bar in chords]
+
+
+def _held_to(ask: BarAsk, changes: Changes, sketch: Sketch, chord_tones: bool) -> BarAsk:
+    """``ask`` with the bar's chord (the first) as its control and, for a part under the
+    tune, its notes held to the chord of each position."""
+    first = changes[0][1]
+    if first == "N":
+        return ask
+    return replace(ask, chord=first, chord_tones=chord_tones, changes=tuple(changes) if chord_tones else ())
 
 
 def _melody_of(sketch: Sketch) -> int:
@@ -397,7 +450,16 @@ def accompany(
         for b in bars
     }
     score = write_cells(
-        model, grown, cells, sampling, roles=roles, style=style, asks=asks, heads=heads, see_future=False
+        model,
+        grown,
+        cells,
+        sampling,
+        roles=roles,
+        style=style,
+        asks=asks,
+        heads=heads,
+        see_future=False,
+        chords={b: chords[b][0] for b in bars},
     )
     ranges = {first_new + i: _role_range(role, instrument) for i, (_, role, instrument) in enumerate(parts)}
     _fold(score, cells, grown, ranges)
