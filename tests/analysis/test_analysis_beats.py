@@ -92,13 +92,13 @@ def _hits(a: np.ndarray, b: np.ndarray, window: float = 0.07) -> int:
 
 
 def test_pop909_downbeats_on_the_development_songs(datasets) -> None:
-    """Mean downbeat F on the songs the evidence weights were fitted on (i % 10 == 6).
+    """Mean downbeat F on the songs the evidence weights were fitted on (006, 016, ..., 906).
 
-    The 5-feature model before the context evidence scored 0.73 here, the current one 0.76
-    (the bench's mir_eval scores agree to the third decimal)."""
+    The 5-feature model before the context evidence scored 0.760 here, the current one
+    0.779 (the bench's mir_eval scores agree to the third decimal)."""
     songs = sorted(p for p in (datasets / "pop909").iterdir() if (p / f"{p.name}.mid").is_file())
     scores = []
-    for song in songs[6::10]:
+    for song in [s for s in songs if s.name.isdigit() and int(s.name) % 10 == 6]:
         grid = beat_grid(symusic.Score(str(song / f"{song.name}.mid")))
         ref = np.loadtxt(song / "beat_midi.txt", ndmin=2)
         ref = ref[(ref[:, 2] == 1) & (ref[:, 0] >= 5.0), 0]
@@ -107,4 +107,4 @@ def test_pop909_downbeats_on_the_development_songs(datasets) -> None:
         precision, recall = _hits(est, ref) / max(est.size, 1), _hits(ref, est) / max(ref.size, 1)
         scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
     assert len(scores) >= 90
-    assert float(np.mean(scores)) > 0.75
+    assert float(np.mean(scores)) > 0.77
