@@ -1,14 +1,16 @@
 """Chords, one label per beat, in Harte/MIREX syntax (``C:maj``, ``A:min7``, ``C:maj/3``, ``N``).
 
-Method: beat-synchronous chroma (duration × velocity of every sounding note) and a bass
-chroma (the notes near the lowest one). Each beat is scored against every chord —
-12 roots × the qualities in :data:`QUALITIES` — as a multinomial naive-Bayes
-likelihood: a chord puts most of its probability on its own pitch classes (the root and
-fifth a little more) and a little on the others, and the bass prefers the root, then
-another chord tone. A Viterbi pass over the beats then keeps chords unless the evidence
-pays for a change, which is cheaper on a downbeat and on the middle of a bar. Equal
-neighbouring beats merge into one segment; a segment whose bass is a chord tone other
-than the root gets an inversion (``/3``, ``/5``, ``/b7``...).
+Method: beat-synchronous chroma (duration × velocity of every sounding note, the first
+half beat of each note counted twice, so that a chord held over from the beat before
+weighs less than the one struck) and a bass chroma (the notes near the lowest one).
+Each beat is scored against every chord — 12 roots × the qualities in
+:data:`QUALITIES` — as a multinomial naive-Bayes likelihood: a chord puts most of its
+probability on its own pitch classes (the root and fifth a little more) and a little
+on the others, and the bass prefers the root, then another chord tone. A Viterbi pass
+over the beats then keeps chords unless the evidence pays for a change, which is
+cheaper on a downbeat and on the middle of a bar. Equal neighbouring beats merge into
+one segment; a segment whose bass is a chord tone other than the root gets an
+inversion (``/3``, ``/5``, ``/b7``...).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ _IN_CHORD = 0.8  # probability mass a chord gives its own tones
 _ROOT_FIFTH_BOOST = 1.3  # relative weight of root and fifth among the chord tones
 _BASS_ROOT, _BASS_TONE = 0.7, 0.25  # bass probability of the root, of the other tones
 _EVIDENCE_SCALE = 4.5  # weight of one fully sounding beat of chroma
-_BASS_SCALE = 1.5
+_BASS_SCALE = 1.0
+_ATTACK = 0.5  # the first half beat of every note counts twice: a chord is heard where it is struck
 _CHANGE_COST = {0: 2.0, 2: 4.0}  # cost of a change by position in bar; others below
 _CHANGE_COST_OFFBEAT = 7.0
 
@@ -153,6 +156,11 @@ def _label_beats(notes: Notes, grid: BeatGrid) -> tuple[np.ndarray, list[str]]:
     beats = grid.beats
     bounds = np.r_[beats, beats[-1] + grid.unit]
     chroma, bass = window_chroma(notes, bounds)
+    struck = np.minimum(notes.end, notes.start + max(int(_ATTACK * grid.unit), 1))
+    chroma = (
+        chroma
+        + window_chroma(Notes(notes.start, struck, notes.pitch, notes.velocity, notes.track, notes.tpq), bounds)[0]
+    )
     path = _viterbi(_emissions(chroma, bass), _change_costs(beats.size, grid.downbeats))
     labels: list[str] = []
     start = 0

@@ -81,3 +81,30 @@ def test_pop909_beats_match_the_annotation(datasets) -> None:
     hit = np.abs(est[np.clip(np.searchsorted(est, ref), 1, est.size - 1)][:, None] - ref[:, None])
     near = np.minimum(hit[:, 0], np.abs(est[np.clip(np.searchsorted(est, ref) - 1, 0, None)] - ref))
     assert (near < 0.07).mean() > 0.95
+
+
+def _hits(a: np.ndarray, b: np.ndarray, window: float = 0.07) -> int:
+    """How many times of ``a`` have a time of ``b`` within ``window`` seconds."""
+    if a.size == 0 or b.size == 0:
+        return 0
+    j = np.clip(np.searchsorted(b, a), 1, b.size - 1)
+    return int((np.minimum(np.abs(b[j] - a), np.abs(b[j - 1] - a)) <= window).sum())
+
+
+def test_pop909_downbeats_on_the_development_songs(datasets) -> None:
+    """Mean downbeat F on the songs the evidence weights were fitted on (006, 016, ..., 906).
+
+    The 5-feature model before the context evidence scored 0.760 here, the current one
+    0.779 (the bench's mir_eval scores agree to the third decimal)."""
+    songs = sorted(p for p in (datasets / "pop909").iterdir() if (p / f"{p.name}.mid").is_file())
+    scores = []
+    for song in [s for s in songs if s.name.isdigit() and int(s.name) % 10 == 6]:
+        grid = beat_grid(symusic.Score(str(song / f"{song.name}.mid")))
+        ref = np.loadtxt(song / "beat_midi.txt", ndmin=2)
+        ref = ref[(ref[:, 2] == 1) & (ref[:, 0] >= 5.0), 0]
+        est = grid.downbeat_seconds()
+        est = est[est >= 5.0]
+        precision, recall = _hits(est, ref) / max(est.size, 1), _hits(ref, est) / max(ref.size, 1)
+        scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    assert len(scores) >= 90
+    assert float(np.mean(scores)) > 0.77
