@@ -373,6 +373,7 @@ def harmonize(
         order_voices(score, voices, ranges)
         repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
         order_voices(score, voices, ranges)  # a note moved out of a parallel may have crossed a voice below
+        repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
     return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords)
 
 

@@ -9,9 +9,10 @@ by voice from the top (the user's top voice is never touched):
   stays in its range); in the upper voices a note more than an octave under the voice
   above goes up one where it then stays under it;
 * :func:`repair_parallels`: a note that moves in parallel fifths or octaves (unisons
-  too) with a voice above is moved to the nearest tone of its bar's chord that makes
-  no parallel, no crossing and (upper voices) no gap over an octave; where no such tone
-  exists in the voice's range the note stays as written.
+  too) with a voice above, or that still lies above the voice over it or (an upper
+  voice) more than an octave under it, is moved to the nearest tone of its bar's chord
+  that does none of these (and stays over the voice below); where no such tone exists
+  in the voice's range the note stays as written.
 
 ``cadenza.analysis.voice_leading`` counts the same faults (per chord change of the
 16th grid); the benchmark reports the rates before and after these passes.
@@ -85,7 +86,8 @@ def repair_parallels(
     step: int,
 ) -> int:
     """Move the notes of ``voices[1:]`` that make parallel fifths or octaves with a voice
-    above (module docstring), in place; ``chords`` gives each bar's chord, ``step`` the
+    above, lie above the voice over them, or (an upper voice) more than an octave under
+    it (module docstring), in place; ``chords`` gives each bar's chord, ``step`` the
     ticks between the instants compared (a 16th). Returns how many notes moved."""
     moved = 0
     for position, lower in enumerate(voices[1:], start=1):
@@ -96,23 +98,23 @@ def repair_parallels(
         notes = sorted(score.tracks[lower].notes, key=lambda n: n.time)
         for index, note in enumerate(notes):
             before = _sounding_before(notes, index, step)
-            if before is None:
+            pairs = _motions(above, note.time, step) if before is not None else []
+            ceiling = _at(above[-1], note.time)
+            if ceiling is None:
                 continue
-            pairs = _motions(above, note.time, step)
-            if not any(_parallel(before, note.pitch, b, n) for b, n in pairs):
+
+            def faulty(
+                p: int, ceiling: int = ceiling, before: int | None = before, pairs: list = pairs, close: bool = close
+            ) -> bool:
+                parallel = before is not None and any(_parallel(before, p, b, n) for b, n in pairs)
+                return parallel or p > ceiling or (close and ceiling - p > 12)
+
+            if not faulty(note.pitch):
                 continue
-            ceiling = min(n for _, n in pairs)
             floor = (_at(below, note.time) if below is not None else None) or 0
             bar = min(int(note.time // bar_ticks), len(chords) - 1)
             tones = chord_pitch_classes(chords[bar]) or {note.pitch % 12}
-            candidates = [
-                p
-                for p in range(low, high + 1)
-                if p % 12 in tones
-                and floor <= p <= ceiling
-                and not (close and ceiling - p > 12)
-                and not any(_parallel(before, p, b, n) for b, n in pairs)
-            ]
+            candidates = [p for p in range(max(low, floor), high + 1) if p % 12 in tones and not faulty(p)]
             if candidates:
                 note.pitch = min(candidates, key=lambda p: (abs(p - note.pitch), p))
                 moved += 1
