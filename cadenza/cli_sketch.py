@@ -297,7 +297,9 @@ def arrange_command(
 
     def task(_composer: Any, sketch: Sketch, _sampling: Any) -> Edit:
         score = arrange_for(sketch.score, parts)
-        return Edit("arrange", score, (), (), {"instruments": [p.name for p in parts]}, sketch.bar_ticks)
+        return Edit(
+            "arrange", score, (), (), {"instruments": [p.name for p in parts]}, sketch.bar_ticks, in_place=False
+        )
 
     _run(
         path,

@@ -376,3 +376,19 @@ def test_a_track_name_shared_by_two_tracks_asks_for_a_number() -> None:
     with pytest.raises(InvalidArgumentError, match="tracks 1, 2 are all named 'alto'"):
         sketch.track("alto")
     assert sketch.track("2") == 1 and sketch.track("BASS") == 2
+
+
+def test_accompany_command_splices_into_the_users_midi_file(tmp_path: Path) -> None:
+    """Chord notes folded onto one key at once were two notes MIDI cannot hold apart: the
+    file had to be written anew, the user's bytes and channels lost."""
+    source = Path(__file__).resolve().parents[1] / "cadenza" / "examples" / "melody.mid"
+    out = tmp_path / "accompanied.mid"
+    result = runner.invoke(app, ["accompany", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cannot be put into the file" not in result.output
+    original, written = mido.MidiFile(source), mido.MidiFile(out)
+    assert [m for m in written.tracks[0] if m.type != "marker"] == list(original.tracks[0])  # the tune, event for event
+    assert len(written.tracks) == len(original.tracks) + 2
+    for track in symusic.Score(out).tracks[1:]:
+        keys = [(n.time, n.pitch) for n in track.notes]
+        assert len(keys) == len(set(keys))

@@ -27,7 +27,7 @@ from cadenza.models import multitrack_tokens as mt
 from cadenza.models.multitrack import BarAsk, fill
 from cadenza.models.sampling import Sampling
 
-__all__ = ["Cell", "write_cells", "CELLS_PER_PASS"]
+__all__ = ["Cell", "write_cells", "merge_written", "CELLS_PER_PASS"]
 
 Cell = tuple[int, int]  # (track, bar), both from 0
 CELL_TOKENS = 40  # what one written bar of one track is expected to take
@@ -92,17 +92,24 @@ def _place(score: symusic.Score, sketch: Sketch, written: Mapping[Cell, list[tup
             for onset, pitch, duration, velocity in written[(t, b)]
             for length in [max(1, min(duration, run_end[b] * per_bar - onset))]
         ]
-        spans: dict[int, list[tuple[int, int]]] = {}  # pitch -> (start, end) of the kept notes
-        for note in track.notes:
-            spans.setdefault(note.pitch, []).append((note.time, note.time + note.duration))
-        fresh = [n for n in untangle(new) if not any(a <= n.time < z for a, z in spans.get(n.pitch, []))]
-        for n in fresh:  # a new note running into a later kept note of its pitch stops where that one starts
-            later = [a for a, _ in spans.get(n.pitch, []) if a > n.time]
-            if later and n.time + n.duration > min(later):
-                n.duration = max(1, min(later) - n.time)
-        notes = sorted([*track.notes, *fresh], key=lambda n: (n.time, n.pitch, n.duration))
+        notes = merge_written(list(track.notes), new)
         track.notes.clear()
         track.notes.extend(notes)
+
+
+def merge_written(kept: list[symusic.Note], written: list[symusic.Note]) -> list[symusic.Note]:
+    """The kept notes and the written ones, the written untangled (no key struck twice at
+    once, none struck while down: :func:`~cadenza.io.midi.untangle`), none struck while a
+    kept note holds its key, and each stopped where a later kept note of its pitch begins."""
+    spans: dict[int, list[tuple[int, int]]] = {}  # pitch -> (start, end) of the kept notes
+    for note in kept:
+        spans.setdefault(note.pitch, []).append((note.time, note.time + note.duration))
+    fresh = [n for n in untangle(written) if not any(a <= n.time < z for a, z in spans.get(n.pitch, []))]
+    for n in fresh:
+        later = [a for a, _ in spans.get(n.pitch, []) if a > n.time]
+        if later and n.time + n.duration > min(later):
+            n.duration = max(1, min(later) - n.time)
+    return sorted([*kept, *fresh], key=lambda n: (n.time, n.pitch, n.duration))
 
 
 def _say_chords(piece: mt.Piece, chords: Mapping[int, str]) -> None:

@@ -131,7 +131,8 @@ def edit_file(
     edit = task(sketch)
     if pad:  # back onto the user's timeline, where the grid's first bar begins before the music
         edit = replace(edit, score=without_padding(edit.score, score, pad), grid_start=-pad)
-    piece = finish(edit, source, composer, sampling, level=level, key=key, original=original)
+    spliceable = original if edit.in_place else None  # an arrangement is new parts: nothing to splice into
+    piece = finish(edit, source, composer, sampling, level=level, key=key, original=spliceable)
     stated = {f"{ts.numerator}/{ts.denominator}" for ts in padded.time_signatures if ts.time > 0}
     later = sorted(stated - {sketch.meter})
     if later and composer is not None:

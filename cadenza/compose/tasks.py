@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import symusic
 
-from cadenza.compose.cells import Cell, write_cells
+from cadenza.compose.cells import Cell, merge_written, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
 from cadenza.compose.harmony import bar_chords_for, chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
@@ -62,6 +62,7 @@ class Edit:
     settings: dict[str, object] = field(default_factory=dict)
     bar_ticks: float = 0.0  # score ticks per bar of the grid the cells are counted on
     grid_start: int = 0  # where that grid's bar 1 begins, in the score's ticks (before a pickup: negative)
+    in_place: bool = True  # the user's tracks edited where they are (not: the music given to new parts)
 
     def generated_notes(self) -> int:
         return sum(len(track.notes) for track in self.generated().tracks)
@@ -124,15 +125,23 @@ def instrument_of_program(program: int) -> Instrument:
 
 
 def _fold(score: symusic.Score, cells: Sequence[Cell], sketch: Sketch, ranges: dict[int, tuple[int, int]]) -> None:
-    """The written notes of each track moved by octaves into its range."""
-    for t, low, high in ((t, *ranges[t]) for t in sorted({t for t, _ in cells}) if t in ranges):
+    """The written notes of each track moved by octaves into its range, and untangled
+    again (two notes moved onto one key at once are one; :func:`merge_written`)."""
+    for t in sorted({t for t, _ in cells}):
         bars = {b for tt, b in cells if tt == t}
-        for note in score.tracks[t].notes:
-            if int(note.time // sketch.bar_ticks) in bars:
+        track = score.tracks[t]
+        written = [n for n in track.notes if int(n.time // sketch.bar_ticks) in bars]
+        kept = [n for n in track.notes if int(n.time // sketch.bar_ticks) not in bars]
+        if t in ranges:
+            low, high = ranges[t]
+            for note in written:
                 while note.pitch < low and note.pitch + 12 <= 127:
                     note.pitch += 12
                 while note.pitch > high and note.pitch - 12 >= 0:
                     note.pitch -= 12
+        notes = merge_written(kept, written)
+        track.notes.clear()
+        track.notes.extend(notes)
 
 
 RANGE_MARGIN = 2  # semitones a written part may go past the range the user's notes span

@@ -60,12 +60,32 @@ def order_voices(
         for time in sorted({n.time for n in top.notes} | {n.time for n in bottom.notes}):
             ceiling = _at(top, time)
             note = _note_at(bottom, time, lowest=False)
-            if ceiling is None or note is None or (movable is not None and not movable(lower, note)):
+            if ceiling is None or note is None:
+                continue
+            if movable is not None and not movable(lower, note):
+                _raise_upper(top, upper, note.pitch, time, ranges, movable)  # the user's lower note stays
                 continue
             while note.pitch > ceiling and note.pitch - 12 >= low:
                 note.pitch -= 12
             if close and ceiling - note.pitch > 12 and note.pitch + 12 <= min(ceiling, high):
                 note.pitch += 12
+
+
+def _raise_upper(
+    top: symusic.Track,
+    upper: int,
+    floor: int,
+    time: int,
+    ranges: dict[int, tuple[int, int]],
+    movable: Callable[[int, symusic.Note], bool],
+) -> None:
+    """A written note of the upper voice under a kept note of the voice below goes up by
+    octaves over it, while it stays in its range."""
+    note = _note_at(top, time)
+    if note is None or not movable(upper, note) or upper not in ranges:
+        return
+    while note.pitch < floor and note.pitch + 12 <= ranges[upper][1]:
+        note.pitch += 12
 
 
 def _parallel(lower_before: int, lower_now: int, upper_before: int, upper_now: int) -> bool:
