@@ -166,6 +166,11 @@ def test_harmonize_chorale_adds_alto_tenor_bass_under_a_jsb_soprano(composer: Co
     for track, (low, high) in zip(edit.score.tracks[1:], ((52, 74), (46, 69), (36, 66)), strict=True):
         assert len(track.notes) >= sketch.bars  # a voice that sings
         assert all(low <= n.pitch <= high for n in track.notes)
+    tonic, mode = sketch.key_at(sketch.bars - 1)
+    from cadenza.theory import PITCH_NAMES, chord_pitch_classes
+
+    last_bass = max(edit.score.tracks[3].notes, key=lambda n: n.time)
+    assert last_bass.pitch % 12 in chord_pitch_classes(f"{PITCH_NAMES[tonic]}:{mode}")  # a cadence on the tonic
     soprano_end = max(n.time + n.duration for n in score.tracks[0].notes)
     assert max(n.time + n.duration for t in edit.score.tracks for n in t.notes) <= sketch.bar_start(sketch.bars)
     assert soprano_end <= sketch.bar_start(sketch.bars)

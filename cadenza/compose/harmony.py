@@ -13,7 +13,7 @@ from cadenza.analysis.melody import span_weights
 from cadenza.compose.sketch import Sketch
 from cadenza.models.harmonizer import default_harmonizer, spans_per_bar
 
-__all__ = ["bar_chords_for", "chords_for", "spans_per_bar"]
+__all__ = ["chords_for", "spans_per_bar"]
 
 
 def chords_for(sketch: Sketch, melody: int, bars: range, style: str = "pop", per_bar: int = 1) -> list[list[str]]:
@@ -24,8 +24,3 @@ def chords_for(sketch: Sketch, melody: int, bars: range, style: str = "pop", per
     keys = [sketch.key_at(bar) for bar in bars for _ in range(per_bar)]
     labels = default_harmonizer().chords(weights, keys, style)
     return [labels[i : i + per_bar] for i in range(0, len(labels), per_bar)]
-
-
-def bar_chords_for(sketch: Sketch, melody: int, bars: range, style: str = "pop") -> list[str]:
-    """One chord a bar: the first of the bar's spans (:func:`spans_per_bar`)."""
-    return [chords[0] for chords in chords_for(sketch, melody, bars, style, spans_per_bar(sketch.meter))]

@@ -20,7 +20,7 @@ import symusic
 
 from cadenza.compose.cells import Cell, merge_written, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
-from cadenza.compose.harmony import bar_chords_for, chords_for, spans_per_bar
+from cadenza.compose.harmony import chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
 from cadenza.compose.sketch import Sketch
 from cadenza.compose.voicing import order_voices, repair_parallels
@@ -28,6 +28,7 @@ from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.multitrack import MAX_NEW_BARS, BarAsk
 from cadenza.models.sampling import Sampling
+from cadenza.theory import PITCH_NAMES, chord_pitch_classes
 
 __all__ = [
     "Edit",
@@ -336,8 +337,11 @@ def harmonize(
     composer: object, sketch: Sketch, *, style: str = "chorale", sampling: Sampling, voice_leading: bool = True
 ) -> Edit:
     """The sketch's melody with a harmony under it: ``chorale``, alto, tenor and bass
-    voices written by the model in four-part style (the soprano kept); ``pop``, chords
-    chosen for the tune (:func:`~cadenza.compose.harmony.bar_chords_for`) played by a
+    voices written by the model in four-part style (the soprano kept), under chords the
+    harmonizer chooses for the soprano (two a bar of four beats; the last the tonic when
+    the tune ends on one of its tones): each bar's first is every voice's chord control,
+    and the bass keeps to each chord's tones; ``pop``, chords
+    chosen for the tune (:func:`~cadenza.compose.harmony.chords_for`) played by a
     piano and a bass (:func:`accompany`). ``voice_leading`` (chorale): the voices the model
     wrote are kept in order and out of parallel fifths and octaves
     (:mod:`cadenza.compose.voicing`); without it they are as the model wrote them."""
@@ -369,9 +373,22 @@ def harmonize(
         first_new + i: _head(role, CHORALE_PROGRAM, centre) for i, (_, role, centre, *_) in enumerate(CHORALE_VOICES)
     }
     bars = range(sketch.bars)
-    chords = bar_chords_for(sketch, melody, bars, "chorale")
+    per_bar = spans_per_bar(sketch.meter)
+    spans = chords_for(sketch, melody, bars, "chorale", per_bar)
+    _end_on_the_tonic(spans, sketch, melody)
+    chords = [bar[0] for bar in spans]
+    span = mt.bar_ticks(sketch.meter) // per_bar
     cells = [(first_new + i, b) for i in range(len(CHORALE_VOICES)) for b in bars]
-    asks = {(t, b): BarAsk(polyphony=1, chord=chords[b], scale=sketch.scale_at(b)) for t, b in cells}
+    asks = {
+        (t, b): BarAsk(
+            polyphony=1,
+            chord=chords[b],
+            scale=sketch.scale_at(b),
+            chord_tones=roles[t] == "bass",  # the bass states each half bar's chord; the upper voices may pass
+            changes=tuple((k * span, c) for k, c in enumerate(spans[b])) if roles[t] == "bass" else (),
+        )
+        for t, b in cells
+    }
     score = write_cells(
         model, grown, cells, sampling, roles=roles, style="chorale", asks=asks, heads=heads, see_future=False
     )
@@ -407,6 +424,19 @@ def _role_range(role: str, instrument: Instrument) -> tuple[int, int]:
     low, high = ROLE_RANGES.get(role, (instrument.low, instrument.high))
     low, high = max(low, instrument.low), min(high, instrument.high)
     return (low, high) if high - low >= 12 else (instrument.low, instrument.high)
+
+
+def _end_on_the_tonic(spans: list[list[str]], sketch: Sketch, melody: int) -> None:
+    """The last span's chord the tonic triad when the tune ends on one of its tones (a
+    cadence), in place."""
+    notes = sketch.score.tracks[melody].notes
+    if not len(spans) or not len(notes):
+        return
+    tonic, mode = sketch.key_at(len(spans) - 1)
+    label = f"{PITCH_NAMES[tonic]}:{mode}"
+    last = max(notes, key=lambda n: n.time)
+    if last.pitch % 12 in chord_pitch_classes(label):
+        spans[-1][-1] = label
 
 
 def accompaniment_tracks(instruments: Sequence[Instrument]) -> list[tuple[str, str, Instrument]]:
