@@ -31,17 +31,32 @@ from cadenza.theory import chord_pitch_classes
 __all__ = ["order_voices", "repair_parallels"]
 
 
-def _at(track: symusic.Track, time: int) -> int | None:
-    """The pitch ``track`` sounds at ``time`` (the lowest, if several), None if none."""
-    note = _note_at(track, time)
-    return None if note is None else int(note.pitch)
+class _Line:
+    """A voice's notes, found by time without a scan: their onsets and ends do not change
+    here, only their pitches."""
 
+    def __init__(self, track: symusic.Track) -> None:
+        self.notes = sorted(track.notes, key=lambda n: n.time)
+        self.starts = np.array([n.time for n in self.notes], dtype=np.int64)
+        self.ends = self.starts + np.array([n.duration for n in self.notes], dtype=np.int64)
+        self.longest = int((self.ends - self.starts).max()) if len(self.notes) else 0
 
-def _note_at(track: symusic.Track, time: int, lowest: bool = True) -> symusic.Note | None:
-    sounding = [n for n in track.notes if n.time <= time < n.time + n.duration]
-    if not sounding:
-        return None
-    return min(sounding, key=lambda n: n.pitch) if lowest else max(sounding, key=lambda n: n.pitch)
+    def note_at(self, time: int, lowest: bool = True) -> symusic.Note | None:
+        """The note sounding at ``time`` (the lowest, or the highest, of several), None if none."""
+        first = int(np.searchsorted(self.starts, time - self.longest, side="left"))
+        last = int(np.searchsorted(self.starts, time, side="right"))
+        sounding = [self.notes[i] for i in range(first, last) if self.ends[i] > time]
+        if not sounding:
+            return None
+        return min(sounding, key=lambda n: n.pitch) if lowest else max(sounding, key=lambda n: n.pitch)
+
+    def at(self, time: int) -> int | None:
+        note = self.note_at(time)
+        return None if note is None else int(note.pitch)
+
+    def before(self, index: int, step: int) -> int | None:
+        """The voice's pitch one ``step`` before note ``index`` begins, None if it rests then."""
+        return self.at(int(self.starts[index]) - step)
 
 
 def order_voices(
@@ -56,10 +71,10 @@ def order_voices(
     for upper, lower in itertools.pairwise(voices):
         low, high = ranges[lower]
         close = lower != voices[-1]  # the bass may lie far under the tenor
-        top, bottom = score.tracks[upper], score.tracks[lower]
-        for time in sorted({n.time for n in top.notes} | {n.time for n in bottom.notes}):
-            ceiling = _at(top, time)
-            note = _note_at(bottom, time, lowest=False)
+        top, bottom = _Line(score.tracks[upper]), _Line(score.tracks[lower])
+        for time in np.union1d(top.starts, bottom.starts).tolist():
+            ceiling = top.at(time)
+            note = bottom.note_at(time, lowest=False)
             if ceiling is None or note is None:
                 continue
             if movable is not None and not movable(lower, note):
@@ -72,7 +87,7 @@ def order_voices(
 
 
 def _raise_upper(
-    top: symusic.Track,
+    top: _Line,
     upper: int,
     floor: int,
     time: int,
@@ -81,7 +96,7 @@ def _raise_upper(
 ) -> None:
     """A written note of the upper voice under a kept note of the voice below goes up by
     octaves over it, while it stays in its range."""
-    note = _note_at(top, time)
+    note = top.note_at(time)
     if note is None or not movable(upper, note) or upper not in ranges:
         return
     while note.pitch < floor and note.pitch + 12 <= ranges[upper][1]:
@@ -110,16 +125,17 @@ def repair_parallels(
     it (module docstring), in place; ``chords`` gives each bar's chord, ``step`` the
     ticks between the instants compared (a 16th). Returns how many notes moved."""
     moved = 0
+    lines = {v: _Line(score.tracks[v]) for v in voices}
     for position, lower in enumerate(voices[1:], start=1):
-        above = [score.tracks[v] for v in voices[:position]]
-        below = score.tracks[voices[position + 1]] if position + 1 < len(voices) else None
+        above = [lines[v] for v in voices[:position]]
+        below = lines[voices[position + 1]] if position + 1 < len(voices) else None
         low, high = ranges[lower]
         close = position < len(voices) - 1
-        notes = sorted(score.tracks[lower].notes, key=lambda n: n.time)
-        for index, note in enumerate(notes):
-            before = _sounding_before(notes, index, step)
+        line = lines[lower]
+        for index, note in enumerate(line.notes):
+            before = line.before(index, step)
             pairs = _motions(above, note.time, step) if before is not None else []
-            ceiling = _at(above[-1], note.time)
+            ceiling = above[-1].at(note.time)
             if ceiling is None:
                 continue
 
@@ -131,7 +147,7 @@ def repair_parallels(
 
             if not faulty(note.pitch):
                 continue
-            floor = (_at(below, note.time) if below is not None else None) or 0
+            floor = (below.at(note.time) if below is not None else None) or 0
             bar = min(int(note.time // bar_ticks), len(chords) - 1)
             tones = chord_pitch_classes(chords[bar]) or {note.pitch % 12}
             candidates = [p for p in range(max(low, floor), high + 1) if p % 12 in tones and not faulty(p)]
@@ -141,22 +157,11 @@ def repair_parallels(
     return moved
 
 
-def _motions(tracks: Sequence[symusic.Track], time: int, step: int) -> list[tuple[int, int]]:
-    """(pitch one ``step`` before ``time``, pitch at ``time``) of each track sounding at both."""
+def _motions(lines: Sequence[_Line], time: int, step: int) -> list[tuple[int, int]]:
+    """(pitch one ``step`` before ``time``, pitch at ``time``) of each voice sounding at both."""
     out = []
-    for track in tracks:
-        before, now = _at(track, time - step), _at(track, time)
+    for line in lines:
+        before, now = line.at(time - step), line.at(time)
         if before is not None and now is not None:
             out.append((before, now))
     return out
-
-
-def _sounding_before(notes: list[symusic.Note], index: int, step: int) -> int | None:
-    """The voice's pitch one ``step`` before note ``index`` begins, None if it rests then."""
-    time = notes[index].time - step
-    for earlier in reversed(notes[:index]):
-        if earlier.time <= time < earlier.time + earlier.duration:
-            return int(earlier.pitch)
-        if earlier.time + earlier.duration <= time:
-            break
-    return None
