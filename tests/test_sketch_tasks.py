@@ -397,3 +397,17 @@ def test_accompany_command_splices_into_the_users_midi_file(tmp_path: Path) -> N
     for track in symusic.Score(out).tracks[1:]:
         keys = [(n.time, n.pitch) for n in track.notes]
         assert len(keys) == len(set(keys))
+
+
+def test_a_request_for_thousands_of_bars_is_refused_before_any_work(composer: Composer) -> None:
+    """A few kilobytes of MIDI can state 1,400 bars: harmonizing them would decode for an hour."""
+    score = symusic.Score(480)
+    tune = symusic.Track(name="Melody")
+    for bar in range(1400):
+        tune.notes.append(symusic.Note(bar * 1920, 960, 60 + bar % 5, 80))
+    score.tracks.append(tune)
+    sketch = Sketch.of(score)
+    with pytest.raises(InvalidArgumentError, match="more than 4096 in one request"):
+        harmonize(composer, sketch, style="chorale", sampling=SEED)
+    with pytest.raises(InvalidArgumentError, match="more than 4096 in one request"):
+        accompany(composer, sketch, instruments=["piano", "guitar", "bass"], sampling=SEED)

@@ -158,12 +158,14 @@ def bar_keys(score: symusic.Score, bar_ticks: float, bars: int) -> list[tuple[in
     from cadenza.theory import parse_pitch_class
 
     segments = key_segments(score)
-    out = []
-    for bar in range(bars):
-        middle = (bar + 0.5) * bar_ticks
-        label = next((s.label for s in segments if s.start <= middle < s.end), None)
-        if label is None and segments:
-            label = segments[-1].label if middle >= segments[-1].end else segments[0].label
-        root, _, mode = (label or "C:maj").partition(":")
-        out.append((parse_pitch_class(root), mode if mode in MODES else "maj"))
-    return out
+    if not segments:
+        return [(0, "maj")] * bars
+    starts = np.array([seg.start for seg in segments])
+    middles = (np.arange(bars) + 0.5) * bar_ticks
+    # the segment holding each middle; before the first, the first; past the last, the last
+    which = np.clip(np.searchsorted(starts, middles, side="right") - 1, 0, len(segments) - 1)
+    keys = []
+    for seg in segments:
+        root, _, mode = seg.label.partition(":")
+        keys.append((parse_pitch_class(root), mode if mode in MODES else "maj"))
+    return [keys[i] for i in which.tolist()]

@@ -22,15 +22,29 @@ import numpy as np
 import symusic
 
 from cadenza.compose.sketch import Sketch
+from cadenza.errors import InvalidArgumentError
 from cadenza.io.midi import untangle
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.multitrack import BarAsk, fill
 from cadenza.models.sampling import Sampling
 
-__all__ = ["Cell", "write_cells", "merge_written", "CELLS_PER_PASS"]
+__all__ = ["Cell", "write_cells", "merge_written", "check_cells", "CELLS_PER_PASS", "MAX_CELLS"]
 
 Cell = tuple[int, int]  # (track, bar), both from 0
 CELL_TOKENS = 40  # what one written bar of one track is expected to take
+MAX_CELLS = 4096  # cells one request may ask for: 1,024 bars of four tracks, minutes of decoding
+
+
+def check_cells(count: int) -> None:
+    """Refuse a request whose cells would take the model more than :data:`MAX_CELLS` bars
+    of one track to write (a short file can state a length of thousands of bars)."""
+    if count > MAX_CELLS:
+        raise InvalidArgumentError(
+            f"this asks the model to write {count} bars of tracks, more than {MAX_CELLS} in one request; "
+            "ask for fewer bars or tracks (--bars, --tracks), or work on the piece in parts"
+        )
+
+
 PASS_SEED_STRIDE = 7_919  # each pass draws from its own seed, derived from the request's
 
 
@@ -145,6 +159,7 @@ def write_cells(
     without it the cells not yet written stay in view (a variation of them). ``chords``
     names the chord of some bars: every track's chord control there says it, the kept
     tracks' too (else theirs would say what the analysis hears in what is kept alone)."""
+    check_cells(len(cells))
     score = sketch.score.copy()
     if not cells:
         return score

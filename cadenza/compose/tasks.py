@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import symusic
 
-from cadenza.compose.cells import Cell, merge_written, write_cells
+from cadenza.compose.cells import Cell, check_cells, merge_written, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
 from cadenza.compose.harmony import chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
@@ -234,6 +234,7 @@ def infill_sketch(
     model = _model_of(composer)
     chosen = list(range(len(sketch.score.tracks))) if tracks is None else sorted(set(tracks))
     cells = [(t, b) for t in chosen for b in bars]
+    check_cells(len(cells))
     heard = kept_harmony(sketch, chosen, bars)
     asks = _scale_asks(sketch, cells, sketch.score)
     if heard is not None:
@@ -374,6 +375,7 @@ def harmonize(
     }
     bars = range(sketch.bars)
     per_bar = spans_per_bar(sketch.meter)
+    check_cells(len(CHORALE_VOICES) * len(bars))
     spans = chords_for(sketch, melody, bars, "chorale", per_bar)
     _end_on_the_tonic(spans, sketch, melody)
     chords = [bar[0] for bar in spans]
@@ -475,6 +477,7 @@ def accompany(
     }
     bars = range(sketch.bars)
     per_bar = spans_per_bar(sketch.meter)
+    check_cells(len(parts) * len(bars))
     chords = chords_for(sketch, melody, bars, style, per_bar)
     span = mt.bar_ticks(sketch.meter) // per_bar
     cells = [(first_new + i, b) for i in range(len(parts)) for b in bars]
