@@ -29,6 +29,7 @@ import symusic
 from cadenza.compose.sketch import Sketch, pickup_padding, without_padding
 from cadenza.compose.tasks import Edit
 from cadenza.io import Format, format_of
+from cadenza.io.atomic import atomic_output
 from cadenza.io.files import read_regular_bytes, regular_sha256
 from cadenza.io.limits import DEFAULT_LIMITS
 from cadenza.io.loading import load_score
@@ -57,7 +58,7 @@ class EditedPiece:
     key: SigningKey = field(repr=False)
     report: OriginalityReport | None = None
     warnings: tuple[str, ...] = ()
-    original: bytes | None = field(default=None, repr=False)  # the MIDI file's bytes as read
+    midi: bytes | None = field(default=None, repr=False)  # the user's MIDI file with the edit spliced in
 
     @property
     def score(self) -> symusic.Score:
@@ -65,45 +66,30 @@ class EditedPiece:
 
     def write(self, target: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write the music to ``target`` (format by extension) and its signed record
-        beside it; returns the record's path."""
-        if self.original is not None and format_of(target) is Format.MIDI:
-            spliced = _write_spliced(self, self.original, target, force=force)
-            if spliced is not None:
-                return spliced
+        beside it; returns the record's path. A MIDI output of a MIDI input is the user's
+        file with the edit spliced in (made once, by :func:`finish`)."""
+        if self.midi is not None and format_of(target) is Format.MIDI:
+            with atomic_output(target, force=force) as tmp:
+                tmp.write_bytes(self.midi)
+            return write_record(self.record, target, force=force)
         return write_with_record(self.edit.score, self.record, target, self.key, force=force)
 
 
-def _write_spliced(piece: EditedPiece, original: bytes, target: str | os.PathLike[str], *, force: bool) -> Path | None:
-    """The user's MIDI file with the edit spliced in and the record as its marker; None
-    where the file's tracks cannot be matched to the score's (then the score is written)."""
-    from cadenza.io.midi import parse_midi_bytes
-    from cadenza.io.midi_edit import MidiSpliceError, write_midi_edit
-
-    signed = sign_record(piece.record, piece.key)
-    before = parse_midi_bytes(original, piece.source)
-    try:
-        write_midi_edit(
-            original, before, piece.edit.score, target, marker=marker_text(signed), source=piece.source, force=force
-        )
-    except MidiSpliceError:
-        return None
-    return write_record(signed, target, force=force)
-
-
-def _splice_refused(original: bytes, source: Path, score: symusic.Score) -> str | None:
-    """Why ``score`` cannot be spliced into the MIDI file ``original`` (a dry run); None if it can."""
+def _spliced(
+    original: bytes, before: symusic.Score, piece: Edit, record: dict, source: Path
+) -> tuple[bytes | None, str | None]:
+    """(the MIDI file ``original`` with the edit spliced in and ``record`` as its marker, or
+    None with why it cannot be: :func:`cadenza.io.midi_edit.splice_midi`)."""
     from cadenza.io.midi_edit import MidiSpliceError, splice_midi
 
     try:
-        splice_midi(original, parse_midi_bytes(original, source), score, path=source)
+        return splice_midi(original, before, piece.score, marker=marker_text(record), path=source), None
     except MidiSpliceError as error:
-        return str(error)
-    return None
+        return None, str(error)
 
 
-def _source(path: Path, data: bytes | None) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest() if data is not None else regular_sha256(path)
-    return {"file": path.name, "sha256": digest, "format": str(format_of(path))}
+def _source(path: Path, sha256: str | None) -> dict[str, object]:
+    return {"file": path.name, "sha256": sha256 or regular_sha256(path), "format": str(format_of(path))}
 
 
 def edit_file(
@@ -120,10 +106,11 @@ def edit_file(
     model wrote against the model's training pieces (``composer`` None: a task that
     composes nothing), and sign the record."""
     source = Path(path)
-    original = None
+    original: tuple[bytes, symusic.Score] | None = None
     if format_of(source) is Format.MIDI:  # read once: the file spliced into is the file analysed
-        original = read_regular_bytes(source, DEFAULT_LIMITS.max_file_bytes)
-        score = parse_midi_bytes(original, source)
+        data = read_regular_bytes(source, DEFAULT_LIMITS.max_file_bytes)
+        score = parse_midi_bytes(data, source)
+        original = (data, score)
     else:
         score = load_score(source, index=index)
     padded, pad = pickup_padding(score)
@@ -132,7 +119,8 @@ def edit_file(
     if pad:  # back onto the user's timeline, where the grid's first bar begins before the music
         edit = replace(edit, score=without_padding(edit.score, score, pad), grid_start=-pad)
     spliceable = original if edit.in_place else None  # an arrangement is new parts: nothing to splice into
-    piece = finish(edit, source, composer, sampling, level=level, key=key, original=spliceable)
+    sha256 = None if original is None else hashlib.sha256(original[0]).hexdigest()
+    piece = finish(edit, source, composer, sampling, level=level, key=key, original=spliceable, sha256=sha256)
     stated = {f"{ts.numerator}/{ts.denominator}" for ts in padded.time_signatures if ts.time > 0}
     later = sorted(stated - {sketch.meter})
     if later and composer is not None:
@@ -152,11 +140,14 @@ def finish(
     *,
     level: Level | str = Level.NORMAL,
     key: SigningKey | None = None,
-    original: bytes | None = None,
+    original: tuple[bytes, symusic.Score] | None = None,
+    sha256: str | None = None,
 ) -> EditedPiece:
-    """The record of ``edit`` of the file ``source``, its originality checked and signed."""
+    """The record of ``edit`` of the file ``source`` (whose bytes hash to ``sha256``), its
+    originality checked and signed; with ``original`` (a MIDI file's bytes and the score
+    read from them), that file with the edit spliced in."""
     signing_key = default_key() if key is None else key
-    said = {**edit.to_dict(), "source": _source(source, original)}
+    said = {**edit.to_dict(), "source": _source(source, sha256)}
     report: OriginalityReport | None = None
     warnings: tuple[str, ...] = ()
     if composer is None:
@@ -178,14 +169,14 @@ def finish(
         else:
             report = originality_report(edit.generated(), index, Level.parse(level))
             originality = {"checked": True, "covers": "the notes the model wrote", **report.to_dict()}
-    refused = None if original is None else _splice_refused(original, source, edit.score)
+    record = sign_record({**record, "originality": originality}, signing_key)
+    midi, refused = (None, None) if original is None else _spliced(*original, edit, record, source)
     if refused is not None:
         warnings += (
             f"the edit cannot be put into the file's own events ({refused}); a MIDI output is written anew, "
             "its channels numbered by track",
         )
-    record = sign_record({**record, "originality": originality}, signing_key)
-    return EditedPiece(edit, source, record, signing_key, report, warnings, original)
+    return EditedPiece(edit, source, record, signing_key, report, warnings, midi)
 
 
 class _NoModel:
