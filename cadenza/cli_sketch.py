@@ -9,6 +9,7 @@ output that exists is refused unless ``--force``, and is replaced only once comp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,21 +39,21 @@ Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing outp
 Index = Annotated[int, typer.Option("--index", help="Which piece of a file that holds several (ABC books).")]
 
 
-def _run(
-    path: Path,
-    output: Path,
-    task: Callable[[Any, Sketch, Any], Edit],
-    *,
-    model: str | None,
-    seed: int,
-    temperature: float,
-    top_p: float,
-    originality: str,
-    sign_with: str | None,
-    force: bool,
-    index: int,
-    doing: str,
-) -> None:
+@dataclass(frozen=True)
+class Common:
+    """The options every composer command shares (arrange uses the last three)."""
+
+    model: str | None = SKETCH_MODEL  # None: the task composes nothing
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.95
+    originality: str = "NORMAL"
+    sign_with: str | None = None
+    force: bool = False
+    index: int = 0
+
+
+def _run(path: Path, output: Path, task: Callable[[Any, Sketch, Any], Edit], common: Common, doing: str) -> None:
     """Check the output, load the model, run ``task(composer, sketch, sampling)``, write, report."""
     from cadenza.compose import Composer, Sampling
     from cadenza.compose.editing import edit_file
@@ -60,18 +61,26 @@ def _run(
     from cadenza.provenance.report import Level
     from cadenza.provenance.signing import default_key, load_key
 
-    level = Level.parse(originality)
+    level = Level.parse(common.originality)
     if output.resolve() == path.resolve():
         raise InvalidArgumentError(f"{output} is the input file; write the result to another file")
-    check_outputs([output], force=force)
-    key = default_key() if sign_with is None else load_key(sign_with)
-    composer = None if model is None else Composer.from_pretrained(model)
-    sampling = None if model is None else Sampling(temperature=temperature, top_p=top_p, seed=seed)
+    check_outputs([output], force=common.force)
+    key = default_key() if common.sign_with is None else load_key(common.sign_with)
+    composer = None if common.model is None else Composer.from_pretrained(common.model)
+    sampling = None
+    if composer is not None:
+        sampling = Sampling(temperature=common.temperature, top_p=common.top_p, seed=common.seed)
     with progress(doing):
         edited = edit_file(
-            path, lambda sketch: task(composer, sketch, sampling), composer, sampling, index=index, level=level, key=key
+            path,
+            lambda sketch: task(composer, sketch, sampling),
+            composer,
+            sampling,
+            index=common.index,
+            level=level,
+            key=key,
         )
-    record = edited.write(output, force=force)
+    record = edited.write(output, force=common.force)
     _report(edited, output, record)
 
 
@@ -81,8 +90,13 @@ def _report(edited: EditedPiece, output: Path, record: Path) -> None:
         f"{g['name'] or 'track ' + str(g['track'])} bars {','.join(g['bars'])}" + (" (new)" if g["new"] else "")
         for g in account["generated"]
     ]
-    made = f"{account['generated_notes']} notes written in " + "; ".join(parts) if parts else "nothing composed"
-    console.print(f"wrote {shown(output)} ({shown(made)}; the rest is yours, unchanged) and {shown(record.name)}")
+    if not edited.edit.in_place:
+        made = "every note yours, given to new parts; nothing composed"
+    elif parts:
+        made = f"{account['generated_notes']} notes written in " + "; ".join(parts) + "; the rest is yours, unchanged"
+    else:
+        made = "nothing composed; every note is yours, unchanged"
+    console.print(f"wrote {shown(output)} ({shown(made)}) and {shown(record.name)}")
     if edited.report is not None:
         report = edited.report
         longest = report.longest_shared
@@ -121,15 +135,8 @@ def continue_command(
         path,
         output,
         lambda c, s, p: continue_sketch(c, s, bars, p),
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        originality=originality,
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing=f"continuing by {bars} bars",
+        Common(model, seed, temperature, top_p, originality, sign_with, force, index),
+        f"continuing by {bars} bars",
     )
 
 
@@ -161,15 +168,8 @@ def infill_command(
         path,
         output,
         task,
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        originality=originality,
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing=f"filling bars {bars}",
+        Common(model, seed, temperature, top_p, originality, sign_with, force, index),
+        f"filling bars {bars}",
     )
 
 
@@ -195,15 +195,8 @@ def harmonize_command(
         path,
         output,
         lambda c, s, p: harmonize(c, s, style=style, sampling=p),
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        originality=originality,
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing="harmonizing",
+        Common(model, seed, temperature, top_p, originality, sign_with, force, index),
+        "harmonizing",
     )
 
 
@@ -232,15 +225,8 @@ def accompany_command(
         path,
         output,
         lambda c, s, p: accompany(c, s, instruments=names, sampling=p),
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        originality=originality,
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing="accompanying",
+        Common(model, seed, temperature, top_p, originality, sign_with, force, index),
+        "accompanying",
     )
 
 
@@ -260,24 +246,16 @@ def vary_command(
 ) -> None:
     """Vary your music: the same form and harmony, a new surface."""
     from cadenza.compose.sketch import parse_bars
-    from cadenza.compose.tasks import vary
+    from cadenza.compose.tasks import check_amount, vary
 
     region = None if bars is None else parse_bars(bars)
-    if not 0.0 <= amount <= 1.0:
-        raise InvalidArgumentError(f"--amount must be from 0 to 1, got {amount:g}")
+    check_amount(amount)  # before the model loads
     _run(
         path,
         output,
         lambda c, s, p: vary(c, s, amount=amount, bars=region, sampling=p),
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        originality=originality,
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing="varying",
+        Common(model, seed, temperature, top_p, originality, sign_with, force, index),
+        "varying",
     )
 
 
@@ -290,30 +268,15 @@ def arrange_command(
     index: Index = 0,
 ) -> None:
     """Arrange your music for an ensemble: every note given to a part, each part in its range."""
-    from cadenza.compose.ensemble import arrange_for, ensemble
-    from cadenza.compose.tasks import Edit
+    from cadenza.compose.ensemble import arrange, ensemble
 
-    parts = ensemble(instruments.split(","))
-
-    def task(_composer: Any, sketch: Sketch, _sampling: Any) -> Edit:
-        score = arrange_for(sketch.score, parts)
-        return Edit(
-            "arrange", score, (), (), {"instruments": [p.name for p in parts]}, sketch.bar_ticks, in_place=False
-        )
-
+    parts = ensemble(instruments.split(","))  # an unknown instrument is refused before the file is read
     _run(
         path,
         output,
-        task,
-        model=None,
-        seed=0,
-        temperature=1.0,
-        top_p=1.0,
-        originality="OFF",
-        sign_with=sign_with,
-        force=force,
-        index=index,
-        doing="arranging",
+        lambda _composer, sketch, _sampling: arrange(sketch, parts),
+        Common(None, originality="OFF", sign_with=sign_with, force=force, index=index),
+        "arranging",
     )
 
 

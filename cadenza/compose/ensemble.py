@@ -22,10 +22,12 @@ import symusic
 
 from cadenza.compose.conditions import INSTRUMENTS, Instrument
 from cadenza.compose.conditions import choice as _choice
+from cadenza.compose.sketch import Sketch
+from cadenza.compose.tasks import Edit
 from cadenza.errors import InvalidArgumentError
 from cadenza.io.midi import untangle
 
-__all__ = ["arrange_for", "ensemble"]
+__all__ = ["arrange", "arrange_for", "ensemble"]
 
 MAX_PARTS = 16
 _BUSY_COST = 24.0  # semitones' worth: a part still holding a note is a worse home for a new one
@@ -161,3 +163,11 @@ def arrange_for(score: symusic.Score, instruments: Sequence[Instrument]) -> symu
     for drum in drums:
         out.tracks.append(drum)
     return out
+
+
+def arrange(sketch: Sketch, instruments: Sequence[Instrument]) -> Edit:
+    """The arrangement of a user's sketch as an :class:`~cadenza.compose.tasks.Edit`: new
+    parts, nothing composed (:func:`arrange_for`)."""
+    score = arrange_for(sketch.score, instruments)
+    settings: dict[str, object] = {"instruments": [i.name for i in instruments]}
+    return Edit("arrange", score, (), (), settings, sketch.bar_ticks, in_place=False)

@@ -39,6 +39,7 @@ __all__ = [
     "vary",
     "HARMONY_STYLES",
     "instrument_of_program",
+    "check_amount",
 ]
 
 HARMONY_STYLES = ("chorale", "pop")
@@ -517,6 +518,11 @@ def accompany(
     )
 
 
+def check_amount(amount: float) -> None:
+    if not 0.0 <= amount <= 1.0:
+        raise InvalidArgumentError(f"--amount must be from 0 to 1, got {amount:g}")
+
+
 def vary(
     composer: object, sketch: Sketch, *, amount: float = 0.5, bars: range | None = None, sampling: Sampling
 ) -> Edit:
@@ -525,8 +531,7 @@ def vary(
     per quarter, notes per onset, chord, loudness), so that form and harmony stay and the
     surface changes: every part under the tune keeps to the chord the analysis hears on
     each beat, the tune to the key's scale."""
-    if not 0.0 <= amount <= 1.0:
-        raise InvalidArgumentError(f"--amount must be from 0 to 1, got {amount:g}")
+    check_amount(amount)
     region = sketch.check_bars(bars if bars is not None else range(sketch.bars))
     model = _model_of(composer)
     roles = sketch.roles
