@@ -411,3 +411,18 @@ def test_a_request_for_thousands_of_bars_is_refused_before_any_work(composer: Co
         harmonize(composer, sketch, style="chorale", sampling=SEED)
     with pytest.raises(InvalidArgumentError, match="more than 4096 in one request"):
         accompany(composer, sketch, instruments=["piano", "guitar", "bass"], sampling=SEED)
+
+
+def test_a_piece_too_large_to_read_is_refused_before_it_is_tokenized(composer: Composer) -> None:
+    """400 tracks of 600 bars: a four-bar infill would tokenize 240,000 bars of tracks each pass."""
+    score = symusic.Score(480)
+    for t in range(400):
+        track = symusic.Track(name=f"T{t}")
+        track.notes.append(symusic.Note(0, 480, 60, 80))
+        track.notes.append(symusic.Note(599 * 1920, 480, 62, 80))
+        score.tracks.append(track)
+    sketch = Sketch.of(score)
+    with pytest.raises(InvalidArgumentError, match="more than the 200000 bars of tracks"):
+        infill_sketch(composer, sketch, range(3, 5), [0], SEED)
+    with pytest.raises(InvalidArgumentError, match="more than the 200000 bars of tracks"):
+        vary(composer, sketch, amount=0.5, sampling=SEED)

@@ -28,11 +28,35 @@ from cadenza.models import multitrack_tokens as mt
 from cadenza.models.multitrack import BarAsk, fill
 from cadenza.models.sampling import Sampling
 
-__all__ = ["Cell", "write_cells", "merge_written", "check_cells", "CELLS_PER_PASS", "MAX_CELLS"]
+__all__ = [
+    "Cell",
+    "write_cells",
+    "merge_written",
+    "check_cells",
+    "check_grid",
+    "CELLS_PER_PASS",
+    "MAX_CELLS",
+    "MAX_GRID",
+]
 
 Cell = tuple[int, int]  # (track, bar), both from 0
 CELL_TOKENS = 40  # what one written bar of one track is expected to take
 MAX_CELLS = 4096  # cells one request may ask for: 1,024 bars of four tracks, minutes of decoding
+
+
+MAX_GRID = 200_000  # bars × tracks of a piece the model reads: 64 tracks of 3,000 bars
+
+
+def check_grid(sketch: Sketch, tracks: int | None = None, bars: int | None = None) -> None:
+    """Refuse a piece too large for the model to read (every pass tokenizes it: a list per
+    bar of every track), before any of it is tokenized."""
+    tracks = len(sketch.score.tracks) if tracks is None else tracks
+    bars = sketch.bars if bars is None else bars
+    if tracks * bars > MAX_GRID:
+        raise InvalidArgumentError(
+            f"the piece has {tracks} tracks of {bars} bars, more than the {MAX_GRID} bars of tracks the model "
+            "reads in one request; work on a part of it (fewer tracks, or a passage cut out)"
+        )
 
 
 def check_cells(count: int) -> None:
@@ -160,12 +184,13 @@ def write_cells(
     names the chord of some bars: every track's chord control there says it, the kept
     tracks' too (else theirs would say what the analysis hears in what is kept alone)."""
     check_cells(len(cells))
+    last_bar = max((b for _, b in cells), default=0) + 1
+    check_grid(sketch, bars=max(sketch.bars, last_bar))
     score = sketch.score.copy()
     if not cells:
         return score
     if clear_first:
         _clear(score, sketch, cells)
-    last_bar = max(b for _, b in cells) + 1
     total = max(sketch.bars, last_bar)
     block_size = int(model.config.block_size)  # type: ignore[attr-defined]
     for number, chunk in enumerate(_passes(cells, cells_per_pass(block_size))):

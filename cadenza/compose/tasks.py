@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import symusic
 
-from cadenza.compose.cells import Cell, check_cells, merge_written, write_cells
+from cadenza.compose.cells import Cell, check_cells, check_grid, merge_written, write_cells
 from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
 from cadenza.compose.harmony import chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
@@ -534,6 +534,7 @@ def vary(
     check_amount(amount)
     region = sketch.check_bars(bars if bars is not None else range(sketch.bars))
     model = _model_of(composer)
+    check_grid(sketch)
     roles = sketch.roles
     piece = mt.tokenize(sketch.score, roles, bars=sketch.bars)
     playing = [
