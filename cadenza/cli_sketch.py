@@ -19,9 +19,9 @@ from cadenza.cli_output import console, error_console, progress, shown
 from cadenza.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
+    from cadenza.compose.edit import Edit
     from cadenza.compose.editing import EditedPiece
     from cadenza.compose.sketch import Sketch
-    from cadenza.compose.tasks import Edit
 
 __all__ = ["register"]
 

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from cadenza.cli import app
 from cadenza.compose.composer import Composer
+from cadenza.compose.edit import Edit
 from cadenza.compose.ensemble import arrange_for, ensemble
 from cadenza.compose.sketch import Sketch, parse_bars
-from cadenza.compose.tasks import Edit, accompany, continue_sketch, harmonize, infill_sketch, vary
+from cadenza.compose.tasks import accompany, continue_sketch, harmonize, infill_sketch, vary
 from cadenza.errors import InvalidArgumentError
 from cadenza.models import multitrack_tokens as mt
 from cadenza.models.sampling import Sampling

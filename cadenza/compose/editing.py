@@ -7,7 +7,7 @@ model wrote, the record, the signature, the file.
 The record says what came from the user (the input file by name and sha256, every note
 outside the generated cells) and what from the model (the task, its settings, the
 tracks and bars it wrote and how many notes); the originality check covers only the
-notes the model wrote (:meth:`~cadenza.compose.tasks.Edit.generated`): the user's own
+notes the model wrote (:meth:`~cadenza.compose.edit.Edit.generated`): the user's own
 music resembling a training piece is none of the model's doing.
 
 A MIDI written from a MIDI keeps the user's file as it was outside the edit (every
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, cast
 
 import symusic
 
+from cadenza.compose.edit import Edit
 from cadenza.compose.sketch import Sketch, pickup_padding, without_padding
-from cadenza.compose.tasks import Edit
 from cadenza.io import Format, format_of
 from cadenza.io.atomic import atomic_output
 from cadenza.io.files import read_regular_bytes, regular_sha256

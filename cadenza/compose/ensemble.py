@@ -22,8 +22,8 @@ import symusic
 
 from cadenza.compose.conditions import INSTRUMENTS, Instrument
 from cadenza.compose.conditions import choice as _choice
+from cadenza.compose.edit import Edit
 from cadenza.compose.sketch import Sketch
-from cadenza.compose.tasks import Edit
 from cadenza.errors import InvalidArgumentError
 from cadenza.io.midi import untangle
 
@@ -166,7 +166,7 @@ def arrange_for(score: symusic.Score, instruments: Sequence[Instrument]) -> symu
 
 
 def arrange(sketch: Sketch, instruments: Sequence[Instrument]) -> Edit:
-    """The arrangement of a user's sketch as an :class:`~cadenza.compose.tasks.Edit`: new
+    """The arrangement of a user's sketch as an :class:`~cadenza.compose.edit.Edit`: new
     parts, nothing composed (:func:`arrange_for`)."""
     score = arrange_for(sketch.score, instruments)
     settings: dict[str, object] = {"instruments": [i.name for i in instruments]}

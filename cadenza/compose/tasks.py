@@ -2,7 +2,8 @@
 
 Each takes the user's score (any ticks per quarter, read from MIDI, MusicXML, ABC or
 Humdrum) and a multitrack model, writes only the cells (bars of tracks) the task asks
-for (:func:`cadenza.compose.cells.write_cells`), and returns an :class:`Edit`: the whole
+for (:func:`cadenza.compose.cells.write_cells`), and returns an
+:class:`~cadenza.compose.edit.Edit`: the whole
 score, the cells the model wrote and the tracks it added. Every note, controller,
 tempo, meter and key event outside those cells is the user's, unchanged; the new notes
 keep to the key the analysis hears in each bar (:class:`~cadenza.compose.sketch.Sketch`),
@@ -13,15 +14,17 @@ nothing and lives in :mod:`cadenza.compose.ensemble`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import symusic
 
-from cadenza.compose.cells import Cell, check_cells, check_grid, merge_written, write_cells
-from cadenza.compose.conditions import INSTRUMENTS, Instrument, instruments_of
+from cadenza.compose.cells import Cell, check_cells, check_grid, write_cells
+from cadenza.compose.conditions import Instrument, instruments_of
+from cadenza.compose.edit import Edit, edit_of
 from cadenza.compose.harmony import chords_for, spans_per_bar
 from cadenza.compose.multitrack_composer import CHORD_TONE_ROLES, ROLE_PITCH
+from cadenza.compose.parts import MIN_TUNE_NOTES, fold, keep_voices_apart, track_ranges
 from cadenza.compose.sketch import Sketch
 from cadenza.compose.voicing import order_voices, repair_parallels
 from cadenza.errors import InvalidArgumentError
@@ -31,14 +34,12 @@ from cadenza.models.sampling import Sampling
 from cadenza.theory import PITCH_NAMES, chord_pitch_classes
 
 __all__ = [
-    "Edit",
     "continue_sketch",
     "infill_sketch",
     "harmonize",
     "accompany",
     "vary",
     "HARMONY_STYLES",
-    "instrument_of_program",
     "check_amount",
 ]
 
@@ -48,146 +49,6 @@ HARMONY_STYLES = ("chorale", "pop")
 CHORALE_VOICES = (("Alto", "counter", 64, 52, 74), ("Tenor", "counter", 57, 46, 69), ("Bass", "bass", 48, 36, 66))
 CHORALE_PROGRAM = 52  # choir aahs, as the chorales the model learned from
 DEFAULT_ACCOMPANIMENT = ("piano", "bass")
-MIN_TUNE_NOTES = 4
-_PIANO = INSTRUMENTS["piano"]
-
-
-@dataclass(frozen=True)
-class Edit:
-    """What a task made: the whole ``score``, the ``cells`` (track, bar; from 0) whose notes
-    the model wrote, the tracks the task added, and its settings as plain data."""
-
-    task: str
-    score: symusic.Score
-    cells: tuple[Cell, ...]
-    new_tracks: tuple[int, ...] = ()
-    settings: dict[str, object] = field(default_factory=dict)
-    bar_ticks: float = 0.0  # score ticks per bar of the grid the cells are counted on
-    grid_start: int = 0  # where that grid's bar 1 begins, in the score's ticks (before a pickup: negative)
-    in_place: bool = True  # the user's tracks edited where they are (not: the music given to new parts)
-
-    def generated_notes(self) -> int:
-        return sum(len(track.notes) for track in self.generated().tracks)
-
-    def generated(self) -> symusic.Score:
-        """The score with only the notes the model wrote (for the originality check)."""
-        out = self.score.copy()
-        by_track: dict[int, set[int]] = {}
-        for t, b in self.cells:
-            by_track.setdefault(t, set()).add(b)
-        for t, track in enumerate(out.tracks):
-            bars = by_track.get(t, set())
-            kept = (
-                [n for n in track.notes if int((n.time - self.grid_start) // self.bar_ticks) in bars]
-                if self.bar_ticks
-                else []
-            )
-            track.notes.clear()
-            track.notes.extend(kept)
-            track.controls.clear()
-            track.pedals.clear()
-        return out
-
-    def to_dict(self) -> dict[str, object]:
-        """The record's account of what came from the model (the rest is the user's)."""
-        per_track: dict[int, list[int]] = {}
-        for t, b in self.cells:
-            per_track.setdefault(t, []).append(b + 1)
-        tracks = [
-            {
-                "track": t + 1,
-                "name": self.score.tracks[t].name,
-                "bars": _spans(sorted(bars)),
-                "new": t in self.new_tracks,
-            }
-            for t, bars in sorted(per_track.items())
-        ]
-        return {
-            "task": self.task,
-            "settings": self.settings,
-            "generated": tracks,
-            "generated_notes": self.generated_notes(),
-        }
-
-
-def _spans(bars: list[int]) -> list[str]:
-    """[1, 2, 3, 7] -> ["1-3", "7"]."""
-    out: list[str] = []
-    for bar in bars:
-        if out and int(out[-1].split("-")[-1]) == bar - 1:
-            out[-1] = f"{out[-1].split('-')[0]}-{bar}"
-        else:
-            out.append(str(bar))
-    return out
-
-
-def instrument_of_program(program: int) -> Instrument:
-    """The instrument cadenza knows by this General MIDI program (its range), else the piano's."""
-    return next((i for i in INSTRUMENTS.values() if i.program == program), _PIANO)
-
-
-def _fold(score: symusic.Score, cells: Sequence[Cell], sketch: Sketch, ranges: dict[int, tuple[int, int]]) -> None:
-    """The written notes of each track moved by octaves into its range, and untangled
-    again (two notes moved onto one key at once are one; :func:`merge_written`)."""
-    for t in sorted({t for t, _ in cells}):
-        bars = {b for tt, b in cells if tt == t}
-        track = score.tracks[t]
-        written = [n for n in track.notes if int(n.time // sketch.bar_ticks) in bars]
-        kept = [n for n in track.notes if int(n.time // sketch.bar_ticks) not in bars]
-        if t in ranges:
-            low, high = ranges[t]
-            for note in written:
-                while note.pitch < low and note.pitch + 12 <= 127:
-                    note.pitch += 12
-                while note.pitch > high and note.pitch - 12 >= 0:
-                    note.pitch -= 12
-        notes = merge_written(kept, written)
-        track.notes.clear()
-        track.notes.extend(notes)
-
-
-RANGE_MARGIN = 2  # semitones a written part may go past the range the user's notes span
-
-
-def _track_ranges(score: symusic.Score, sketch: Sketch) -> dict[int, tuple[int, int]]:
-    """Where each pitched track's written notes may lie: the span of the user's own notes
-    in it (the register they wrote it in) widened by :data:`RANGE_MARGIN`, inside its
-    instrument's range; a track with fewer than :data:`MIN_TUNE_NOTES` notes, the
-    instrument's range (a piano's, where the program names none cadenza knows)."""
-    out = {}
-    for t, track in enumerate(score.tracks):
-        if track.is_drum:
-            continue
-        instrument = instrument_of_program(track.program)
-        pitches = sketch.score.tracks[t].notes.numpy()["pitch"] if t < len(sketch.score.tracks) else np.array([])
-        if len(pitches) >= MIN_TUNE_NOTES:
-            low = max(instrument.low, int(pitches.min()) - RANGE_MARGIN)
-            high = min(instrument.high, int(pitches.max()) + RANGE_MARGIN)
-            if high - low >= 12:  # room for an octave, so that folding always lands
-                out[t] = (low, high)
-                continue
-        out[t] = (instrument.low, instrument.high)
-    return out
-
-
-def _keep_voices_apart(
-    score: symusic.Score, sketch: Sketch, cells: Sequence[Cell], ranges: dict[int, tuple[int, int]]
-) -> None:
-    """In a texture of voices (tracks named Soprano, Alto, Tenor, Bass, in that order of
-    register), the written notes kept under the voice above (:func:`order_voices`)."""
-    names = [t.name.strip().lower() for t in score.tracks]
-    voices = [names.index(v) for v in ("soprano", "alto", "tenor", "bass") if v in names]
-    if len(voices) < 2:
-        return
-    written = set(cells)
-    order_voices(
-        score,
-        voices,
-        ranges,
-        movable=lambda t, note: (
-            (t, round(note.time * mt.RESOLUTION / score.ticks_per_quarter) // mt.bar_ticks(sketch.meter)) in written
-        ),
-    )
 
 
 def _scale_asks(sketch: Sketch, cells: Sequence[Cell], score: symusic.Score) -> dict[Cell, BarAsk]:
@@ -204,11 +65,6 @@ def _model_of(composer: object) -> object:
     return composer._model  # type: ignore[attr-defined]
 
 
-def _edit(task: str, sketch: Sketch, score: symusic.Score, cells: Sequence[Cell], **settings: object) -> Edit:
-    added = tuple(range(len(sketch.score.tracks), len(score.tracks)))
-    return Edit(task, score, tuple(sorted(cells)), added, dict(settings), sketch.bar_ticks)
-
-
 def continue_sketch(composer: object, sketch: Sketch, bars: int, sampling: Sampling) -> Edit:
     """``bars`` more bars of every track that plays, after the sketch's last bar, in its
     meter, tempo, instruments and the key it ends in."""
@@ -220,10 +76,10 @@ def continue_sketch(composer: object, sketch: Sketch, bars: int, sampling: Sampl
     cells = [(t, b) for t in playing for b in new_bars]
     asks = _scale_asks(sketch, cells, sketch.score)
     score = write_cells(model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=False)
-    ranges = _track_ranges(score, sketch)
-    _fold(score, cells, sketch, ranges)
-    _keep_voices_apart(score, sketch, cells, ranges)
-    return _edit("continue", sketch, score, cells, bars=bars)
+    ranges = track_ranges(score, sketch)
+    fold(score, cells, sketch, ranges)
+    keep_voices_apart(score, sketch, cells, ranges)
+    return edit_of("continue", sketch, score, cells, bars=bars)
 
 
 def infill_sketch(
@@ -247,11 +103,11 @@ def infill_sketch(
     score = write_cells(
         model, sketch, cells, sampling, roles=sketch.roles, asks=asks, see_future=True, chords=bar_chords
     )
-    ranges = _track_ranges(score, sketch)
-    _fold(score, cells, sketch, ranges)
-    _keep_voices_apart(score, sketch, cells, ranges)
+    ranges = track_ranges(score, sketch)
+    fold(score, cells, sketch, ranges)
+    keep_voices_apart(score, sketch, cells, ranges)
     names = [sketch.score.tracks[t].name or str(t + 1) for t in chosen]
-    return _edit("infill", sketch, score, cells, bars=f"{bars.start + 1}-{bars.stop}", tracks=names)
+    return edit_of("infill", sketch, score, cells, bars=f"{bars.start + 1}-{bars.stop}", tracks=names)
 
 
 Changes = list[tuple[int, str]]  # (position in the bar on the tokens' grid, chord) where the chord changes
@@ -396,14 +252,16 @@ def harmonize(
         model, grown, cells, sampling, roles=roles, style="chorale", asks=asks, heads=heads, see_future=False
     )
     ranges = {first_new + i: (low, high) for i, (*_, low, high) in enumerate(CHORALE_VOICES)}
-    _fold(score, cells, grown, ranges)
+    fold(score, cells, grown, ranges)
     if voice_leading:
         voices = [melody, *range(first_new, first_new + len(CHORALE_VOICES))]
         order_voices(score, voices, ranges)
         repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
         order_voices(score, voices, ranges)  # a note moved out of a parallel may have crossed a voice below
         repair_parallels(score, voices, ranges, chords, grown.bar_ticks, max(1, score.ticks_per_quarter // 4))
-    return _edit("harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords)
+    return edit_of(
+        "harmonize", sketch, score, cells, style=style, melody=sketch.score.tracks[melody].name, chords=chords
+    )
 
 
 CHORDAL = frozenset(
@@ -506,8 +364,8 @@ def accompany(
         chords={b: chords[b][0] for b in bars},
     )
     ranges = {first_new + i: _role_range(role, instrument) for i, (_, role, instrument) in enumerate(parts)}
-    _fold(score, cells, grown, ranges)
-    return _edit(
+    fold(score, cells, grown, ranges)
+    return edit_of(
         "accompany",
         sketch,
         score,
@@ -561,7 +419,7 @@ def vary(
             changes=changes,
         )
     score = write_cells(model, sketch, chosen, sampling, roles=roles, asks=asks, see_future=True, clear_first=False)
-    ranges = _track_ranges(score, sketch)
-    _fold(score, chosen, sketch, ranges)
-    _keep_voices_apart(score, sketch, chosen, ranges)
-    return _edit("vary", sketch, score, chosen, amount=amount, bars=f"{region.start + 1}-{region.stop}")
+    ranges = track_ranges(score, sketch)
+    fold(score, chosen, sketch, ranges)
+    keep_voices_apart(score, sketch, chosen, ranges)
+    return edit_of("vary", sketch, score, chosen, amount=amount, bars=f"{region.start + 1}-{region.stop}")
