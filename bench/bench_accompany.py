@@ -16,7 +16,8 @@ it compares with the songs' real piano parts.
    recall weighted by duration as in ``bench_analysis.py`` (mir_eval; goal ≥ 0.75).
    Beside it the same for the window's real PIANO track (what the recognizer reaches on
    the song's own accompaniment: the ceiling) and for the melody alone (the floor: what
-   the melody alone says of its harmony).
+   the melody alone says of its harmony), and the annotation's own chords held one or two
+   to a bar (what a chooser of one chord a span could reach at best).
 4. The set comparison (``cadenza.analysis.compare``, Yang & Lerch 2018): per feature, the
    overlapping area of the accompaniments against the real PIANO windows of the same
    songs, beside the PIANO windows of as many training songs against them (the human
@@ -119,6 +120,25 @@ def majmin(score: symusic.Score, reference: tuple[np.ndarray, list[str]], bars: 
     return chord_scores_of(reference[0], reference[1], estimate, labels)[1]
 
 
+def held_annotation(reference: tuple[np.ndarray, list[str]], bars: int, per_bar: int, tpq: int) -> float:
+    """majmin of the annotation's own chords held ``per_bar`` to a bar (each span's chord
+    the one the annotation sounds longest in it) against the annotation: the ceiling of a
+    chooser that names one chord a span."""
+    intervals, labels = reference
+    span = 4 * tpq / per_bar
+    chosen = []
+    for k in range(bars * per_bar):
+        start, end = k * span, (k + 1) * span
+        overlap = np.clip(np.minimum(intervals[:, 1], end) - np.maximum(intervals[:, 0], start), 0, None)
+        totals: dict[str, float] = {}
+        for label, length in zip(labels, overlap, strict=True):
+            if length > 0:
+                totals[label] = totals.get(label, 0.0) + float(length)
+        chosen.append(max(totals, key=lambda lab: totals[lab]) if totals else "N")
+    estimate = np.array([[k * span, (k + 1) * span] for k in range(bars * per_bar)])
+    return chord_scores_of(intervals, labels, estimate, chosen)[1]
+
+
 def accompany_windows(windows: list[symusic.Score]) -> tuple[list[symusic.Score] | None, list[list[str]], str, float]:
     """The accompaniment (appended tracks) of each window's melody, or None with the reason;
     and the chord it chose for each bar (``Edit.settings["chords"]``, where it says)."""
@@ -182,6 +202,11 @@ def main() -> None:
         ]
         rows.insert(1, ["the chords accompany chose (its Edit's settings)", str(len(values)),
                         f"{np.mean(values):.3f}", f"{np.min(values):.3f}"])  # fmt: skip
+    tpq = cuts[0][0].ticks_per_quarter if cuts else 480
+    for per_bar in (2, 1):  # what a chooser that picked the annotation's own chord per span would score
+        values = [held_annotation(reference, args.bars, per_bar, tpq) for reference in references]
+        label = f"the annotated chords themselves, {'two a bar' if per_bar == 2 else 'one a bar'} (an oracle chooser)"
+        rows.append([label, str(len(values)), f"{np.mean(values):.3f}", f"{np.min(values):.3f}"])
     print("## Chords the recognizer hears against chord_midi.txt (majmin, weighted by duration)\n")
     print(_table(["notes heard", "songs", f"majmin, mean (goal ≥ {GOAL_MAJMIN})", "lowest song"], rows))
     print(f"\ncadenza accompany: {note}" + (f"; {seconds:.1f} s a song" if accompaniments is not None else ""))
