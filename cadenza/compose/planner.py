@@ -32,14 +32,13 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from cadenza.compose.conditions import Conditions, Resolved, resolve
 from cadenza.compose.plan import MAX_PLAN_JSON_BYTES, BarControl, Plan, Section, intensity_of
-from cadenza.data.corpus import not_regular
 from cadenza.errors import InputFileError, InvalidArgumentError
+from cadenza.io.documents import DOCUMENT_SUFFIXES, read_document
 from cadenza.models.progression import (
     DOMINANTS,
     ProgressionModel,
@@ -52,7 +51,7 @@ from cadenza.theory import key_label
 
 __all__ = ["Part", "form", "make_plan", "bar_sources", "load_plan", "PLAN_SUFFIXES"]
 
-PLAN_SUFFIXES = (".json", ".yaml", ".yml")
+PLAN_SUFFIXES = DOCUMENT_SUFFIXES
 INTRO_FROM_BARS = 48
 PHRASE_BARS = 4  # a section of 8 bars or more closes a phrase every 4 bars
 _LEVEL = {"Intro": -0.15, "A": -0.08, "B": 0.12, "C": 0.02, "Outro": -0.1}  # offset from the mood's level
@@ -304,48 +303,8 @@ def bar_sources(plan: Plan) -> list[int | None]:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """A plan file for ``--plan FILE``: ``.json``, or ``.yaml``/``.yml`` when PyYAML is
     installed. Every refusal is an InputFileError naming the file, in one line."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in PLAN_SUFFIXES:
-        raise InputFileError(f"is not a plan file; a plan is {', '.join(PLAN_SUFFIXES)}", path)
-    reason = not_regular(path)
-    if reason is not None:  # never opened: a FIFO would block
-        raise InputFileError(reason if reason.startswith("unreadable") else f"is {reason.split(':')[0]}", path)
-    size = path.stat().st_size
-    if size > MAX_PLAN_JSON_BYTES:
-        raise InputFileError(f"is too large for a plan ({size:,} bytes; at most {MAX_PLAN_JSON_BYTES:,})", path)
+    data = read_document(path, "plan", MAX_PLAN_JSON_BYTES)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
-    if suffix == ".json":
-        return Plan.from_json(data, path)
-    try:
-        return Plan.from_dict(_yaml(data, path))
+        return Plan.from_dict(data)
     except InvalidArgumentError as error:
         raise InputFileError(error.reason, path) from None
-
-
-def _yaml(data: bytes, path: Path) -> object:
-    """Safe YAML without aliases (``*name``): an alias can make a small file a huge structure."""
-    try:
-        import yaml
-    except ImportError:
-        raise InputFileError(
-            "is YAML, which needs PyYAML (pip install pyyaml); or give the plan as JSON", path
-        ) from None
-
-    class NoAliases(yaml.SafeLoader):
-        def compose_node(self, parent: object, index: object) -> object:
-            if self.check_event(yaml.AliasEvent):
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a plan", mark)
-            return super().compose_node(parent, index)
-
-    try:
-        return yaml.load(data.decode("utf-8"), Loader=NoAliases)  # a SafeLoader
-    except UnicodeDecodeError:
-        raise InputFileError("is not a plan (not UTF-8 text)", path) from None
-    except (yaml.YAMLError, RecursionError) as error:
-        first_line = " ".join(str(error).split())[:200]
-        raise InputFileError(f"is not a plan: invalid YAML ({first_line})", path) from None

@@ -10,13 +10,12 @@ beside the manifest of another point at other pieces' rows.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from cadenza.data.content import SPLITS
 from cadenza.data.tokens import TOKENIZER_FILE
 from cadenza.errors import InputFileError
-from cadenza.io.files import regular_sha256
+from cadenza.io.files import not_regular, regular_sha256
 from cadenza.jsonfile import read_json
 
 __all__ = [
@@ -45,21 +44,6 @@ def corpus_files() -> tuple[str, ...]:
     """The files of a corpus that ``build.json`` vouches for."""
     shards = (f"{split}.{part}.npy" for split in SPLITS for part in ("tokens", "index"))
     return (MANIFEST_FILE, TOKENIZER_FILE, *shards)
-
-
-def not_regular(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` is not a regular file (a FIFO, a device, a folder), or None if it is.
-    Decided from its status alone: a FIFO is never opened (opening one blocks)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as error:
-        return f"unreadable: {error.strerror or error}"
-    if stat.S_ISREG(mode):
-        return None
-    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
-             stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}  # fmt: skip
-    kind = next((name for test, name in kinds.items() if test(mode)), "not a plain file")
-    return f"not a regular file ({kind}): skipped without opening it"
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -53,6 +53,21 @@ def require_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     return status
 
 
+def not_regular(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a regular file (a FIFO, a device, a folder), or None if it is.
+    Decided from its status alone: a FIFO is never opened (opening one blocks)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+             stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}  # fmt: skip
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a plain file")
+    return f"not a regular file ({kind}): skipped without opening it"
+
+
 def read_regular_bytes(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; anything else is refused unopened."""
     require_regular_file(path)
