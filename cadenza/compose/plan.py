@@ -22,7 +22,6 @@ Its JSON form (:meth:`Plan.to_dict` / :meth:`Plan.from_dict`)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, fields
 from os import PathLike
 from typing import Any
@@ -38,6 +37,7 @@ from cadenza.compose.conditions import (
     parse_meter,
     resolve,
 )
+from cadenza.compose.fields import list_of, number_of, object_of, optional, string_of
 from cadenza.data.labels import MOODS
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.jsonfile import parse_json, read_json
@@ -261,22 +261,22 @@ class Plan:
     def from_dict(cls, data: object) -> Plan:
         """A plan from its JSON form; InvalidArgumentError names the field that is wrong."""
         where = "plan"
-        obj = _object(data, where, {"version", "style", "instruments", "tail_quarters", "sections"})
+        obj = object_of(data, where, {"version", "style", "instruments", "tail_quarters", "sections"})
         version = obj.get("version", PLAN_VERSION)
         if isinstance(version, bool) or version != PLAN_VERSION:
             shown = repr(version)[:40]
             raise InvalidArgumentError(f"plan version {shown} is not known; this cadenza reads {PLAN_VERSION}")
-        sections = _list(obj.get("sections"), f"{where}.sections")
+        sections = list_of(obj.get("sections"), f"{where}.sections")
         if len(sections) > MAX_BARS:  # refused before each is built and checked
             raise InvalidArgumentError(
                 f"{where}.sections: {len(sections)} sections, more than {MAX_BARS} (the most bars a plan may have)"
             )
-        instruments = _list(obj.get("instruments", ["piano"]), f"{where}.instruments")
+        instruments = list_of(obj.get("instruments", ["piano"]), f"{where}.instruments")
         return cls(
             sections=_sections(sections, f"{where}.sections"),
-            style=_string(obj.get("style"), f"{where}.style"),
-            instruments=tuple(_string(n, f"{where}.instruments[{i}]") for i, n in enumerate(instruments)),
-            tail_quarters=_number(obj.get("tail_quarters", 0.0), f"{where}.tail_quarters"),
+            style=string_of(obj.get("style"), f"{where}.style"),
+            instruments=tuple(string_of(n, f"{where}.instruments[{i}]") for i, n in enumerate(instruments)),
+            tail_quarters=number_of(obj.get("tail_quarters", 0.0), f"{where}.tail_quarters"),
         )
 
     def to_json(self) -> str:
@@ -314,37 +314,6 @@ def _section_dict(section: Section) -> dict[str, Any]:
     return data
 
 
-def _object(data: object, where: str, accepted: set[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidArgumentError(f"{where}: expected an object, got {type(data).__name__}")
-    unknown = sorted(str(k) for k in data if k not in accepted)
-    if unknown:
-        raise InvalidArgumentError(f"{where}: unknown field {unknown[0]!r}; accepted: {', '.join(sorted(accepted))}")
-    return data
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidArgumentError(f"{where}: expected a list, got {type(value).__name__}")
-    return value
-
-
-def _string(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{where}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidArgumentError(f"{where}: expected a finite number, got {value!r}"[:300])
-    return float(value)
-
-
-def _optional(value: object, where: str, read: Any) -> Any:
-    return None if value is None else read(value, where)
-
-
 def _sections(data: list[Any], where: str) -> tuple[Section, ...]:
     """The sections, refused as soon as they pass MAX_BARS in all (before the rest are built)."""
     built: list[Section] = []
@@ -358,33 +327,33 @@ def _sections(data: list[Any], where: str) -> tuple[Section, ...]:
 
 
 def _section(data: object, where: str) -> Section:
-    obj = _object(data, where, {f.name for f in fields(Section)})
+    obj = object_of(data, where, {f.name for f in fields(Section)})
     bars = obj.get("bars")
     if isinstance(bars, bool) or not isinstance(bars, int):
         raise InvalidArgumentError(f"{where}.bars: expected a whole number, got {bars!r}"[:300])
-    controls = _list(obj.get("controls", []), f"{where}.controls")
+    controls = list_of(obj.get("controls", []), f"{where}.controls")
     if len(controls) > max(bars, 0):  # refused before each is built
         raise InvalidArgumentError(f"{where}.controls: {len(controls)} bar controls for {bars} bars")
     return Section(
-        name=_string(obj.get("name"), f"{where}.name"),
+        name=string_of(obj.get("name"), f"{where}.name"),
         bars=bars,
-        key=_string(obj.get("key"), f"{where}.key"),
-        tempo=_number(obj.get("tempo"), f"{where}.tempo"),
-        meter=_string(obj.get("meter"), f"{where}.meter"),
-        mood=_optional(obj.get("mood"), f"{where}.mood", _string),
-        intensity=_number(obj.get("intensity", 0.5), f"{where}.intensity"),
-        repeat_of=_optional(obj.get("repeat_of"), f"{where}.repeat_of", _string),
+        key=string_of(obj.get("key"), f"{where}.key"),
+        tempo=number_of(obj.get("tempo"), f"{where}.tempo"),
+        meter=string_of(obj.get("meter"), f"{where}.meter"),
+        mood=optional(obj.get("mood"), f"{where}.mood", string_of),
+        intensity=number_of(obj.get("intensity", 0.5), f"{where}.intensity"),
+        repeat_of=optional(obj.get("repeat_of"), f"{where}.repeat_of", string_of),
         controls=tuple(_control(c, f"{where}.controls[{i}]") for i, c in enumerate(controls)),
     )
 
 
 def _control(data: object, where: str) -> BarControl:
-    obj = _object(data, where, {f.name for f in fields(BarControl)})
+    obj = object_of(data, where, {f.name for f in fields(BarControl)})
     try:
         return BarControl(
-            chord=_optional(obj.get("chord"), f"{where}.chord", _string),
-            intensity=_optional(obj.get("intensity"), f"{where}.intensity", _number),
-            density=_optional(obj.get("density"), f"{where}.density", _number),
+            chord=optional(obj.get("chord"), f"{where}.chord", string_of),
+            intensity=optional(obj.get("intensity"), f"{where}.intensity", number_of),
+            density=optional(obj.get("density"), f"{where}.density", number_of),
         )
     except InvalidArgumentError as error:
         if error.reason.startswith(where):
