@@ -97,9 +97,10 @@ def test_same_input_same_notes_and_the_seed_moves_only_velocities():
 
 
 def test_a_short_last_bar_keeps_its_notes_inside_it():
-    bars = grid("4/4", [0.9] * 2, last_ticks=700)
+    bars = grid("4/4", [0.7, 0.7], last_ticks=700)
     track = percussion_track(bars, "pop", seed=0)
     assert max(n.time for n in track.notes) < bars[-1].end
+    assert all(n.time % (TPQ // 2) == 0 for n in track.notes)  # on the eighths' grid, the open hat too
 
 
 @pytest.mark.parametrize(
@@ -169,3 +170,12 @@ def test_pad_without_any_chord_plays_the_tonic_triad():
     track = pad_track(bars, 89)
     assert {n.pitch % 12 for n in track.notes} == {9, 0, 4}
     assert len(track.notes) == 3 and all(n.duration == 2 * 1920 for n in track.notes)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_the_open_hat_takes_the_closed_hats_place(meter):
+    bars = grid(meter, [0.7, 0.9])
+    track = percussion_track(bars, "pop", seed=0)
+    hats = Counter(n.time for n in track.notes if n.pitch in (42, 46))
+    opens = [n.time for n in track.notes if n.pitch == 46]
+    assert len(opens) == 2 and all(hats[t] == 1 for t in opens)

@@ -39,7 +39,7 @@ from cadenza.compose.arrange import TPQ
 from cadenza.compose.bar_grid import GridBar, check_bars
 from cadenza.errors import InvalidArgumentError
 
-__all__ = ["GROOVES", "KITS", "LEVELS", "GM_PERCUSSION", "percussion_track"]
+__all__ = ["GROOVES", "KITS", "LEVELS", "GM_PERCUSSION", "Groove", "Kit", "level", "percussion_track"]
 
 GM_PERCUSSION = range(35, 82)  # the General MIDI percussion keys (channel 10)
 LEVELS = (0.2, 0.4, 0.6, 0.8)  # intensities where a level of the table above begins
@@ -122,7 +122,9 @@ def _groove_events(bar: GridBar, groove: Groove, kit: Kit, lvl: int) -> list[tup
             events += [(round(s * unit), kit.snare, 0.95) for s in groove.snare]
     if lvl >= 3:
         events += [(round(k * unit), kit.kick, 0.8) for k in groove.extra_kick]
-        events += [(bar.ticks - eighth, kit.accent, 0.7)]
+        accent = (bar.ticks - 1) // eighth * eighth  # the last eighth: the open hat takes the closed hat's place
+        events = [e for e in events if e[0] != accent or e[1] not in (kit.pulse, kit.fine)]
+        events += [(accent, kit.accent, 0.7)]
     return [e for e in events if 0 <= e[0] < bar.ticks]
 
 
@@ -174,12 +176,11 @@ def percussion_track(bars: Sequence[GridBar], style: str, seed: int, hits: Seque
         for offset, key, weight in events:
             add(bar.start + offset, key, base * weight)
     starts = [bar.start for bar in bars]
+    span = f"ticks {bars[0].start}..{bars[-1].end}" if bars else "no bars"
     for hit in hits:
         index = bisect.bisect_right(starts, hit) - 1
         if index < 0 or hit >= bars[index].end:
-            raise InvalidArgumentError(
-                f"hit point at tick {hit} lies outside the bars (0..{bars[-1].end if bars else 0})"
-            )
+            raise InvalidArgumentError(f"hit point at tick {hit} lies outside the bars ({span})")
         add(hit, kit.crash, HIT_VELOCITY)
         add(hit, kit.kick, HIT_VELOCITY)
     rng = np.random.default_rng(seed)
