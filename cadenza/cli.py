@@ -307,9 +307,19 @@ def generate(
         typer.Option(
             "-o", "--output", help="OUT.mid .musicxml .mxl .wav .png; repeat for several formats.", callback=_distinct
         ),
-    ],
+    ] = [],  # noqa: B006 (typer reads the default; it is never mutated)
+    prompt: Annotated[
+        str | None,
+        typer.Option(help='What the scene needs, in words: "tense boss fight, 140 bpm, 2 minutes, builds".'),
+    ] = None,
+    loop: Annotated[bool, typer.Option("--loop", help="A seamless loop: the end leads into the start.")] = False,
+    stems: Annotated[
+        bool, typer.Option("--stems", help="Also one WAV per layer (OUT-stems/), summing to the mix.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only; compose nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: the plan as JSON.")] = False,
     style: Annotated[str | None, typer.Option(help="pop, chorale, folk, early or classical.")] = None,
-    mood: Annotated[str | None, typer.Option(help="calm, happy, sad or tense.")] = None,
+    mood: Annotated[str | None, typer.Option(help="calm, happy, sad or tense; or FROM-to-TO (calm-to-tense).")] = None,
     key: Annotated[str | None, typer.Option(help='e.g. "D minor", "f# m", "Bb" (any case).')] = None,
     tempo: Annotated[float | None, typer.Option(help="Quarter notes per minute (30-240).")] = None,
     meter: Annotated[str | None, typer.Option(help="4/4, 3/4, 2/4, 6/8, 12/8, 3/8, 5/4 or 6/4.")] = None,
@@ -348,6 +358,7 @@ def generate(
 ) -> None:
     """Compose new music and write it with its signed provenance record."""
     from cadenza.analysis.bars import bar_count
+    from cadenza.cli_soundtrack import generate_cue, uses_cue
     from cadenza.compose import Composer, Conditions, Sampling, compose_piece
     from cadenza.compose.planner import load_plan
     from cadenza.provenance.outputs import check_outputs
@@ -355,6 +366,23 @@ def generate(
     from cadenza.provenance.report import Level
     from cadenza.provenance.signing import default_key, load_key
 
+    if uses_cue(prompt, mood, loop, stems, dry_run):
+        if plan is not None or count != 1:
+            raise InvalidArgumentError(
+                "--plan and --count are not for a cue (--prompt, --loop, --stems, --mood A-to-B)"
+            )
+        options = {
+            "prompt": prompt, "loop": loop, "stems": stems, "dry_run": dry_run, "as_json": as_json, "style": style,
+            "mood": mood, "key": key, "tempo": tempo, "meter": meter, "bars": bars, "seconds": seconds,
+            "instruments": instruments, "model": model, "seed": seed, "temperature": temperature, "top_p": top_p,
+            "originality": originality, "sign_with": sign_with, "force": force,
+        }  # fmt: skip
+        generate_cue(list(output), options)
+        return
+    if not output:
+        raise InvalidArgumentError("give an output with -o (OUT.mid, OUT.wav ...)")
+    if as_json:
+        raise InvalidArgumentError("--json goes with --dry-run")
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
     given = {"--style": style, "--mood": mood, "--key": key, "--tempo": tempo, "--meter": meter}
@@ -518,6 +546,9 @@ def _register_plugins() -> None:
     from cadenza import cli_sketch
 
     cli_sketch.register(app)
+    from cadenza import cli_soundtrack
+
+    cli_soundtrack.register(app)
 
 
 data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)

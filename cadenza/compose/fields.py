@@ -16,7 +16,9 @@ def object_of(data: object, where: str, accepted: set[str]) -> dict[str, Any]:
         raise InvalidArgumentError(f"{where}: expected an object, got {type(data).__name__}")
     unknown = sorted(str(k) for k in data if k not in accepted)
     if unknown:
-        raise InvalidArgumentError(f"{where}: unknown field {unknown[0][:60]!r}; accepted: {', '.join(sorted(accepted))}")
+        raise InvalidArgumentError(
+            f"{where}: unknown field {unknown[0][:60]!r}; accepted: {', '.join(sorted(accepted))}"
+        )
     return data
 
 

@@ -217,10 +217,17 @@ def _finish(score: symusic.Score, plan: Plan, tracks: Sequence[tuple[str, Instru
     _hold_to_end(score, plan, bar)
 
 
-def follow_plan(model: object, plan: Plan, sampling: Sampling, progress: Progress | None = None) -> symusic.Score:
-    """The piece ``plan`` describes, written by a multitrack ``model`` (see the module docstring)."""
+def follow_plan(
+    model: object,
+    plan: Plan,
+    sampling: Sampling,
+    progress: Progress | None = None,
+    tracks: Sequence[tuple[str, Instrument]] | None = None,
+) -> symusic.Score:
+    """The piece ``plan`` describes, written by a multitrack ``model`` (see the module
+    docstring); ``tracks`` (role, instrument) replace those of :func:`role_tracks`."""
     meter = plan_meter(plan)
-    tracks = role_tracks(instruments_of(plan.instruments))
+    tracks = list(tracks) if tracks is not None else role_tracks(instruments_of(plan.instruments))
     roles = [role for role, _ in tracks]
     heads = [track_head(role, instrument) for role, instrument in tracks]
     score = _skeleton(plan, tracks, meter)

@@ -10,22 +10,25 @@ piece made from Python is checked and signed exactly as one made from the shell.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import symusic
 
 from cadenza.compose.composer import DEFAULT_SAMPLING, Composer, Progress
 from cadenza.compose.conditions import Conditions, Resolved
+from cadenza.compose.cue import Cue
+from cadenza.compose.delivery import Targets, deliver
 from cadenza.compose.original import generate_original
 from cadenza.compose.plan import Plan
+from cadenza.compose.soundtrack import Soundtrack, compose_cue
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.outputs import write_with_record
 from cadenza.provenance.record import NO_INDEX, provenance_record, with_originality
 from cadenza.provenance.report import Level, OriginalityReport
 from cadenza.provenance.signing import SigningKey, default_key, sign_record
 
-__all__ = ["Piece", "compose_piece", "PLAN_NOT_FOLLOWED"]
+__all__ = ["Piece", "CuePiece", "compose_piece", "compose_soundtrack", "PLAN_NOT_FOLLOWED"]
 
 PLAN_NOT_FOLLOWED = (
     "this model follows a plan's first section (key, tempo, meter, mood) and its bars in all, "
@@ -83,3 +86,40 @@ def compose_piece(
     if plan is not None and not composer.follows_plans:
         warnings += (f"{composer.info.name}: {PLAN_NOT_FOLLOWED}",)
     return Piece(score, resolved, sampling, report, signed, signing_key, warnings)
+
+
+@dataclass(frozen=True)
+class CuePiece:
+    """A composed cue with its record (signed once per file it is written to)."""
+
+    soundtrack: Soundtrack
+    sampling: Sampling
+    report: OriginalityReport | None
+    record: dict[str, object]
+    key: SigningKey = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+    def write(self, targets: Targets, *, force: bool = False) -> list[Path]:
+        """Write every file of ``targets``, each with its signed record beside it."""
+        return deliver(self.soundtrack, self.record, self.key, targets, force=force)
+
+
+def compose_soundtrack(
+    composer: Composer,
+    cue: Cue,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    level: Level | str = Level.NORMAL,
+    key: SigningKey | None = None,
+    progress: Progress | None = None,
+) -> CuePiece:
+    """The cue composed by a multitrack ``composer`` (see :mod:`cadenza.compose.soundtrack`),
+    what its model wrote checked for copies of training pieces, and its record: the cue
+    as resolved, the plan its layers followed, the model, the seed and the originality
+    report."""
+    signing_key = default_key() if key is None else key
+    soundtrack = compose_cue(composer, cue, sampling, level, progress)  # type: ignore[arg-type]
+    said = {"cue": asdict(cue), "plan": soundtrack.plan.to_dict()}
+    record = with_originality(provenance_record(soundtrack.score, composer.info, said, sampling), soundtrack.report)
+    unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"
+    warnings = () if soundtrack.report is not None or composer.originality_index is not None else (unchecked,)
+    return CuePiece(soundtrack, sampling, soundtrack.report, record, signing_key, warnings)

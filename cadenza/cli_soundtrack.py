@@ -1,0 +1,249 @@
+"""Music for a picture: ``cadenza soundtrack CUE.yaml -o DIR`` and ``cadenza generate``'s
+``--prompt``, ``--loop``, ``--stems`` and ``--mood A-to-B``.
+
+Both resolve to a :class:`~cadenza.compose.cue.Cue` (a cue sheet, or what a prompt and
+the options say), print the plan back, and compose it through
+:func:`cadenza.compose.pipeline.compose_soundtrack` with a multitrack model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cadenza.cli_output import console, error_console, progress, shown
+from cadenza.errors import InputFileError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from cadenza.compose.cue import Cue
+    from cadenza.compose.delivery import Targets
+    from cadenza.compose.prompt import PromptReading
+
+__all__ = ["register", "generate_cue", "cue_from_options", "uses_cue"]
+
+CUE_MODEL = "cadenza-multitrack"
+MAX_CUE_BYTES = 1_000_000
+MOOD_JOIN = "-to-"
+
+
+def uses_cue(prompt: str | None, mood: str | None, loop: bool, stems: bool, dry_run: bool) -> bool:
+    """Whether ``cadenza generate`` composes a cue (a soundtrack) instead of a plain piece."""
+    return prompt is not None or loop or stems or dry_run or (mood is not None and MOOD_JOIN in mood)
+
+
+def _mood_sections(mood: str) -> list[dict[str, Any]]:
+    """``calm-to-tense``: two sections, the first in the first mood, the second in the other."""
+    parts = mood.split(MOOD_JOIN)
+    if len(parts) != 2 or not all(parts):
+        raise InvalidArgumentError(f"--mood {mood[:60]!r}: give one mood, or two as FROM-to-TO (calm-to-tense)")
+    return [{"name": parts[0], "mood": parts[0]}, {"name": parts[1], "mood": parts[1]}]
+
+
+def cue_from_options(reading: PromptReading | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The cue sheet that a prompt and ``cadenza generate``'s options describe: an option
+    given says more than the prompt (``--tempo 90`` wins over "140 bpm")."""
+    data: dict[str, Any] = reading.cue_dict() if reading is not None else {}
+    for name in ("style", "key", "tempo", "meter", "seconds"):
+        if options.get(name) is not None:
+            data[name] = options[name]
+    mood = options.get("mood")
+    if mood is not None and MOOD_JOIN in mood:
+        sections = _mood_sections(mood)
+        if options.get("bars") is not None:
+            half = max(1, options["bars"] // 2)
+            sections[0]["bars"], sections[1]["bars"] = half, max(1, options["bars"] - half)
+            data.pop("seconds", None)
+        else:
+            sections[0]["seconds"] = float(data.get("seconds", 60.0)) / 2
+            data["seconds"] = float(data.get("seconds", 60.0))
+        sections[0]["intensity"] = "steady"
+        data["sections"] = sections
+        for name in ("mood", "valence", "arousal"):
+            data.pop(name, None)
+    elif mood is not None:
+        data["mood"] = mood
+        data.pop("valence", None)
+        data.pop("arousal", None)
+    if options.get("bars") is not None and not (mood and MOOD_JOIN in mood):
+        if len(data.get("sections", [])) > 1:
+            raise InvalidArgumentError("--bars cannot share out a prompt's sections; give --seconds instead")
+        name = data["sections"][0]["name"] if data.get("sections") else "main"
+        data["sections"] = [{"name": name, "bars": options["bars"]}]
+        data.pop("seconds", None)
+    if options.get("instruments"):
+        data["instruments"] = [i.strip().lower() for i in options["instruments"].split(",") if i.strip()]
+    if options.get("loop"):
+        data["loop"] = True
+    if options.get("stems"):
+        data["stems"] = True
+    return data
+
+
+def _cue(data: object, path: Path | None = None) -> Cue:
+    from cadenza.compose.cue import read_cue
+
+    try:
+        return read_cue(data)
+    except InvalidArgumentError as error:
+        if path is None:
+            raise
+        raise InputFileError(error.reason, path) from None
+
+
+def cue_summary(cue: Cue) -> dict[str, Any]:
+    """The cue as it will be composed, as plain data (``--dry-run --json``'s ``plan``)."""
+    return {
+        "title": cue.title,
+        "seconds": round(cue.seconds, 6),
+        "bars": cue.bars,
+        "meter": cue.meter,
+        "style": cue.style,
+        "loop": cue.loop,
+        "layers": [
+            {"name": layer.name, "instrument": layer.instrument, "enters_at": layer.enters_at} for layer in cue.layers
+        ],
+        "sections": [
+            {
+                "name": s.name,
+                "start": round(s.start, 6),
+                "seconds": round(s.seconds, 6),
+                "bars": s.bars,
+                "key": s.key,
+                "tempo": s.tempo,
+                "mood": s.mood,
+                "intensity": list(s.intensity),
+            }
+            for s in cue.sections
+        ],
+        "hits": [
+            {"at": hit.seconds, "kind": hit.kind, "name": hit.name, "bar": int(q // cue.bar_quarters)}
+            for hit, q in zip(cue.hits, cue.hit_quarters, strict=True)
+        ],
+    }
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:06.3f}".rstrip("0").rstrip(".")
+
+
+def plan_lines(cue: Cue) -> list[str]:
+    """The plan printed back before composing."""
+    layers = ", ".join(f"{layer.name} ({layer.instrument}, from {layer.enters_at:g})" for layer in cue.layers)
+    lines = [
+        f"plan: {cue.seconds:g} s, {cue.bars} bars of {cue.meter}, {cue.style}{', a seamless loop' if cue.loop else ''}",
+        f"  layers: {layers}",
+    ]
+    for s in cue.sections:
+        low, high = min(s.intensity), max(s.intensity)
+        first, last = s.intensity[0], s.intensity[-1]
+        shape = f"{first:.2f}" if low == high else f"{first:.2f} -> {last:.2f} ({low:.2f}..{high:.2f})"
+        lines.append(
+            f"  {s.name}: {_clock(s.start)}-{_clock(s.end)}, {s.bars} bars, {s.key}, {s.tempo:g} bpm"
+            f"{', ' + s.mood if s.mood else ''}, intensity {shape}"
+        )
+    for hit, quarter in zip(cue.hits, cue.hit_quarters, strict=True):
+        lines.append(
+            f"  {hit.kind} at {hit.seconds:g} s (bar {int(quarter // cue.bar_quarters) + 1}) {hit.name}".rstrip()
+        )
+    return lines
+
+
+def _compose_and_write(cue: Cue, targets: Targets, options: dict[str, Any]) -> None:
+    from cadenza.compose import Composer, Sampling
+    from cadenza.compose.delivery import check_targets
+    from cadenza.compose.pipeline import compose_soundtrack
+    from cadenza.provenance.report import Level
+    from cadenza.provenance.signing import default_key, load_key
+
+    level = Level.parse(options.get("originality", "NORMAL"))
+    check_targets(targets, [layer.name for layer in cue.layers], force=options.get("force", False))
+    key = default_key() if options.get("sign_with") is None else load_key(options["sign_with"])
+    model = options.get("model") or CUE_MODEL
+    composer = Composer.from_pretrained(CUE_MODEL if model == "default" else model)
+    sampling = Sampling(
+        temperature=options.get("temperature", 1.0), top_p=options.get("top_p", 0.95), seed=options.get("seed", 0)
+    )
+    with progress("composing") as update:
+        piece = compose_soundtrack(composer, cue, sampling, level, key, update)
+    with progress("rendering"):
+        written = piece.write(targets, force=options.get("force", False))
+    for path in written:
+        console.print(f"wrote {shown(path)}", highlight=False, soft_wrap=True)
+    if piece.report is not None:
+        data = piece.report.to_dict()
+        verdict = "[red]still close to a training piece[/red]" if data["flagged"] else "original"
+        console.print(f"  originality: {verdict}; {data['share_found']:.0%} of its patterns occur in the training set")
+    for warning in piece.warnings:
+        error_console.print(f"[yellow]warning:[/yellow] {shown(warning)}", highlight=False, soft_wrap=True)
+
+
+def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
+    """``cadenza generate`` with a prompt, a loop, stems or a mood that changes."""
+    from cadenza.compose.delivery import output_targets
+    from cadenza.compose.prompt import read_prompt
+
+    reading = None if options.get("prompt") is None else read_prompt(options["prompt"])
+    cue = _cue(cue_from_options(reading, options))
+    if options.get("dry_run") and options.get("as_json"):
+        said = reading.to_dict() if reading is not None else {}
+        print(json.dumps({**said, "plan": cue_summary(cue)}, indent=2, ensure_ascii=False))
+        return
+    for line in reading.describe() if reading is not None else []:
+        console.print(f"prompt: {line}", highlight=False, soft_wrap=True)
+    if reading is not None and reading.unused:
+        error_console.print(
+            f"[yellow]warning:[/yellow] words not used: {', '.join(reading.unused)}", highlight=False, soft_wrap=True
+        )
+    for line in plan_lines(cue):
+        console.print(line, highlight=False, soft_wrap=True)
+    if options.get("dry_run"):
+        return
+    if not outputs:
+        raise InvalidArgumentError("give an output with -o (OUT.wav, OUT.mid ...)")
+    _compose_and_write(cue, output_targets(outputs, cue.stems), options)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def soundtrack(
+        cue_sheet: Annotated[Path, typer.Argument(help="A cue sheet (.yaml, .yml or .json): sections, hits, layers.")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="The folder to write into (made if missing).")],
+        stems: Annotated[bool, typer.Option("--stems", help="Also one WAV per layer, summing to the mix.")] = False,
+        model: Annotated[str, typer.Option(help="A multitrack model or a model folder.")] = CUE_MODEL,
+        seed: Annotated[int, typer.Option(help="The same seed and cue sheet give the same music.", min=0)] = 0,
+        temperature: Annotated[float, typer.Option(help="Above 1: bolder; below 1: safer.", min=0.01)] = 1.0,
+        top_p: Annotated[
+            float, typer.Option("--top-p", help="Sample from the smallest set with this probability.")
+        ] = 0.95,
+        originality: Annotated[str, typer.Option(help="STRICT, NORMAL or OFF.")] = "NORMAL",
+        sign_with: Annotated[str | None, typer.Option("--sign-with", help="Sign the records with this key.")] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: the plan as JSON.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+    ) -> None:
+        """Compose a cue sheet: sections, hit points, tempo changes, layers; exactly its length.
+
+        Writes DIR/mix.wav, DIR/cue.mid, DIR/cue.json (the cue sheet a game engine reads) and,
+        with --stems, DIR/stems/LAYER.wav, each with its signed provenance record."""
+        from cadenza.compose.delivery import folder_targets
+        from cadenza.io.documents import read_document
+
+        cue = _cue(read_document(cue_sheet, "cue sheet", MAX_CUE_BYTES), cue_sheet)
+        if dry_run:
+            if as_json:
+                print(json.dumps(cue_summary(cue), indent=2, ensure_ascii=False))
+            else:
+                for line in plan_lines(cue):
+                    console.print(line, highlight=False, soft_wrap=True)
+            return
+        for line in plan_lines(cue):
+            console.print(line, highlight=False, soft_wrap=True)
+        options = {
+            "model": model, "seed": seed, "temperature": temperature, "top_p": top_p,
+            "originality": originality, "sign_with": sign_with, "force": force,
+        }  # fmt: skip
+        _compose_and_write(cue, folder_targets(output, stems or cue.stems), options)
