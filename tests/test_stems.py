@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tracemalloc
 import wave
 from pathlib import Path
 
@@ -269,3 +270,29 @@ def test_fluidsynth_stems_are_aligned_and_sum_to_the_mix(tmp_path: Path, monkeyp
     assert len(mix) == round(2.5 * RATE) and all(len(stem) == len(mix) for stem in stems)
     assert all(rms(stem) > 30 for stem in stems)
     assert np.abs(sum(stems) - mix).max() <= len(stems)
+
+
+@needs_synth
+def test_memory_stays_at_blocks_whatever_the_length(tmp_path: Path) -> None:
+    """A minute of four stems: raw audio goes through spill files, so Python holds less
+    than one cue-length float32 array (10.6 MB here) at any time, loop tails included."""
+    score = layered(beats=120)
+    frames_bytes = 60 * RATE * 2 * 4
+    mix_path, paths = outputs(tmp_path)
+    tracemalloc.start()
+    try:
+        render_stems(
+            score, {n: [i] for i, n in enumerate(LAYERS)}, mix_path, paths, seconds=60.0, sample_rate=RATE, loop=True
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < frames_bytes
+    assert len(pcm(mix_path)) == 60 * RATE
+
+
+def test_a_length_under_one_sample_is_refused(tmp_path: Path) -> None:
+    for seconds in (0.0, 1e-6, -2.0):
+        with pytest.raises(InvalidArgumentError, match="length"):
+            render_stems(layered(), {"all": [0, 1, 2, 3]}, tmp_path / "mix.wav", None, seconds=seconds)
+    assert list(tmp_path.iterdir()) == []
