@@ -143,16 +143,12 @@ def frame_count(seconds: float, sample_rate: int, path: str | os.PathLike[str]) 
     return round(seconds * sample_rate)
 
 
-def spill_folder(parent: Path) -> contextlib.AbstractContextManager[Path]:
+@contextlib.contextmanager
+def spill_folder(parent: Path) -> Iterator[Path]:
     """A temporary folder beside the output for raw audio, removed afterwards (and swept
     by the next run's :func:`~cadenza.io.atomic.clean_stale` if this one is killed)."""
-
-    @contextlib.contextmanager
-    def folder() -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(dir=parent, prefix=SPILL_PREFIX) as work:
-            yield Path(work)
-
-    return folder()
+    with tempfile.TemporaryDirectory(dir=parent, prefix=SPILL_PREFIX) as work:
+        yield Path(work)
 
 
 def _in_seconds(score: ScoreTick) -> ScoreSecond:
