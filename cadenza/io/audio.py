@@ -13,26 +13,29 @@ Both write raw float32 stereo frames to a spill file beside the output, so memor
 at one block whatever the length; a second pass peak-normalises to -1 dBFS and writes a
 16-bit stereo WAV through :func:`cadenza.io.atomic.atomic_output`.
 
-The WAV lasts exactly as long as the music, to the sample: ``--seconds 45`` gives 45 s.
+The WAV lasts exactly as long as the music, to the sample: ``--seconds 45`` gives 45 s;
+a length asked of :func:`render_wav` is met to the sample whatever the score's end.
 Releases still sounding at the end are faded out over the last 0.1 s, not rung out past
-it. Before any audio is made, the score goes through the content limits of
+it. :mod:`cadenza.io.stems` renders a score as several WAVs at one gain through the
+same backends. Before any audio is made, the score goes through the content limits of
 :mod:`cadenza.io.limits`: rendering costs seconds × voices, so the voice-seconds,
 the polyphony and the controller events are bounded, not only the length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
-from symusic.core import ScoreSecond, ScoreTick
+from symusic.core import ScoreSecond, ScoreTick, TrackTickList
 
 from cadenza.errors import (
     CadenzaError,
@@ -92,15 +95,33 @@ def render_wav(
     soundfont: Path | None = None,
     sample_rate: int = 44100,
     force: bool = False,
+    seconds: float | None = None,
 ) -> Path:
     """Render ``score`` to a 16-bit stereo WAV at ``path``, peak-normalised to -1 dBFS.
 
     The WAV lasts exactly as long as the music: ``round(score.to("second").end() *
-    sample_rate)`` frames, its last 0.1 s faded out. A score without audible notes gives
+    sample_rate)`` frames, its last 0.1 s faded out. With ``seconds`` it has exactly
+    ``round(seconds * sample_rate)`` frames instead: music past that is cut (and faded),
+    a shorter score rings out into silence. A score without audible notes gives
     silence. Raises :class:`LimitExceededError` for music longer than two hours, with more
     than a million notes, or past a content limit of :mod:`cadenza.io.limits`, before
     any audio is allocated.
     """
+    music_seconds, font, backend = prepare_render(score, path, soundfont=soundfont, sample_rate=sample_rate)
+    frames = frame_count(music_seconds if seconds is None else seconds, sample_rate, path)
+    with atomic_output(path, force=force) as tmp, spill_folder(tmp.parent) as work:
+        raw = work / "audio.f32"
+        backend(score, font, sample_rate, frames, raw)
+        write_wavs(lambda: aligned_blocks([raw], frames), [tmp], sample_rate, frames, fade=True)
+    return Path(path)
+
+
+def prepare_render(
+    score: ScoreTick, path: str | os.PathLike[str], *, soundfont: Path | None, sample_rate: int
+) -> tuple[float, Path, Backend]:
+    """Check everything a render needs before any audio is made: the sample rate, the
+    score's limits, the SoundFont and a synthesizer. Return (the music's length in
+    seconds, the SoundFont, the backend)."""
     if not 8000 <= sample_rate <= 192000:
         raise InvalidArgumentError(f"sample rate {sample_rate} Hz is outside 8000..192000", path)
     seconds = _check_limits(score, path)
@@ -112,16 +133,22 @@ def render_wav(
         riff = header.read(12)
     if riff[:4] != b"RIFF" or riff[8:12] != b"sfbk":  # SF2 and SF3 alike
         raise InputFileError("is not a SoundFont (no RIFF sfbk header)", font)
-    backend = _pick_backend()
-    frames = round(seconds * sample_rate)
-    with (
-        atomic_output(path, force=force) as tmp,
-        tempfile.TemporaryDirectory(dir=tmp.parent, prefix=SPILL_PREFIX) as work,
-    ):
-        raw = Path(work) / "audio.f32"
-        backend(score, font, sample_rate, frames, raw)
-        _write_wav(raw, tmp, sample_rate, frames)
-    return Path(path)
+    return seconds, font, _pick_backend()
+
+
+def frame_count(seconds: float, sample_rate: int, path: str | os.PathLike[str]) -> int:
+    """``round(seconds * sample_rate)``, for a length from 0 up to two hours."""
+    if not 0 <= seconds <= MAX_RENDER_SECONDS:  # also catches NaN
+        raise InvalidArgumentError(f"a length of {seconds:g} s is outside 0..{MAX_RENDER_SECONDS:g} s to render", path)
+    return round(seconds * sample_rate)
+
+
+@contextlib.contextmanager
+def spill_folder(parent: Path) -> Iterator[Path]:
+    """A temporary folder beside the output for raw audio, removed afterwards (and swept
+    by the next run's :func:`~cadenza.io.atomic.clean_stale` if this one is killed)."""
+    with tempfile.TemporaryDirectory(dir=parent, prefix=SPILL_PREFIX) as work:
+        yield Path(work)
 
 
 def _in_seconds(score: ScoreTick) -> ScoreSecond:
@@ -147,7 +174,21 @@ def _check_limits(score: ScoreTick, path: str | os.PathLike[str]) -> float:
 
 # --- backends: each writes `frames` float32 stereo frames (or about that many) to `raw` ---
 
-Backend = Callable[[ScoreTick, Path, int, int, Path], None]
+
+class Backend(Protocol):
+    """Renders ``score`` (only the tracks in ``channels`` when given) to ``raw``."""
+
+    def __call__(
+        self,
+        score: ScoreTick,
+        font: Path,
+        sample_rate: int,
+        frames: int,
+        raw: Path,
+        /,
+        *,
+        channels: Collection[int] | None = None,
+    ) -> None: ...
 
 
 def synthesizer() -> str | None:
@@ -232,8 +273,27 @@ def _last_word(events: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path) -> None:
+def _render_tinysoundfont(
+    score: ScoreTick,
+    font: Path,
+    sample_rate: int,
+    frames: int,
+    raw: Path,
+    /,
+    *,
+    channels: Collection[int] | None = None,
+) -> None:
+    """Play the score's events into TinySoundFont, one synth channel per track.
+
+    With ``channels``, only those tracks sound, but the synth still renders up to every
+    event of the others: TinySoundFont updates envelopes and filters on a grid of 64
+    samples counted from the start of each render call, so a track rendered with other
+    call boundaries sounds slightly different (up to -50 dB of the peak). Rendered this
+    way, the tracks of a score rendered in parts sum to the whole to float rounding.
+    """
     import tinysoundfont
+
+    sounding = range(len(score.tracks)) if channels is None else frozenset(channels)
 
     synth = tinysoundfont.Synth(samplerate=sample_rate)
     try:
@@ -285,6 +345,8 @@ def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames
             if channel not in playable:
                 continue
             advance_to(min(sample, frames))
+            if channel not in sounding:
+                continue
             if kind == _NOTE_ON:
                 synth.noteon(channel, a, min(b, 127))
             elif kind == _NOTE_OFF:
@@ -309,8 +371,21 @@ def _render_tinysoundfont(score: ScoreTick, font: Path, sample_rate: int, frames
         out.write(block[:filled].tobytes())
 
 
-def _render_fluidsynth(score: ScoreTick, font: Path, sample_rate: int, frames: int, raw: Path) -> None:
-    midi = raw.with_name("score.mid")
+def _render_fluidsynth(
+    score: ScoreTick,
+    font: Path,
+    sample_rate: int,
+    frames: int,
+    raw: Path,
+    /,
+    *,
+    channels: Collection[int] | None = None,
+) -> None:
+    if channels is not None:
+        keep = set(channels)
+        score = score.copy(False)  # shallow: the tracks kept are copied below
+        score.tracks = TrackTickList([track.copy() for index, track in enumerate(score.tracks) if index in keep])
+    midi = raw.with_name(f"{raw.stem}.mid")
     score.dump_midi(str(midi))
     command = [
         "fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(sample_rate),
@@ -325,41 +400,70 @@ def _render_fluidsynth(score: ScoreTick, font: Path, sample_rate: int, frames: i
         raise CadenzaError(f"fluidsynth failed: {lines[-1].strip()}")
 
 
-def _write_wav(raw: Path, path: Path, sample_rate: int, frames: int) -> None:
-    """Write the first ``frames`` float32 stereo frames of ``raw`` as 16-bit PCM.
+def write_wavs(
+    blocks: Callable[[], Iterable[list[np.ndarray]]],
+    targets: Sequence[Path | None],
+    sample_rate: int,
+    frames: int,
+    *,
+    fade: bool,
+) -> tuple[float, float]:
+    """Write aligned float32 stereo signals as 16-bit WAVs, all at one gain.
 
-    Two passes over ``raw``: find the peak, then scale so that it sits at -1 dBFS, fade
-    out the last 0.1 s and write. A short file is padded with silence.
+    ``blocks()`` yields, block after block, one (n, 2) array per target, ``frames`` in
+    all; it is called twice: once to find the peak over every signal, then to scale so
+    that this peak sits at -1 dBFS and write. A target of None counts for the peak but is
+    not written. With ``fade`` the last 0.1 s fade to exactly 0 on the last frame.
+    Returns (the peak, the gain).
     """
     peak = 0.0
-    for block in _read_blocks(raw, frames):
-        peak = max(peak, float(np.max(np.abs(block))))
+    for signals in blocks():
+        peak = max([peak, *(float(np.max(np.abs(signal), initial=0.0)) for signal in signals)])
     # Below about -140 dBFS it is numerical dust, not music: keep it silent.
     gain = np.float32(10 ** (PEAK_DBFS / 20) / peak if peak > 1e-7 else 0.0)
-    fade = max(min(round(FADE_SECONDS * sample_rate), frames), 1)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
+    ramp = max(min(round(FADE_SECONDS * sample_rate), frames), 1) if fade else 0
+    with contextlib.ExitStack() as stack:
+        outs = [None if target is None else stack.enter_context(wave.open(str(target), "wb")) for target in targets]
+        for out in outs:
+            if out is not None:
+                out.setnchannels(2)
+                out.setsampwidth(2)
+                out.setframerate(sample_rate)
         start = 0
-        for block in _read_blocks(raw, frames):
-            scaled = block * gain
-            index = np.arange(start, start + len(block))
-            if index[-1] >= frames - fade:  # down to exactly 0 on the last frame
-                scaled *= np.clip((frames - 1 - index) / max(fade - 1, 1), 0, 1).astype(np.float32)[:, None]
-            out.writeframes(np.rint(scaled * 32767).clip(-32768, 32767).astype("<i2").tobytes())
-            start += len(block)
-        out.writeframes(bytes(4 * (frames - start)))
+        for signals in blocks():
+            n = len(signals[0])
+            index = np.arange(start, start + n)
+            envelope = None
+            if ramp and index[-1] >= frames - ramp:  # down to exactly 0 on the last frame
+                envelope = np.clip((frames - 1 - index) / max(ramp - 1, 1), 0, 1).astype(np.float32)[:, None]
+            for out, signal in zip(outs, signals, strict=True):
+                if out is not None:
+                    scaled = signal * gain
+                    if envelope is not None:
+                        scaled *= envelope
+                    out.writeframes(np.rint(scaled * 32767).clip(-32768, 32767).astype("<i2").tobytes())
+            start += n
+    return peak, float(gain)
 
 
-def _read_blocks(raw: Path, frames: int) -> Iterator[np.ndarray]:
-    """Yield (n, 2) float32 blocks of at most BLOCK_FRAMES, up to ``frames`` in all."""
-    with raw.open("rb") as source:
-        left = frames
-        while left > 0:
-            data = source.read(min(left, BLOCK_FRAMES) * 8)
-            if len(data) < 8:
-                return
-            block = np.frombuffer(data[: len(data) // 8 * 8], np.float32).reshape(-1, 2)
-            yield block
-            left -= len(block)
+def aligned_blocks(raws: Sequence[Path], frames: int, *, first: int = 0) -> Iterator[list[np.ndarray]]:
+    """Yield, block after block, one (n, 2) float32 array per raw spill file: frames
+    ``first`` to ``first + frames`` of each, at most BLOCK_FRAMES at a time; a file that
+    ends early is padded with silence."""
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(raw.open("rb")) for raw in raws]
+        for source in sources:
+            source.seek(first * 8)
+        done = 0
+        while done < frames:
+            n = min(frames - done, BLOCK_FRAMES)
+            yield [_read_frames(source, n) for source in sources]
+            done += n
+
+
+def _read_frames(source: BinaryIO, n: int) -> np.ndarray:
+    data = source.read(n * 8)
+    block = np.zeros((n, 2), np.float32)
+    got = len(data) // 8
+    block[:got] = np.frombuffer(data[: got * 8], np.float32).reshape(-1, 2)
+    return block
