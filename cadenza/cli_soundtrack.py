@@ -184,9 +184,12 @@ def _compose_and_write(cue: Cue, targets: Targets, options: dict[str, Any]) -> N
 def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
     """``cadenza generate`` with a prompt, a loop, stems or a mood that changes."""
     from cadenza.compose.delivery import output_targets
-    from cadenza.compose.prompt import read_prompt
 
-    reading = None if options.get("prompt") is None else read_prompt(options["prompt"])
+    reading = None
+    if options.get("prompt") is not None:
+        from cadenza.compose.prompt import read_prompt
+
+        reading = read_prompt(options["prompt"])
     cue = _cue(cue_from_options(reading, options))
     if options.get("dry_run") and options.get("as_json"):
         said = reading.to_dict() if reading is not None else {}

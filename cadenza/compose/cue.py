@@ -374,6 +374,10 @@ def _lengths(asked: list[_Asked], total: float | None, meter: str, where: str) -
         total = known if not missing else DEFAULT_SECONDS
     if missing:
         rest = total - known
+        if rest < -1e-6:
+            raise InvalidArgumentError(
+                f"{where}.sections: those with a length take {known:.3f} s, more than the cue's {total:g} s"
+            )
         if rest <= 1e-6:
             raise InvalidArgumentError(
                 f"{where}.sections: the others take {known:.3f} s of the cue's {total:g} s; "

@@ -77,13 +77,14 @@ def check_targets(targets: Targets, layers: list[str], *, force: bool = False) -
         if path.absolute() in seen:
             raise InvalidArgumentError(f"{path} is given twice as an output")
         seen.add(path.absolute())
-        for folder in (path.parent, *path.parent.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    raise CadenzaError("is not a folder", folder)
-                break
-        check_writable(path, force=force)
-        check_writable(sidecar_path(path), force=force)
+        existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+        if not existing.is_dir():
+            raise CadenzaError("is not a folder", existing)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise CadenzaError(f"folder {existing} is not writable", path)
+        if existing == path.parent:  # else the folder is made, and nothing in it exists yet
+            check_writable(path, force=force)
+            check_writable(sidecar_path(path), force=force)
 
 
 def deliver(

@@ -46,6 +46,7 @@ from cadenza.compose.percussion import percussion_track
 from cadenza.compose.plan import BarControl, Plan, Section, loudness_of
 from cadenza.compose.planner import make_plan
 from cadenza.errors import InvalidArgumentError
+from cadenza.io.midi import untangle
 from cadenza.models.multitrack import BarAsk, infill
 from cadenza.models.progression import absolute_chord
 from cadenza.models.sampling import Sampling
@@ -215,13 +216,14 @@ def _fill_seam(
 
 
 def _cut(score: symusic.Score, end: int) -> None:
-    """Nothing starts or sounds past ``end``."""
+    """Nothing starts or sounds past ``end``, and no track strikes a key still down
+    (:func:`~cadenza.io.midi.untangle`: what a MIDI file can say)."""
     for track in score.tracks:
         kept = [n for n in track.notes if n.time < end]
         for n in kept:
             n.duration = max(1, min(n.duration, end - n.time))
         track.notes.clear()
-        track.notes.extend(kept)
+        track.notes.extend(untangle(kept))
 
 
 def _grid(cue: Cue, plan: Plan) -> list[GridBar]:
@@ -249,15 +251,16 @@ def _grid(cue: Cue, plan: Plan) -> list[GridBar]:
     return out
 
 
-def _gate(track: symusic.Track, grid: Sequence[GridBar], enters_at: float) -> None:
-    """Only the bars whose intensity reaches ``enters_at`` keep the track's notes; a note
-    held into a bar where the layer is silent stops at that bar's start."""
+def _gate(track: symusic.Track, grid: Sequence[GridBar], enters_at: float, hits: frozenset[int]) -> None:
+    """Only the bars whose intensity reaches ``enters_at`` keep the track's notes (and the
+    notes struck on a hit point, which every layer plays); a note held into a bar where
+    the layer is silent stops at that bar's start."""
     playing = [g.intensity >= enters_at - 1e-9 for g in grid]
     bar = grid[0].ticks
     kept = []
     for n in track.notes:
         first = min(n.time // bar, len(grid) - 1)
-        if not playing[first]:
+        if not playing[first] and n.time not in hits:
             continue
         stop = n.time + n.duration
         following = first + 1
@@ -357,7 +360,7 @@ def compose_cue(
         track.name = f"{layer.name} ({layer.instrument})"
         if layer.name != "percussion":
             _loudness(track, grid)
-        _gate(track, grid, layer.enters_at)
+        _gate(track, grid, layer.enters_at, frozenset(hit_ticks))
         score.tracks.append(track)
     pitched = [i for i, layer in enumerate(cue.layers) if layer.name != "percussion"]
     _hits(score, cue, grid, pitched)
