@@ -134,7 +134,8 @@ def plan_lines(cue: Cue) -> list[str]:
     """The plan printed back before composing."""
     layers = ", ".join(f"{layer.name} ({layer.instrument}, from {layer.enters_at:g})" for layer in cue.layers)
     lines = [
-        f"plan: {cue.seconds:g} s, {cue.bars} bars of {cue.meter}, {cue.style}{', a seamless loop' if cue.loop else ''}",
+        f"plan: {cue.seconds:g} s, {cue.bars} bars of {cue.meter}, {cue.style}"
+        + (", a seamless loop" if cue.loop else ""),
         f"  layers: {layers}",
     ]
     for s in cue.sections:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cadenza.compose.cue import ENTERS_AT, LAYERS, curve, mood_of, read_cue
+from cadenza.compose.cue import ENTRY_LEVELS, LAYERS, curve, mood_of, read_cue
 from cadenza.errors import InvalidArgumentError
 
 CHASE = {
@@ -93,14 +93,19 @@ def test_layers_enter_in_order_and_instruments_go_where_they_suit() -> None:
         "rhythm": "strings",
         "percussion": "drums",
     }
-    assert [layer.enters_at for layer in cue.layers] == [ENTERS_AT[name] for name in LAYERS]
+    assert [layer.enters_at for layer in cue.layers] == list(ENTRY_LEVELS)
     no_drums = read_cue({"instruments": ["piano"]})
     assert "percussion" not in [layer.name for layer in no_drums.layers]
     excluded = read_cue({"exclude_instruments": ["drums", "pad"]})
     assert "percussion" not in [layer.name for layer in excluded.layers]
     assert next(layer for layer in excluded.layers if layer.name == "pad").instrument != "pad"
-    only = read_cue({"layers": ["bass", "melody"]})
-    assert [(layer.name, layer.enters_at) for layer in only.layers] == [("melody", 0.0), ("bass", 0.15)]
+    only = read_cue({"layers": ["bass", "melody"]})  # in the order given
+    assert [(layer.name, layer.enters_at) for layer in only.layers] == [("bass", 0.0), ("melody", 0.2)]
+
+
+def test_a_section_that_gives_only_its_arousal_keeps_the_cues_valence() -> None:
+    cue = read_cue({"mood": "tense", "sections": [{"name": "a", "bars": 4}, {"name": "b", "bars": 4, "arousal": -0.8}]})
+    assert [s.mood for s in cue.sections] == ["tense", "sad"]
 
 
 def test_the_mood_of_a_valence_and_arousal_is_its_quadrant() -> None:

@@ -123,7 +123,7 @@ def test_each_call_gives_a_fresh_copy() -> None:
 
 
 def test_an_unknown_schema_name_is_refused_with_the_accepted_names() -> None:
-    with pytest.raises(InvalidArgumentError, match="'cue', 'cue-sheet'|cue, cue-sheet"):
+    with pytest.raises(InvalidArgumentError, match=r"'cue', 'cue-sheet'|cue, cue-sheet"):
         schema("cuesheet")
 
 
@@ -210,9 +210,7 @@ def test_a_hit_kind_outside_the_list_is_named() -> None:
     out, cue = example_output(), example_cue()
     out["stingers"][1]["kind"] = "explosion"
     cue["hits"][0]["kind"] = "boom"
-    assert problems(out, "cue-sheet") == [
-        "stingers[1].kind: 'explosion' is not one of 'accent', 'stinger', 'cadence'"
-    ]
+    assert problems(out, "cue-sheet") == ["stingers[1].kind: 'explosion' is not one of 'accent', 'stinger', 'cadence'"]
     assert problems(cue, "cue") == ["hits[0].kind: 'boom' is not one of 'accent', 'stinger', 'cadence'"]
 
 
@@ -248,11 +246,17 @@ def test_other_output_mistakes_are_named(change: Any, expected: str) -> None:
         (lambda c: c.update(valence=-1.5), "valence: -1.5 is less than the minimum of -1"),
         (lambda c: c["hits"][1].pop("at"), "hits[1].at: missing (required)"),
         (lambda c: c["sections"][0].pop("name"), "sections[0].name: missing (required)"),
-        (lambda c: c["sections"][0].update(seconds=16), "sections[0]: not allowed: a section with both seconds and bars"),
+        (
+            lambda c: c["sections"][0].update(seconds=16),
+            "sections[0]: not allowed: a section with both seconds and bars",
+        ),
         (lambda c: c["sections"][1].pop("bars"), "sections: at most 1 section with neither seconds nor bars"),
         (lambda c: c["sections"][1].update(bars=2.5), "sections[1].bars: 2.5 is not of type integer"),
         (lambda c: c.update(sections=[]), "sections: [] should be non-empty"),
-        (lambda c: c["sections"][2].update(intensity="grows"), "sections[2].intensity: 'grows' is not one of 'steady',"),
+        (
+            lambda c: c["sections"][2].update(intensity="grows"),
+            "sections[2].intensity: 'grows' is not one of 'steady',",
+        ),
         (lambda c: c["sections"][0].update(intensity={"from": 0.2, "too": 0.4}), "sections[0].intensity.too: unknown"),
         (lambda c: c["sections"][0].update(intensity={"from": 0.2}), "sections[0].intensity.to: missing (required)"),
         (lambda c: c["sections"][0].update(intensity=[0.1, 1.5]), "sections[0].intensity[1]: 1.5 is greater than"),

@@ -142,7 +142,9 @@ def test_a_loop_ends_on_the_dominant_of_its_start_and_its_audio_seam_has_no_clic
     composer: Composer, tmp_path: Path
 ) -> None:
     data = {"seconds": 16, "tempo": 120, "key": "G major", "loop": True, "intensity": 0.7}
-    result = CliRunner().invoke(app, ["generate", "--loop", "--seconds", "16", "--key", "G major", "-o", str(tmp_path / "loop.wav")])
+    result = CliRunner().invoke(
+        app, ["generate", "--loop", "--seconds", "16", "--key", "G major", "-o", str(tmp_path / "loop.wav")]
+    )
     assert result.exit_code == 0, result.output
     audio = _frames(tmp_path / "loop.wav")
     assert len(audio) == 16 * SAMPLE_RATE

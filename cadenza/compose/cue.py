@@ -17,8 +17,9 @@ it: ``cue.sections[1].seconds``) and resolves the rest:
   the same way, by the tempo.
 * **Intensity**, one value per bar (0 quiet .. 1 full): a number, a list, a ramp
   ``{from, to}`` or a curve word (:data:`CURVES`); by default a level from the mood.
-* **Layers** (:data:`LAYERS`) enter as the intensity passes their level
-  (:data:`ENTERS_AT`): a quiet bar has the pad alone, a full one all five. Each pitched
+* **Layers** (:data:`LAYERS`, or the cue's ``layers`` in the order given) enter one
+  after another as the intensity passes :data:`ENTRY_LEVELS`: a quiet bar has the
+  first alone (the pad), a full one all five. Each pitched
   layer plays one of the instruments asked for, the one that suits it best
   (:data:`SUITS`), or the style's own (:data:`STYLE_LAYERS`).
 """
@@ -49,7 +50,7 @@ from cadenza.theory import key_label, parse_key
 
 __all__ = [
     "CURVES",
-    "ENTERS_AT",
+    "ENTRY_LEVELS",
     "HIT_KINDS",
     "LAYERS",
     "Cue",
@@ -63,7 +64,8 @@ __all__ = [
 ]
 
 LAYERS = ("pad", "melody", "bass", "rhythm", "percussion")  # in the order they enter
-ENTERS_AT = {"pad": 0.0, "melody": 0.2, "bass": 0.35, "rhythm": 0.5, "percussion": 0.65}
+ENTRY_LEVELS = (0.0, 0.2, 0.35, 0.5, 0.65)  # the first layer plays from intensity 0, the second from 0.2 ...
+MOOD_POINTS = {"calm": (0.5, -0.5), "happy": (0.5, 0.5), "sad": (-0.5, -0.5), "tense": (-0.5, 0.5)}
 HIT_KINDS = ("accent", "stinger", "cadence")
 CURVES = ("steady", "builds", "fades", "swells", "drops")
 DRUMS = "drums"
@@ -229,6 +231,11 @@ def _feel(obj: dict[str, Any], where: str, inherited: tuple[str | None, float | 
     if mood is not None:
         mood = _field(lambda: choice(mood, MOODS, "mood"), f"{where}.mood")
     elif valence is not None or arousal is not None:
+        # one of the two given: the other is the inherited one (or its mood's)
+        old_mood, old_valence, old_arousal = inherited
+        point = MOOD_POINTS.get(old_mood or "", (None, None))
+        valence = valence if valence is not None else old_valence if old_valence is not None else point[0]
+        arousal = arousal if arousal is not None else old_arousal if old_arousal is not None else point[1]
         mood = mood_of(valence, arousal)
     else:
         return inherited
@@ -522,28 +529,24 @@ def _layers(top: dict[str, Any], style: str, where: str) -> tuple[Layer, ...]:
     if both:
         raise InvalidArgumentError(f"{where}: {both[0]!r} is both asked for and excluded")
     wanted = _names(top, "layers", LAYERS, "layer", where) if "layers" in top else list(LAYERS)
-    if not wanted:
-        raise InvalidArgumentError(f"{where}.layers: a cue needs at least one layer")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidArgumentError(f"{where}.layers: a layer is named twice")
     pitched = [n for n in asked if n != DRUMS]
-    layers = []
-    for name in LAYERS:
-        if name not in wanted:
-            continue
+    chosen: list[tuple[str, str]] = []
+    for name in wanted:
         if name == "percussion":
-            explicit = "layers" in top
-            if DRUMS in excluded or (asked and DRUMS not in asked and not explicit):
+            if DRUMS in excluded or (asked and DRUMS not in asked and "layers" not in top):
                 continue
-            layers.append(Layer(name, DRUMS, ENTERS_AT[name]))
+            chosen.append((name, DRUMS))
             continue
         if pitched:
             instrument = min(pitched, key=lambda n: SUITS[name].index(n) if n in SUITS[name] else len(SUITS[name]))
         else:
             default = STYLE_LAYERS[style][name]
             instrument = next((n for n in (default, *SUITS[name]) if n not in excluded), default)
-            if instrument in excluded:
-                raise InvalidArgumentError(f"{where}: every instrument for the {name} layer is excluded")
-        layers.append(Layer(name, instrument, ENTERS_AT[name]))
-    if not layers:
+        chosen.append((name, instrument))
+    if not chosen:
         raise InvalidArgumentError(f"{where}: no layer is left to play (drums were excluded and are the only one)")
-    first = layers[0].enters_at
-    return tuple(Layer(layer.name, layer.instrument, round(layer.enters_at - first, 6)) for layer in layers)
+    return tuple(
+        Layer(name, instrument, level) for (name, instrument), level in zip(chosen, ENTRY_LEVELS, strict=False)
+    )

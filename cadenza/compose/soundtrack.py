@@ -15,7 +15,7 @@
 3. **The rule layers**: a pad of held chords (:mod:`cadenza.compose.pad`) and the
    percussion (:mod:`cadenza.compose.percussion`; there is no drum corpus to learn from).
 4. **Intensity**: a layer plays the bars whose intensity reaches its level
-   (:data:`~cadenza.compose.cue.ENTERS_AT`), so the texture thickens as the curve rises.
+   (:data:`~cadenza.compose.cue.ENTRY_LEVELS`), so the texture thickens as the curve rises.
 5. **Hit points**: notes on a hit are accented; a stinger adds a short tutti chord; the
    percussion crashes there; a marker names each.
 6. **Time**: the tempo map of the cue (sections and hits exactly at their seconds); every
