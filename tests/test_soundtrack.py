@@ -190,3 +190,13 @@ def test_an_existing_soundtrack_is_not_overwritten_without_force(delivered: Path
     result = CliRunner().invoke(app, ["soundtrack", str(path), "-o", str(delivered), "--seed", "9"])
     assert result.exit_code == 2 and "exists already" in result.output
     assert (delivered / "mix.wav").read_bytes() == before
+
+
+@needs_synth
+@pytest.mark.parametrize("model", ["cadenza-markov", "cadenza-multitrack"])
+def test_a_45_second_piece_renders_as_exactly_45_seconds_of_audio(model: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["generate", "--mood", "tense", "--seconds", "45", "--model", model, "-o", str(tmp_path / "cue.wav")]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(_frames(tmp_path / "cue.wav")) == 45 * SAMPLE_RATE

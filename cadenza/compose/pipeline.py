@@ -47,12 +47,13 @@ class Piece:
     record: dict[str, object]  # the provenance record, signed with ``key``
     key: SigningKey = field(repr=False)
     warnings: tuple[str, ...] = ()  # what a user should be told (an unchecked piece)
+    seconds: float | None = None  # the length asked for: audio lasts exactly this (to the sample)
 
     def write(self, target: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write the music to ``target`` (format by extension) and its signed record
         beside it; returns the record's path. A file that is not MIDI gets its bytes'
         sha256 added to the record before signing."""
-        return write_with_record(self.score, self.record, target, self.key, force=force)
+        return write_with_record(self.score, self.record, target, self.key, force=force, seconds=self.seconds)
 
 
 def compose_piece(
@@ -85,7 +86,8 @@ def compose_piece(
     warnings: tuple[str, ...] = () if report is not None else (unchecked,)
     if plan is not None and not composer.follows_plans:
         warnings += (f"{composer.info.name}: {PLAN_NOT_FOLLOWED}",)
-    return Piece(score, resolved, sampling, report, signed, signing_key, warnings)
+    seconds = resolved.seconds if plan is None else plan.seconds
+    return Piece(score, resolved, sampling, report, signed, signing_key, warnings, seconds)
 
 
 @dataclass(frozen=True)

@@ -48,16 +48,19 @@ def load_score(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, *,
     return scores[index]
 
 
-def save_score(score: symusic.Score, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+def save_score(
+    score: symusic.Score, path: str | os.PathLike[str], *, force: bool = False, seconds: float | None = None
+) -> Path:
     """Write a Score as MIDI, MusicXML, WAV audio or a piano-roll PNG, chosen by the
-    extension; an existing file is kept unless ``force``, and nothing is half-written."""
+    extension; an existing file is kept unless ``force``, and nothing is half-written.
+    ``seconds``: the audio's exact length (else the music's end, as MIDI tempi say it)."""
     fmt = format_of(path, WRITABLE)
     if fmt is Format.MIDI:
         return write_midi(score, path, force=force)
     if fmt is Format.WAV:
         from cadenza.io.audio import render_wav
 
-        return render_wav(score, path, force=force)
+        return render_wav(score, path, force=force, seconds=seconds)
     if fmt is Format.PNG:
         from cadenza.io.pianoroll import render_pianoroll
 

@@ -48,13 +48,15 @@ def write_with_record(
     key: SigningKey,
     *,
     force: bool = False,
+    seconds: float | None = None,
 ) -> Path:
-    """Write ``score`` to ``target`` and its record, signed with ``key``, beside it."""
+    """Write ``score`` to ``target`` and its record, signed with ``key``, beside it;
+    ``seconds``: an audio file's exact length."""
     if format_of(target, WRITABLE) is Format.MIDI:
         signed = sign_record(record, key)
         with atomic_output(target, force=force) as tmp:
             tmp.write_bytes(midi_bytes(embed_marker(score, signed)))
     else:
-        save_score(score, target, force=force)
+        save_score(score, target, force=force, seconds=seconds)
         signed = sign_record(record, key, file=target)
     return write_record(signed, target, force=force)
