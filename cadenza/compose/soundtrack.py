@@ -43,7 +43,7 @@ from cadenza.compose.multitrack_composer import (
 )
 from cadenza.compose.pad import pad_track
 from cadenza.compose.percussion import percussion_track
-from cadenza.compose.plan import BarControl, Plan, Section, loudness_of
+from cadenza.compose.plan import BarControl, Plan, Section
 from cadenza.compose.planner import make_plan
 from cadenza.errors import InvalidArgumentError
 from cadenza.io.midi import untangle
@@ -60,6 +60,7 @@ MODEL_LAYERS = {"melody": "melody", "rhythm": "harmony", "bass": "bass"}  # laye
 _SECTION_SEED_STRIDE = 7919
 _REPAIR_SEED_STRIDE = 1000
 ACCENT = 24  # velocity added to the notes struck on a hit point
+QUIET, FULL = 36, 112  # the mean velocity of a bar at intensity 0 and 1
 SEAM_CONTEXT_BARS = 2  # bars of the beginning shown after a loop's last bar when it is written again
 
 
@@ -275,12 +276,23 @@ def _gate(track: symusic.Track, grid: Sequence[GridBar], enters_at: float, hits:
     track.notes.extend(kept)
 
 
+def velocity_for(intensity: float) -> int:
+    """The mean velocity a bar of this intensity is played at: 36 (quiet) .. 112 (full)."""
+    return round(QUIET + (FULL - QUIET) * intensity)
+
+
 def _loudness(track: symusic.Track, grid: Sequence[GridBar]) -> None:
-    """Each note's velocity scaled by its bar's intensity (:func:`~cadenza.compose.plan.loudness_of`)."""
+    """Each bar of the track played at its intensity's level (:func:`velocity_for`), its
+    notes keeping their accents relative to one another."""
     bar = grid[0].ticks
+    by_bar: dict[int, list[symusic.Note]] = {}
     for n in track.notes:
-        scale = loudness_of(grid[min(n.time // bar, len(grid) - 1)].intensity)
-        n.velocity = max(1, min(127, round(n.velocity * scale)))
+        by_bar.setdefault(min(n.time // bar, len(grid) - 1), []).append(n)
+    for index, notes in by_bar.items():
+        mean = sum(n.velocity for n in notes) / len(notes)
+        scale = velocity_for(grid[index].intensity) / mean
+        for n in notes:
+            n.velocity = max(1, min(127, round(n.velocity * scale)))
 
 
 def _hits(score: symusic.Score, cue: Cue, grid: Sequence[GridBar], pitched: Sequence[int]) -> None:
@@ -358,8 +370,7 @@ def compose_cue(
     for layer in cue.layers:
         track = written[layer.name]
         track.name = f"{layer.name} ({layer.instrument})"
-        if layer.name != "percussion":
-            _loudness(track, grid)
+        _loudness(track, grid)
         _gate(track, grid, layer.enters_at, frozenset(hit_ticks))
         score.tracks.append(track)
     pitched = [i for i, layer in enumerate(cue.layers) if layer.name != "percussion"]
