@@ -344,3 +344,11 @@ def test_the_cue_sheet_page_explains_every_key_a_user_may_write() -> None:
         set(cue["$defs"]["section"]["properties"]),
         set(cue["$defs"]["hit"]["properties"]),
     ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_value_nested_too_deep_is_one_line_not_a_recursion_error(name: str) -> None:
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    assert validate({"title": deep}, name) == ["title: nests more than 64 levels of lists and objects"]
