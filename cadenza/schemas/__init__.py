@@ -72,10 +72,11 @@ def validate(data: object, name: str, *, max_lines: int = MAX_LINES) -> list[str
     """
     _jsonschema()  # before the cache: jsonschema may have gone since
     odd = list(_odd_values(data))
-    if any(line.endswith(_TOO_DEEP) for line in odd):
-        return [line for line in odd if line.endswith(_TOO_DEEP)][:1]
+    if odd and odd[-1].endswith(_TOO_DEEP):  # the walk stops there
+        return odd[-1:]
     errors = _validator(name).iter_errors(data)
     lines = sorted({*odd, *(line for error in errors for line in _lines(error))}, key=_order)
+    max_lines = max(max_lines, 1)
     if len(lines) > max_lines:
         more = len(lines) - (max_lines - 1)
         lines = [*lines[: max_lines - 1], f"... and {more} more problems"]
