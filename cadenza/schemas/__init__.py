@@ -24,6 +24,7 @@ __all__ = ["NAMES", "schema", "validate"]
 
 NAMES = ("cue", "cue-sheet")
 MAX_LINES = 50  # a cue sheet with everything wrong would otherwise give a line per bar
+MAX_DEPTH = 64  # a cue sheet nests 4 levels; jsonschema and repr() recurse, so deeper is refused first
 
 
 @cache
@@ -65,12 +66,17 @@ def validate(data: object, name: str, *, max_lines: int = MAX_LINES) -> list[str
 
     Each line starts with where the problem is (``sections[1].bars``, or ``top level``),
     then what is wrong. Numbers that are not finite (NaN, infinity: not JSON) are reported
-    too, though a schema cannot say so. At most ``max_lines`` lines, the last saying how
-    many more there were. Raises MissingDependencyError when jsonschema is not installed.
+    too, though a schema cannot say so, and a value nesting deeper than ``MAX_DEPTH`` is
+    reported alone, unchecked. At most ``max_lines`` lines, the last saying how many more
+    there were. Raises MissingDependencyError when jsonschema is not installed.
     """
     _jsonschema()  # before the cache: jsonschema may have gone since
+    odd = list(_odd_values(data))
+    if odd and odd[-1].endswith(_TOO_DEEP):  # the walk stops there
+        return odd[-1:]
     errors = _validator(name).iter_errors(data)
-    lines = sorted({*_non_finite(data), *(line for error in errors for line in _lines(error))}, key=_order)
+    lines = sorted({*odd, *(line for error in errors for line in _lines(error))}, key=_order)
+    max_lines = max(max_lines, 1)
     if len(lines) > max_lines:
         more = len(lines) - (max_lines - 1)
         lines = [*lines[: max_lines - 1], f"... and {more} more problems"]
@@ -142,11 +148,18 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _non_finite(data: object) -> Iterator[str]:
-    """Lines for the NaN and infinite numbers in ``data`` (a walk without recursion)."""
+_TOO_DEEP = f"nests more than {MAX_DEPTH} levels of lists and objects"
+
+
+def _odd_values(data: object) -> Iterator[str]:
+    """Lines for the NaN and infinite numbers in ``data``, and for where it nests too
+    deep (a walk without recursion, which goes no deeper than that)."""
     stack: list[tuple[list[object], object]] = [([], data)]
     while stack:
         path, value = stack.pop()
+        if len(path) > MAX_DEPTH:
+            yield f"{_where(path[:1])}: {_TOO_DEEP}"
+            return
         if isinstance(value, float) and not math.isfinite(value):
             yield f"{_where(path)}: {value!r} is not a finite number"
         elif isinstance(value, dict):
