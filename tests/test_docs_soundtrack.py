@@ -47,7 +47,7 @@ def test_each_readme_soundtrack_command_runs_as_written(
     assert result.exit_code == 0, result.output
     if "--dry-run" in command:
         plan = json.loads(result.stdout)
-        assert PLAN_FIELDS <= set(plan)
+        assert set(plan) >= PLAN_FIELDS
         assert plan["seconds"] == 30 and plan["exclude_instruments"] == ["drums"]
         assert not list(tmp_path.glob("*.wav"))
         return

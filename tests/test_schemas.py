@@ -145,7 +145,7 @@ def test_example_cue_validates() -> None:
 
 
 def test_example_output_agrees_with_its_cue() -> None:
-    """The example output (what `cadenza soundtrack` wrote for chase.yaml) is what it asks for: length, sections, hits, grid."""
+    """The example output (what `cadenza soundtrack` wrote for chase.yaml) agrees with it: length, sections, grid."""
     cue, out = example_cue(), example_output()
     assert out["seconds"] == cue["seconds"]
     assert out["samples"] == cue["seconds"] * out["sample_rate"]
