@@ -186,6 +186,8 @@ def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
     """``cadenza generate`` with a prompt, a loop, stems or a mood that changes."""
     from cadenza.compose.delivery import output_targets
 
+    if not outputs and not options.get("dry_run"):
+        raise InvalidArgumentError("give an output with -o (OUT.wav, OUT.mid ...), or --dry-run for the plan only")
     reading = None
     if options.get("prompt") is not None:
         from cadenza.compose.prompt import read_prompt
@@ -206,8 +208,6 @@ def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
         console.print(line, highlight=False, soft_wrap=True)
     if options.get("dry_run"):
         return
-    if not outputs:
-        raise InvalidArgumentError("give an output with -o (OUT.wav, OUT.mid ...)")
     _compose_and_write(cue, output_targets(outputs, cue.stems), options)
 
 
