@@ -477,3 +477,21 @@ def test_the_benchmark_prompts_are_read_as_a_reader_would() -> None:
         plan = bench.plan_of(read_prompt(case["prompt"]))  # type: ignore[attr-defined]
         right += sum(bench._same(case["expect"][f], plan[f]) for f in fields)  # type: ignore[attr-defined]
     assert right / (len(cases) * len(fields)) >= 0.9
+
+
+def test_more_sections_than_bars_is_refused() -> None:
+    """Each section needs a bar at least: eight parts cannot fit four bars."""
+    with pytest.raises(InvalidArgumentError, match="8 sections but only 4 bars"):
+        read_prompt("verse chorus verse chorus verse chorus verse chorus, 4 bars")
+    cue = read_prompt("verse chorus verse chorus verse chorus verse chorus, 8 bars").cue_dict()
+    assert [s["bars"] for s in cue["sections"]] == [1] * 8  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("prompt", ["1" + "0" * 400 + " bars", "9" * 400 + " bpm", "1" + "0" * 400 + " seconds"])
+def test_a_number_too_large_for_a_float_is_refused(prompt: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="too large"):
+        read_prompt(prompt)
+
+
+def test_words_with_accents_are_kept_whole() -> None:
+    assert read_prompt("café piano, naïve").unused == ("café", "naïve")

@@ -79,8 +79,6 @@ DEFAULT_SECONDS = 60.0  # the length the plan assumes when the prompt gives none
 
 # -- the reading ---------------------------------------------------------------------------
 
-Number = float | int
-
 
 class Section(NamedTuple):
     """One part of the prompt's plan: its name, its share of the whole (0..1), its own
@@ -98,6 +96,10 @@ class Section(NamedTuple):
 
 @dataclass(frozen=True)
 class PromptReading:
+    """What a prompt says; None (or empty) where it says nothing. ``key`` is a label of
+    :func:`cadenza.theory.key_label` ("D:min"), ``intensity`` a curve word of
+    :data:`CURVES`, ``unused`` the words read but not used, in order."""
+
     tempo: float | None = None
     seconds: float | None = None
     bars: int | None = None
@@ -446,6 +448,11 @@ def read_prompt(text: str) -> PromptReading:
         sections=None if not sections else tuple(sections),
         unused=tuple(t.text for t in reader.tokens if not t.used and t.kind != "punct" and t.text not in STOPWORDS),
     )
+    if reading.sections and len(reading.sections) > reading.resolved_bars():
+        raise InvalidArgumentError(
+            f"the prompt names {len(reading.sections)} sections but only {reading.resolved_bars()} bars; "
+            "each section needs a bar at least"
+        )
     if reading.seconds is not None and reading.bars is None and reading.resolved_bars() > MAX_BARS:
         raise InvalidArgumentError(
             f"{reading.seconds:g} s at {reading.resolved_tempo():g} bpm in {reading.meter or '4/4'} is "

@@ -73,6 +73,7 @@ _NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven tw
 _ONES = {w: i for i, w in enumerate([*_NUMBER_WORDS.split(), "sixteen", "seventeen", "eighteen", "nineteen"])}
 _TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety"
 _TENS = {w: 20 + 10 * i for i, w in enumerate(_TENS_WORDS.split())}
+_LARGEST = 1e9  # no tempo, length or count of bars comes near
 _UNITS = {
     **dict.fromkeys(["minute", "minutes", "min", "mins", "m"], ("seconds", 60.0)),
     **dict.fromkeys(["second", "seconds", "sec", "secs", "s"], ("seconds", 1.0)),
@@ -90,7 +91,7 @@ _TOKEN = re.compile(
     r"(?P<time>\d{1,2}:[0-5]\d)(?!\d)"
     r"|(?P<meter>\d{1,2}/\d{1,2})(?![\d/])"
     r"|(?P<num>(?<![\w.])-\d+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"|(?P<word>[a-z]+(?:'[a-z]+)?#?)"
+    r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)?#?)"  # letters, accented ones too
     r"|(?P<punct>[,;:.!?()\[\]]|--|[–—])",
     re.IGNORECASE,
 )
@@ -177,6 +178,8 @@ class Reader:
             return None
         if token.kind == "num":
             value, j = float(token.text), i + 1
+            if abs(value) > _LARGEST:
+                raise InvalidArgumentError(f"the number {token.text[:12]}... ({len(token.text)} digits) is too large")
         elif (
             token.text in _ONES or token.text in _TENS or (token.text in ("a", "an") and self._text(i + 1) == "hundred")
         ):
