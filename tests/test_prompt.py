@@ -495,3 +495,10 @@ def test_a_number_too_large_for_a_float_is_refused(prompt: str) -> None:
 
 def test_words_with_accents_are_kept_whole() -> None:
     assert read_prompt("café piano, naïve").unused == ("café", "naïve")
+
+
+def test_excluding_one_of_a_group_leaves_the_rest() -> None:
+    """ "orchestra" stands for strings, brass and drums; "no drums" takes the drums out."""
+    reading = read_prompt("full orchestra, no drums")
+    assert sorted(reading.instruments) == ["brass", "strings"]
+    assert reading.exclude_instruments == ("drums",)

@@ -28,8 +28,9 @@ What is read, and how:
   piccolo -> flute; sax -> saxophone; vocals, voices -> choir; tuba, brass band -> brass;
   bells, music box, glockenspiel -> celesta. "orchestra" (the noun) is strings, brass
   and drums, and the classical style; "orchestral" (the adjective) is only the style.
-  "no X", "without X", "no X or Y", "no percussion" exclude. An instrument cadenza
-  lacks (bassoon, sitar) is unused.
+  "no X", "without X", "no X or Y", "no percussion" exclude; an excluded member of a
+  group ("orchestra, no drums") is taken out of it, while an instrument both named and
+  excluded is refused. An instrument cadenza lacks (bassoon, sitar) is unused.
 * **loop**: loop, loops, looping, loopable, seamless(ly) -> true; "no loop", "not
   looping", "one-shot" -> false.
 * **style**, by these words (the most named wins, the first on a tie):
@@ -423,11 +424,13 @@ def read_prompt(text: str) -> PromptReading:
         sections = _with_shares(sections, bars, seconds)
     _check_length(seconds, bars)
 
-    instruments = list(dict.fromkeys(str(f.value) for f in facts if f.kind == "instrument"))
+    named = [str(f.value) for f in facts if f.kind == "instrument"]
     excluded = list(dict.fromkeys(str(f.value) for f in facts if f.kind == "exclude"))
-    both = [name for name in instruments if name in excluded]
+    both = [name for name in dict.fromkeys(named) if name in excluded]
     if both:
         raise InvalidArgumentError(f"the prompt both asks for and excludes {', '.join(both)}")
+    members = [str(f.value) for f in facts if f.kind in ("instrument", "member")]
+    instruments = [name for name in dict.fromkeys(members) if name not in excluded]
     loops = [bool(f.value) for f in facts if f.kind == "loop"]
     styles = [str(f.value) for f in facts if f.kind == "style"]
     moods = [f for f in facts if f.kind == "mood"]

@@ -118,7 +118,9 @@ Mood = tuple[float | None, float | None]  # valence, arousal
 
 @dataclass
 class Fact:
-    kind: str  # tempo | seconds | bars | key | meter | instrument | exclude | loop | style | mood | curve | section
+    # tempo | seconds | bars | key | meter | instrument | member (of a group) | exclude | loop | style | mood |
+    # curve | section
+    kind: str
     value: object
     start: int  # token span
     end: int
@@ -378,8 +380,9 @@ class Reader:
                     valence, arousal = cast(Mood, value)
                     value = (_scaled(valence, scale), _scaled(arousal, scale))
                 if kind == "instrument":
-                    for name in cast(tuple[str, ...], value):
-                        self._add("instrument", name, i, end)
+                    names = cast(tuple[str, ...], value)
+                    for name in names:  # a group ("orchestra") gives members an exclusion may take out
+                        self._add("instrument" if len(names) == 1 else "member", name, i, end)
                 elif kind != "filler":
                     self._add(kind, value, i, end)
             self._use(i, end)
