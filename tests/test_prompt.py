@@ -502,3 +502,35 @@ def test_excluding_one_of_a_group_leaves_the_rest() -> None:
     reading = read_prompt("full orchestra, no drums")
     assert sorted(reading.instruments) == ["brass", "strings"]
     assert reading.exclude_instruments == ("drums",)
+
+
+def test_sections_named_by_position_words() -> None:
+    reading = read_prompt("a calm intro, a tense middle and an explosive ending")
+    assert reading.sections is not None
+    assert [s.name for s in reading.sections] == ["intro", "middle", "ending"]
+    levels = [s.intensity for s in reading.sections]
+    assert all(isinstance(v, float) for v in levels)
+    assert levels == sorted(levels)  # type: ignore[type-var]
+    assert reading.unused == ()
+
+
+@pytest.mark.parametrize(
+    ("prompt", "names"),
+    [
+        ("quiet piano until the drop, then full band", ["quiet", "drop"]),  # "full band" names no mood: joins the drop
+        ("starts quiet, ending on a big chord", ["quiet", "big"]),
+        ("sad piano ending with a big finale", ["sad", "finale"]),
+        ("gentle opening followed by a heroic theme", ["gentle", "heroic"]),
+    ],
+)
+def test_sequence_words_make_parts(prompt: str, names: list[str]) -> None:
+    reading = read_prompt(prompt)
+    assert reading.sections is not None
+    assert [s.name for s in reading.sections] == names
+    assert not {"then", "until", "ending", "starts", "followed"} & set(reading.unused)
+
+
+def test_a_sequence_of_instruments_alone_is_no_sections() -> None:
+    reading = read_prompt("piano, then strings")
+    assert reading.sections is None
+    assert reading.unused == ("then",)

@@ -35,9 +35,11 @@ _CONTINUATIONS = [
     "and ends",
     "ends with",
     "ending with",
+    "ending on",
+    "ending in",
+    "ends in",
     "ends on",
     "ends",
-    "ending",
     "after that",
     "until",
 ]
@@ -374,6 +376,8 @@ class Reader:
             if found is None:
                 continue
             end, what = found
+            if self._text(i) == "ending" and self._text(end) in ("with", "on", "in"):
+                continue  # "ending with ...": a sequence word, not the section "ending"
             for kind, value in what:
                 if kind == "mood":
                     scale = self._modifier(i)
@@ -496,8 +500,14 @@ def parts(reader: Reader) -> list[tuple[int, int, str | None]] | None:
         while k < len(segments) and segments[k][2] == "cont":
             run.append(segments[k])
             k += 1
-        spans = [(s, e, _letter_at(reader, s, e)) for s, e, _, _ in run]
-        if all(name or _content(reader, s, e) for s, e, name in spans):
+        spans: list[tuple[int, int, str | None]] = []
+        for s, e, _, _ in run:
+            name = _letter_at(reader, s, e)
+            if name or _content(reader, s, e):
+                spans.append((s, e, name))
+            elif spans:  # a part that names no mood joins the one before ("then full band")
+                spans[-1] = (spans[-1][0], e, spans[-1][2])
+        if len(spans) >= 2:
             for _, _, _, markers in run:
                 for m in markers:
                     reader.tokens[m].used = True
@@ -507,14 +517,17 @@ def parts(reader: Reader) -> list[tuple[int, int, str | None]] | None:
             return spans
     named = [f for f in reader.facts if f.kind == "section"]
     if len(named) >= 2:
-        # each name's part: from up to three words before it ("a 4-bar intro") to the
-        # next name, within its clause
+        # each name's part: from up to three words before it ("a 4-bar intro", "a tense
+        # middle") to where the next one's starts, within its clause
         punct = [i for i, t in enumerate(reader.tokens) if t.kind == "punct"]
+        starts = [
+            max([fact.start - 3, 0 if n == 0 else named[n - 1].end, *(p + 1 for p in punct if p < fact.start)])
+            for n, fact in enumerate(named)
+        ]
         named_spans: list[tuple[int, int, str | None]] = []
         for n, fact in enumerate(named):
-            start = max([fact.start - 3, 0 if n == 0 else named[n - 1].end, *(p + 1 for p in punct if p < fact.start)])
-            ends = [p for p in punct if p >= fact.end] + ([named[n + 1].start] if n + 1 < len(named) else [])
-            named_spans.append((start, min(ends, default=len(reader.tokens)), None))
+            ends = [p for p in punct if p >= fact.end] + starts[n + 1 : n + 2]
+            named_spans.append((starts[n], min(ends, default=len(reader.tokens)), None))
         return named_spans
     letters = _letters(reader)
     return None if letters is None else [(s, e, name) for s, e, name in letters]

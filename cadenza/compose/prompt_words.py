@@ -129,7 +129,7 @@ steady: steady constant consistent unchanging even_intensity stays_the_same
 # section words, each with the intensity it usually has
 SECTIONS = """
 intro .3; introduction .3; verse .5; pre_chorus .65; prechorus .65; chorus .8; refrain .8; bridge .6
-interlude .4; breakdown .3; outro .3; coda .3; finale .95
+interlude .4; breakdown .3; outro .3; coda .3; finale .95; middle .6; ending .5
 """
 
 OTHERS = """
