@@ -53,12 +53,14 @@ What is read, and how:
   the words that give it).
 * **intensity**: a curve word of the cue format: steady | builds | fades | swells |
   drops ("builds to a climax", "fades out", "swells in the middle", "constant").
-* **sections**: "calm, then explosive", "starts quiet and ends with a big finale",
-  "X followed by Y", "mysterious then heroic", named parts ("verse chorus verse
-  chorus", "intro ... outro"), and letter forms ("ABA form", "A then B"). A section is
-  named by its section word, else by its mood words; its intensity is a curve word, a
-  level from its mood's arousal, or its section word's usual level (intro 0.3, chorus
-  0.8, finale 0.95 ...).
+* **sections**: parts joined by sequence words ("calm, then explosive", "starts quiet
+  and ends with a big finale", "X followed by Y", "quiet until the drop"; a part that
+  names no mood joins the one before), named parts ("verse chorus verse chorus", "a
+  calm intro, a tense middle and an explosive ending", "an intro of 8 bars then a
+  chorus of 16 bars"), and letter forms ("ABA form", "A then B"). A section is named
+  by its section word, else by its mood words; its intensity is a curve word, a level
+  from its mood's arousal, or its section word's usual level (intro 0.3, chorus 0.8,
+  finale 0.95 ...). Sections share the length equally unless they give their own.
 """
 
 from __future__ import annotations
