@@ -47,6 +47,9 @@ class _FriendlyGroup(TyperGroup):
         except KeyboardInterrupt:
             error_console.print("interrupted")
             ctx.exit(130)
+        except BrokenPipeError:  # the reader went away (`cadenza ... | head`): nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as error:  # a bug of ours: one line, the traceback only on request
             if os.environ.get("CADENZA_DEBUG"):
                 raise

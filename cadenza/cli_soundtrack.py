@@ -125,6 +125,40 @@ def cue_summary(cue: Cue) -> dict[str, Any]:
     }
 
 
+def plan_json(cue: Cue, reading: PromptReading | None, cue_data: dict[str, Any]) -> dict[str, Any]:
+    """``--dry-run --json``: the plan as it will be composed (the fields the issue names,
+    ``sections`` null when the request names none), what the prompt said (null where it
+    said nothing), the words it did not use, and the plan in full."""
+    from cadenza.compose.cue import MOOD_POINTS
+
+    first = cue.sections[0]
+    said = reading.to_dict() if reading is not None else None
+    valence = said.get("valence") if said else None
+    arousal = said.get("arousal") if said else None
+    if valence is None and arousal is None and first.mood is not None:
+        valence, arousal = MOOD_POINTS[first.mood]
+    named = "sections" in cue_data and len(cue_data["sections"]) > 1
+    summary = cue_summary(cue)
+    return {
+        "tempo": first.tempo,
+        "seconds": round(cue.seconds, 6),
+        "bars": cue.bars,
+        "key": first.key,
+        "meter": cue.meter,
+        "instruments": sorted({layer.instrument for layer in cue.layers}),
+        "exclude_instruments": list(cue_data.get("exclude_instruments", [])),
+        "loop": cue.loop,
+        "style": cue.style,
+        "valence": valence,
+        "arousal": arousal,
+        "intensity": cue.intensity,
+        "sections": summary["sections"] if named else None,
+        "unused": list(reading.unused) if reading is not None else [],
+        "prompt": said,
+        "plan": summary,
+    }
+
+
 def _clock(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)}:{rest:06.3f}".rstrip("0").rstrip(".")
@@ -193,12 +227,14 @@ def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
         from cadenza.compose.prompt import read_prompt
 
         reading = read_prompt(options["prompt"])
-    cue = _cue(cue_from_options(reading, options))
+    cue_data = cue_from_options(reading, options)
+    cue = _cue(cue_data)
     if options.get("dry_run") and options.get("as_json"):
-        said = reading.to_dict() if reading is not None else {}
-        print(json.dumps({**said, "plan": cue_summary(cue)}, indent=2, ensure_ascii=False))
+        print(json.dumps(plan_json(cue, reading, cue_data), indent=2, ensure_ascii=False))
         return
     for line in reading.describe() if reading is not None else []:
+        if line.startswith("words not used"):
+            continue  # said once, as a warning, below
         console.print(f"prompt: {line}", highlight=False, soft_wrap=True)
     if reading is not None and reading.unused:
         error_console.print(
