@@ -26,7 +26,7 @@ sections change meter is refused. The same plan, model and seed give the same by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -223,9 +223,11 @@ def follow_plan(
     sampling: Sampling,
     progress: Progress | None = None,
     tracks: Sequence[tuple[str, Instrument]] | None = None,
+    shape: Callable[[int, int, BarAsk], BarAsk] | None = None,
 ) -> symusic.Score:
     """The piece ``plan`` describes, written by a multitrack ``model`` (see the module
-    docstring); ``tracks`` (role, instrument) replace those of :func:`role_tracks`."""
+    docstring); ``tracks`` (role, instrument) replace those of :func:`role_tracks`, and
+    ``shape(track, bar, ask)`` gives the ask of each cell in place of the plan's."""
     meter = plan_meter(plan)
     tracks = list(tracks) if tracks is not None else role_tracks(instruments_of(plan.instruments))
     roles = [role for role, _ in tracks]
@@ -253,6 +255,8 @@ def follow_plan(
             holes = [(t, b) for t in range(len(tracks)) for b in chunk]
             seeded = replace(sampling, seed=sampling.seed + _SECTION_SEED_STRIDE * (index + run * len(plan.sections)))
             cells = {(t, b): held_to_chord(asks[b], roles[t]) for t, b in holes}
+            if shape is not None:
+                cells = {cell: shape(*cell, ask) for cell, ask in cells.items()}
             written = fill(model, piece, holes, seeded, cells)  # type: ignore[arg-type]
             for (t, _), notes in sorted(written.items()):
                 score.tracks[t].notes.extend(

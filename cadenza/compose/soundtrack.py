@@ -8,10 +8,12 @@
    cue's intensity per bar; a cadence hit gets a dominant in the bar before it and the
    tonic on it; a loop's last bar gets the dominant of its first.
 2. **The model's layers** (melody, rhythm, bass) written by the multitrack model
-   following the plan (:func:`~cadenza.compose.multitrack_composer.follow_plan`), checked
-   for copies of its training pieces (passages that copy are written again); a loop's
-   last bar is then written again with its first bars after it, so that the seam is
-   written knowing both sides.
+   following the plan (:func:`~cadenza.compose.multitrack_composer.follow_plan`), each
+   cell asked for a density from its bar's intensity (empty where the layer rests,
+   :func:`density_for`), checked for copies of its training pieces (passages that copy
+   are written again); a loop's last bar is then written again between its bars before
+   and the loop's first bars after it, and its first bar between the loop's last bars
+   and its own next ones (:class:`_Seam`), so that the seam is written knowing both sides.
 3. **The rule layers**: a pad of held chords (:mod:`cadenza.compose.pad`) and the
    percussion (:mod:`cadenza.compose.percussion`; there is no drum corpus to learn from).
 4. **Intensity**: a layer plays the bars whose intensity reaches its level
@@ -50,6 +52,7 @@ from cadenza.io.midi import untangle
 from cadenza.models.multitrack import BarAsk, infill
 from cadenza.models.progression import absolute_chord
 from cadenza.models.sampling import Sampling
+from cadenza.models.transformer import TransformerModel
 from cadenza.provenance.repair import check_and_repair
 from cadenza.provenance.report import Level, OriginalityReport
 from cadenza.theory import chord_pitch_classes, parse_key
@@ -61,7 +64,10 @@ _SECTION_SEED_STRIDE = 7919
 _REPAIR_SEED_STRIDE = 1000
 ACCENT = 24  # velocity added to the notes struck on a hit point
 QUIET, FULL = 36, 112  # the mean velocity of a bar at intensity 0 and 1
-SEAM_CONTEXT_BARS = 2  # bars of the beginning shown after a loop's last bar when it is written again
+SEAM_CONTEXT_BARS = 2  # bars of a loop's other side shown when its first or last bar is written again
+REPEAT_INTENSITY = 0.1  # a repeat plays its original again only where their intensities differ by at most this
+# the density bins (multitrack_tokens.DENSITY_EDGES) a model layer is asked for, from its level to intensity 1
+DENSITY_RANGE = {"melody": (2, 4), "harmony": (2, 6), "bass": (1, 3)}
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,10 @@ def _model_instruments(cue: Cue) -> tuple[str, ...]:
 
 
 def _section_plan(cue: Cue, section: CueSection, index: int, seed: int) -> list[Section]:
+    """The section planned as a piece of its length (its form, chords, repeats) in its key
+    and mood, with the cue's intensity per bar; a repeat whose bars ask for another
+    intensity than its original's (by more than :data:`REPEAT_INTENSITY`) keeps the
+    original's chords but is written afresh, so that its texture follows its own curve."""
     tonic, mode = parse_key(section.key)
     numerator, denominator = parse_meter(cue.meter)
     instruments = instruments_of(_model_instruments(cue))
@@ -102,14 +112,19 @@ def _section_plan(cue: Cue, section: CueSection, index: int, seed: int) -> list[
     sub = make_plan(resolved, seed=seed + _SECTION_SEED_STRIDE * index).sections
     rename = {s.name: section.name if len(sub) == 1 else f"{section.name}/{s.name}" for s in sub}
     out, bar = [], 0
+    heard: dict[str, tuple[float, ...]] = {}
     for s in sub:
         levels = section.intensity[bar : bar + s.bars]
+        heard[s.name] = levels
         controls = tuple(replace(c, intensity=v) for c, v in zip(s.controls, levels, strict=True))
+        same = s.repeat_of is not None and all(
+            abs(a - b) <= REPEAT_INTENSITY for a, b in zip(levels, heard[s.repeat_of], strict=True)
+        )
         out.append(
             replace(
                 s,
                 name=rename[s.name],
-                repeat_of=None if s.repeat_of is None else rename[s.repeat_of],
+                repeat_of=rename[s.repeat_of] if same and s.repeat_of is not None else None,
                 controls=controls,
                 intensity=round(sum(levels) / len(levels), 6),
             )
@@ -163,57 +178,102 @@ def _model_tracks(cue: Cue) -> list[tuple[str, Instrument]]:
     ]
 
 
+def density_for(role: str, intensity: float, enters_at: float) -> int:
+    """The density bin a model layer is asked for in a bar: empty (0) below the layer's
+    level, else rising with the intensity through the role's range (:data:`DENSITY_RANGE`)."""
+    if intensity < enters_at - 1e-9:
+        return 0
+    low, high = DENSITY_RANGE[role]
+    above = (intensity - enters_at) / (1 - enters_at) if enters_at < 1 else 1.0
+    return low + round((high - low) * min(max(above, 0.0), 1.0))
+
+
 def _write_model_layers(
     composer: MultitrackComposer, cue: Cue, plan: Plan, sampling: Sampling, level: Level, progress: Progress | None
 ) -> tuple[symusic.Score, OriginalityReport | None]:
     tracks = _model_tracks(cue)
     roles = [role for role, _ in tracks]
+    levels = [layer.enters_at for layer in cue.layers if layer.name in MODEL_LAYERS]
+    intensity = cue.intensity
     model = composer._model
-    score = follow_plan(model, plan, sampling, progress, tracks)
     asks = bar_asks(plan)
 
-    def cells(bars: range) -> dict[tuple[int, int], BarAsk]:
-        return {(t, b): held_to_chord(asks[b], roles[t]) for t in range(len(tracks)) for b in bars}
+    def shape(track: int, bar: int, ask: BarAsk) -> BarAsk:
+        return replace(ask, density=density_for(roles[track], intensity[bar], levels[track]))
 
+    def cells(bars: range) -> dict[tuple[int, int], BarAsk]:
+        return {(t, b): shape(t, b, held_to_chord(asks[b], roles[t])) for t in range(len(tracks)) for b in bars}
+
+    score = follow_plan(model, plan, sampling, progress, tracks, shape)
+    seam = _Seam(model, cue, roles, plan.style, cells)
     if cue.loop and cue.bars > 1:
-        score = _fill_seam(model, score, cue, roles, plan, sampling, cells)
+        score = seam.refill(score, range(cue.bars - 1, cue.bars), replace(sampling, seed=sampling.seed + 17))
+        score = seam.refill(score, range(0, 1), replace(sampling, seed=sampling.seed + 19))
     latest = [score]
 
     def regenerate(start_bar: int, end_bar: int, attempt: int) -> symusic.Score:
         retry = replace(sampling, seed=sampling.seed + _REPAIR_SEED_STRIDE * attempt)
         bars = range(start_bar, end_bar)
-        latest[0] = infill(
-            model, latest[0], bars, range(len(tracks)), retry, asks=cells(bars), roles=roles, style=plan.style
-        )
+        if cue.loop and cue.bars > 1:  # what is written again still sees the loop's other side
+            latest[0] = seam.refill(latest[0], bars, retry)
+        else:
+            latest[0] = infill(
+                model, latest[0], bars, range(len(tracks)), retry, asks=cells(bars), roles=roles, style=plan.style
+            )
         return latest[0]
 
     return check_and_repair(score, regenerate, composer.originality_index, level)
 
 
-def _fill_seam(
-    model: object,
-    score: symusic.Score,
-    cue: Cue,
-    roles: list[str],
-    plan: Plan,
-    sampling: Sampling,
-    cells: Callable[[range], dict[tuple[int, int], BarAsk]],
-) -> symusic.Score:
-    """The loop's last bar written again with its first bars after it (then taken away),
-    so that the end leads into the beginning."""
-    bar, bars = round(cue.bar_quarters * TPQ), cue.bars
-    end = bars * bar
-    context = min(SEAM_CONTEXT_BARS, bars - 1)
-    looped = score.copy()
-    for track in looped.tracks:
-        track.notes.extend(
-            [symusic.Note(n.time + end, n.duration, n.pitch, n.velocity) for n in track.notes if n.time < context * bar]
+def _moved(note: symusic.Note, ticks: int) -> symusic.Note:
+    return symusic.Note(note.time + ticks, note.duration, note.pitch, note.velocity)
+
+
+@dataclass(frozen=True)
+class _Seam:
+    """Writing bars of a loop with the loop's other side in view: the piece is written
+    between a copy of its last bars (before it) and of its first bars (after it), so that
+    its last bar leads into its first and its first follows from its last."""
+
+    model: TransformerModel
+    cue: Cue
+    roles: list[str]
+    style: str
+    cells: Callable[[range], dict[tuple[int, int], BarAsk]]
+
+    def refill(self, score: symusic.Score, bars: range, sampling: Sampling) -> symusic.Score:
+        bar, count = round(self.cue.bar_quarters * TPQ), self.cue.bars
+        end = count * bar
+        context = min(SEAM_CONTEXT_BARS, count - 1)
+        shift = context * bar
+        wrapped = score.copy()
+        for track in wrapped.tracks:
+            notes = list(track.notes)
+            track.notes.clear()
+            track.notes.extend(_moved(n, shift - end) for n in notes if n.time >= end - shift)  # the end, before
+            track.notes.extend(_moved(n, shift) for n in notes)
+            track.notes.extend(_moved(n, shift + end) for n in notes if n.time < shift)  # the beginning, after
+        asks = {(t, b + context): ask for (t, b), ask in self.cells(bars).items()}
+        holes = range(bars.start + context, bars.stop + context)
+        out = infill(
+            self.model,
+            wrapped,
+            holes,
+            range(len(self.roles)),
+            sampling,
+            asks=asks,
+            roles=self.roles,
+            style=self.style,
         )
-    last = range(bars - 1, bars)
-    seed = replace(sampling, seed=sampling.seed + 17)
-    out = infill(model, looped, last, range(len(roles)), seed, asks=cells(last), roles=roles, style=plan.style)  # type: ignore[arg-type]
-    _cut(out, end)
-    return out
+        for track in out.tracks:
+            kept = [
+                symusic.Note(n.time - shift, min(n.duration, shift + end - n.time), n.pitch, n.velocity)
+                for n in track.notes
+                if shift <= n.time < shift + end
+            ]
+            track.notes.clear()
+            track.notes.extend(kept)
+        return out
 
 
 def _cut(score: symusic.Score, end: int) -> None:
