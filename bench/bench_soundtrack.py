@@ -476,9 +476,10 @@ def planned_beat_bpm(cue, seconds: float) -> float:
     return mark.qpm / beat
 
 
-def heard(score: symusic.Score, soundtrack) -> tuple[tuple[int, int] | None, bool, bool]:
-    """((bars heard in the planned key, bars sounding) or None without pitched notes,
-    tempo as planned, meter as planned) by the analysis of ``score``."""
+def heard(score: symusic.Score, soundtrack) -> tuple[tuple[int, int] | None, bool, bool, tuple[int, int]]:
+    """By the analysis of ``score``: ((bars heard in the planned key, bars sounding) or
+    None without pitched notes, tempo as planned, meter as planned (every bar), (bars the
+    analysis finds of the planned length, bars it finds))."""
     from cadenza.analysis.beats import beat_grid, meter_segments, tempo_segments
     from cadenza.analysis.key import bar_keys
 
@@ -503,7 +504,10 @@ def heard(score: symusic.Score, soundtrack) -> tuple[tuple[int, int] | None, boo
         abs(bpm - planned_beat_bpm(cue, start + 30 / bpm)) <= 1.0 for start, bpm in segments
     )
     meter_ok = {f"{n}/{d}" for _, n, d in meter_segments(grid)} == {cue.meter}
-    return key, tempo_ok, meter_ok
+    numerator, denominator = (int(n) for n in cue.meter.split("/"))
+    beats = numerator // 3 if denominator == 8 and numerator in (6, 9, 12) else numerator
+    lengths = grid.bar_lengths()[:-1]  # the last bar may be cut short by the end of the music
+    return key, tempo_ok, meter_ok, (int(np.sum(lengths == beats)), int(lengths.size))
 
 
 def layer_midi(score: symusic.Score, track: symusic.Track, path: Path) -> symusic.Score:
@@ -522,7 +526,8 @@ def stems_tables(made: list[Made]) -> tuple[Table, Table, Table]:
     for column in ("cue", "stems", "max |sum - mix|", "mix peak", "within rounding"):
         sums.add_column(column, justify="left" if column == "cue" else "right")
     names = ("pad", "melody", "bass", "rhythm", "percussion", "mix")
-    totals = {name: [0, 0, 0, 0, 0] for name in names}  # key right, key bars, tempo right, meter right, cues
+    # key right, key bars, tempo right, meter right, cues, bars of the meter's length, bars found
+    totals = {name: [0, 0, 0, 0, 0, 0, 0] for name in names}
     detail = []
     for m in made:
         stems = sorted((m.folder / "stems").glob("*.wav"))
@@ -543,7 +548,7 @@ def stems_tables(made: list[Made]) -> tuple[Table, Table, Table]:
                     row.append("—")
                     continue
                 alone = layer_midi(score, track, m.folder / "layers" / f"{name}.mid")
-            key, tempo_ok, meter_ok = heard(alone, m.soundtrack)
+            key, tempo_ok, meter_ok, (meter_bars, found_bars) = heard(alone, m.soundtrack)
             total_row = totals[name]
             if key is not None:
                 total_row[0] += key[0]
@@ -551,21 +556,25 @@ def stems_tables(made: list[Made]) -> tuple[Table, Table, Table]:
             total_row[2] += tempo_ok
             total_row[3] += meter_ok
             total_row[4] += 1
+            total_row[5] += meter_bars
+            total_row[6] += found_bars
             shown = "n/a" if key is None else f"{key[0] / key[1]:.0%}" if key[1] else "silent"
             row.append(f"{shown} {'T' if tempo_ok else 't'}{'M' if meter_ok else 'm'}")
         detail.append(row)
     per_layer = Table(
         title="5b. Each layer alone (its own MIDI with the tempo map) and the mix (cue.mid) through step 2's "
         "analysis vs the plan: key = share of the bars where it sounds heard in the plan's key; tempo and meter = "
-        "share of cues read as planned"
+        "share of cues read as planned (meter: every bar); bars read in the meter: the bars the analysis finds "
+        "that have the meter's beats"
     )
-    for column in ("layer", "cues", "key right (bars)", "tempo right", "meter right"):
+    for column in ("layer", "cues", "key right (bars)", "tempo right", "meter right", "bars read in the meter"):
         per_layer.add_column(column, justify="left" if column == "layer" else "right")
-    for name, (right, bars, tempo, meter, cues) in totals.items():
+    for name, (right, bars, tempo, meter, cues, meter_bars, found_bars) in totals.items():
         if not cues:
             continue
         key = "n/a" if name == "percussion" or not bars else f"{right / bars:.0%} ({right}/{bars})"
-        per_layer.add_row(name, str(cues), key, f"{tempo / cues:.0%}", f"{meter / cues:.0%}")
+        shown = f"{meter_bars / found_bars:.0%} ({meter_bars}/{found_bars})" if found_bars else "n/a"
+        per_layer.add_row(name, str(cues), key, f"{tempo / cues:.0%}", f"{meter / cues:.0%}", shown)
     per_cue = Table(
         title="5c. Per cue and layer: key share, T/t tempo right/wrong, M/m meter right/wrong (—: no such layer)"
     )
