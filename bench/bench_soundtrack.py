@@ -13,7 +13,9 @@ stems/LAYER.wav). Then, from the files (issue 15, "Measured"):
    (``cue.intensity``) and the one measured from the score alone, defined before looking
    at any result as the issue words it: note density (onsets per beat, every track) x
    loudness (mean velocity of the bar's onsets / 127) x layers (share of the cue's layers
-   with a note sounding in the bar); and r of each factor alone. Goal: r >= 0.9.
+   with a note sounding in the bar); and r of each factor alone. Goal: r >= 0.9. Beside
+   it, not part of the measure: the (bar, layer) cells silent though the bar's intensity
+   reaches the layer's level, and those sounding though it does not.
 2. **Exact lengths**: every WAV's frames against ``round(seconds * 44100)``; the MIDI's
    ``end`` marker read back in seconds (symusic ``.to("second")``) against the cue's
    seconds, its tick against the bars' ticks; the latest note end against it.
@@ -25,8 +27,10 @@ stems/LAYER.wav). Then, from the files (issue 15, "Measured"):
    piece rotated so that the seam lies inside the window), against the same-size
    windows everywhere inside the piece, in nats per token; the same for the cue
    composed without ``loop`` (same seed and sheet), to show what filling the seam
-   changes. The loop cues keep every model layer playing (intensity >= 0.5) so that no
-   cell is emptied by the intensity gate. Goal: seam <= inside. (b) the mix WAV's seam
+   changes. A second row scores the seam as it was filled: the last bar between
+   :data:`SEAM_CONTEXT` bars before it and as many of the beginning after it. The loop
+   cues keep their intensity >= 0.5, where the intensity gate lets every layer the model
+   writes play (no cell is emptied by the gate). Goal: seam <= inside. (b) the mix WAV's seam
    (:func:`cadenza.io.stems.seam_discontinuity`): the jump from the last frame to the
    first against the 99th percentile of the steps inside. Goal: jump <= that step.
 5. **Stems**: max |sum of the 16-bit stems - the 16-bit mix| (within rounding: at most
@@ -36,7 +40,9 @@ stems/LAYER.wav). Then, from the files (issue 15, "Measured"):
    plan's key of each bar), tempo (every segment of
    :func:`~cadenza.analysis.beats.tempo_segments` within 1 bpm of the tempo map at its
    first beat, in the meter's beats) and meter
-   (:func:`~cadenza.analysis.beats.meter_segments`, as ``bench_generate.py`` checks them).
+   (:func:`~cadenza.analysis.beats.meter_segments` all of the planned meter, as
+   ``bench_generate.py`` checks them; and the share of the bars the analysis finds that
+   have the meter's beats).
 6. **Speed**: a 2-minute cue of all five layers composed and written with stems
    (compose, originality check, render, write), wall and CPU seconds, median of
    ``--repeats`` seeds; the peer in the same run is ``cadenza generate --seconds 120
@@ -72,7 +78,7 @@ GOAL_HIT_MS = 10.0
 GOAL_SECONDS = 20.0
 CRASH = 49
 
-# name -> cue sheet (as a YAML cue sheet reads). Loops keep intensity >= 0.5 (every layer the model writes plays).
+# name -> cue sheet (as a YAML cue sheet reads). Loops keep intensity >= 0.5 (the gate lets every model layer play).
 CUES: dict[str, dict] = {
     "chase": {
         "seconds": 48, "tempo": 150, "meter": "4/4", "key": "E minor", "intensity": "builds",
