@@ -13,7 +13,9 @@
    :func:`density_for`), checked for copies of its training pieces (passages that copy
    are written again); a loop's last bar is then written again between its bars before
    and the loop's first bars after it, and its first bar between the loop's last bars
-   and its own next ones (:class:`_Seam`), so that the seam is written knowing both sides.
+   and its own next ones (:class:`_Seam`), so that the seam is written knowing both sides;
+   each of the two is drawn :data:`SEAM_CANDIDATES` times and the draw the model finds
+   likeliest across the seam (its NLL per token, that bar and the next) is kept.
 3. **The rule layers**: a pad of held chords (:mod:`cadenza.compose.pad`) and the
    percussion (:mod:`cadenza.compose.percussion`; there is no drum corpus to learn from).
 4. **Intensity**: a layer plays the bars whose intensity reaches its level
@@ -65,6 +67,8 @@ _REPAIR_SEED_STRIDE = 1000
 ACCENT = 24  # velocity added to the notes struck on a hit point
 QUIET, FULL = 36, 112  # the mean velocity of a bar at intensity 0 and 1
 SEAM_CONTEXT_BARS = 2  # bars of a loop's other side shown when its first or last bar is written again
+SEAM_CANDIDATES = 4  # a loop's seam bars: drawn this many times, the one the model finds likeliest across the seam kept
+_CANDIDATE_SEED_STRIDE = 7
 REPEAT_INTENSITY = 0.1  # a repeat plays its original again only where their intensities differ by at most this
 # the density bins (multitrack_tokens.DENSITY_EDGES) a model layer is asked for, from its level to intensity 1
 DENSITY_RANGE = {"melody": (2, 4), "harmony": (2, 6), "bass": (1, 3)}
@@ -255,16 +259,16 @@ class _Seam:
             track.notes.extend(_moved(n, shift + end) for n in notes if n.time < shift)  # the beginning, after
         asks = {(t, b + context): ask for (t, b), ask in self.cells(bars).items()}
         holes = range(bars.start + context, bars.stop + context)
-        out = infill(
-            self.model,
-            wrapped,
-            holes,
-            range(len(self.roles)),
-            sampling,
-            asks=asks,
-            roles=self.roles,
-            style=self.style,
-        )
+        tracks = range(len(self.roles))
+        best: tuple[float, symusic.Score] | None = None
+        for k in range(SEAM_CANDIDATES):
+            drawn = replace(sampling, seed=sampling.seed + _CANDIDATE_SEED_STRIDE * k)
+            out = infill(self.model, wrapped, holes, tracks, drawn, asks=asks, roles=self.roles, style=self.style)
+            score_k = self._across(out, holes, context)
+            if best is None or score_k < best[0]:
+                best = (score_k, out)
+        assert best is not None
+        out = best[1]
         for track in out.tracks:
             kept = [
                 symusic.Note(n.time - shift, min(n.duration, shift + end - n.time), n.pitch, n.velocity)
@@ -274,6 +278,22 @@ class _Seam:
             track.notes.clear()
             track.notes.extend(kept)
         return out
+
+    def _across(self, wrapped: symusic.Score, holes: range, context: int) -> float:
+        """The model's NLL per token of the bars written and the bar after them, each
+        track's, read with ``context`` bars on either side: how naturally the music runs
+        on across the seam."""
+        from cadenza.models import multitrack_tokens as mt
+        from cadenza.train.multitrack import fill_nll, window_piece
+
+        piece = mt.tokenize(wrapped, self.roles, style=self.style)
+        scored = [(t, b) for t in range(len(self.roles)) for b in range(holes.start, min(holes.stop + 1, piece.bars))]
+        window = range(max(0, holes.start - context), min(piece.bars, holes.stop + 1 + context))
+        nll, _ = fill_nll(self.model, piece, scored, window)
+        moved = [(t, b - window.start) for t, b in scored]
+        view = window_piece(piece, window)
+        tokens = len(view.tokens(moved)) - len(view.tokens(moved, fills=False))
+        return nll / max(tokens, 1)
 
 
 def _cut(score: symusic.Score, end: int) -> None:
