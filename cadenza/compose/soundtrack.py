@@ -69,9 +69,9 @@ QUIET, FULL = 36, 112  # the mean velocity of a bar at intensity 0 and 1
 SEAM_CONTEXT_BARS = 2  # bars of a loop's other side shown when its first or last bar is written again
 SEAM_CANDIDATES = 4  # a loop's seam bars: drawn this many times, the one the model finds likeliest across the seam kept
 _CANDIDATE_SEED_STRIDE = 7
-REPEAT_INTENSITY = 0.1  # a repeat plays its original again only where their intensities differ by at most this
+REPEAT_INTENSITY = 0.25  # a repeat plays its original again only where their intensities differ by at most this
 # the density bins (multitrack_tokens.DENSITY_EDGES) a model layer is asked for, from its level to intensity 1
-DENSITY_RANGE = {"melody": (2, 4), "harmony": (2, 6), "bass": (1, 3)}
+DENSITY_RANGE = {"melody": (2, 4), "harmony": (2, 5), "bass": (1, 3)}
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,14 @@ def _model_instruments(cue: Cue) -> tuple[str, ...]:
 
 def _section_plan(cue: Cue, section: CueSection, index: int, seed: int) -> list[Section]:
     """The section planned as a piece of its length (its form, chords, repeats) in its key
-    and mood, with the cue's intensity per bar; a repeat whose bars ask for another
-    intensity than its original's (by more than :data:`REPEAT_INTENSITY`) keeps the
-    original's chords but is written afresh, so that its texture follows its own curve."""
+    and mood, with the cue's intensity per bar; a repeat whose bars ask for another set of
+    layers than its original's, or an intensity further than :data:`REPEAT_INTENSITY`
+    from it, keeps the original's chords but is written afresh, so that its texture
+    follows its own curve (a repeat's loudness follows its own curve anyway)."""
+
+    def playing(level: float) -> tuple[str, ...]:
+        return tuple(layer.name for layer in cue.layers if layer.enters_at <= level + 1e-9)
+
     tonic, mode = parse_key(section.key)
     numerator, denominator = parse_meter(cue.meter)
     instruments = instruments_of(_model_instruments(cue))
@@ -122,7 +127,8 @@ def _section_plan(cue: Cue, section: CueSection, index: int, seed: int) -> list[
         heard[s.name] = levels
         controls = tuple(replace(c, intensity=v) for c, v in zip(s.controls, levels, strict=True))
         same = s.repeat_of is not None and all(
-            abs(a - b) <= REPEAT_INTENSITY for a, b in zip(levels, heard[s.repeat_of], strict=True)
+            abs(a - b) <= REPEAT_INTENSITY and playing(a) == playing(b)
+            for a, b in zip(levels, heard[s.repeat_of], strict=True)
         )
         out.append(
             replace(
