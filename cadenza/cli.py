@@ -377,8 +377,8 @@ def generate(
         options = {
             "prompt": prompt, "loop": loop, "stems": stems, "dry_run": dry_run, "as_json": as_json, "style": style,
             "mood": mood, "key": key, "tempo": tempo, "meter": meter, "bars": bars, "seconds": seconds,
-            "instruments": instruments, "model": model, "seed": seed, "temperature": temperature, "top_p": top_p,
-            "originality": originality, "sign_with": sign_with, "force": force,
+            "instruments": instruments, "model": model, "seed": seed, "temperature": temperature, "top_k": top_k,
+            "top_p": top_p, "originality": originality, "sign_with": sign_with, "force": force,
         }  # fmt: skip
         generate_cue(list(output), options)
         return

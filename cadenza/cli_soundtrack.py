@@ -18,6 +18,7 @@ from cadenza.cli_output import console, error_console, progress, shown
 from cadenza.errors import InputFileError, InvalidArgumentError
 
 if TYPE_CHECKING:
+    from cadenza.compose import Sampling
     from cadenza.compose.cue import Cue
     from cadenza.compose.delivery import Targets
     from cadenza.compose.prompt import PromptReading
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["register", "generate_cue", "cue_from_options", "uses_cue"]
 
 CUE_MODEL = "cadenza-multitrack"
-MAX_CUE_BYTES = 1_000_000
+MAX_CUE_BYTES = 200_000  # a cue sheet of 1,000 bars with an intensity each is about 7 KB
 MOOD_JOIN = "-to-"
 
 
@@ -36,15 +37,24 @@ def uses_cue(prompt: str | None, mood: str | None, loop: bool, stems: bool, dry_
 
 def _mood_sections(mood: str) -> list[dict[str, Any]]:
     """``calm-to-tense``: two sections, the first in the first mood, the second in the other."""
+    from cadenza.compose.conditions import choice
+    from cadenza.data.labels import MOODS
+
     parts = mood.split(MOOD_JOIN)
     if len(parts) != 2 or not all(parts):
         raise InvalidArgumentError(f"--mood {mood[:60]!r}: give one mood, or two as FROM-to-TO (calm-to-tense)")
+    for part in parts:
+        choice(part, MOODS, "mood")
+    if parts[0] == parts[1]:
+        raise InvalidArgumentError(f"--mood {mood[:60]!r}: the two moods are the same; give one mood")
     return [{"name": parts[0], "mood": parts[0]}, {"name": parts[1], "mood": parts[1]}]
 
 
 def cue_from_options(reading: PromptReading | None, options: dict[str, Any]) -> dict[str, Any]:
     """The cue sheet that a prompt and ``cadenza generate``'s options describe: an option
     given says more than the prompt (``--tempo 90`` wins over "140 bpm")."""
+    if options.get("bars") is not None and options.get("seconds") is not None:
+        raise InvalidArgumentError("give either --bars or --seconds, not both")
     data: dict[str, Any] = reading.cue_dict() if reading is not None else {}
     for name in ("style", "key", "tempo", "meter", "seconds"):
         if options.get(name) is not None:
@@ -53,7 +63,9 @@ def cue_from_options(reading: PromptReading | None, options: dict[str, Any]) -> 
     if mood is not None and MOOD_JOIN in mood:
         sections = _mood_sections(mood)
         if options.get("bars") is not None:
-            half = max(1, options["bars"] // 2)
+            if options["bars"] < 2:
+                raise InvalidArgumentError(f"--bars {options['bars']}: a mood that changes needs 2 bars or more")
+            half = options["bars"] // 2
             sections[0]["bars"], sections[1]["bars"] = half, max(1, options["bars"] - half)
             data.pop("seconds", None)
         else:
@@ -168,7 +180,7 @@ def plan_lines(cue: Cue) -> list[str]:
     """The plan printed back before composing."""
     layers = ", ".join(f"{layer.name} ({layer.instrument}, from {layer.enters_at:g})" for layer in cue.layers)
     lines = [
-        f"plan: {cue.seconds:g} s, {cue.bars} bars of {cue.meter}, {cue.style}"
+        f"plan: {cue.seconds:g} s, {cue.bars} bar{'s' * (cue.bars != 1)} of {cue.meter}, {cue.style}"
         + (", a seamless loop" if cue.loop else ""),
         f"  layers: {layers}",
     ]
@@ -177,8 +189,8 @@ def plan_lines(cue: Cue) -> list[str]:
         first, last = s.intensity[0], s.intensity[-1]
         shape = f"{first:.2f}" if low == high else f"{first:.2f} -> {last:.2f} ({low:.2f}..{high:.2f})"
         lines.append(
-            f"  {s.name}: {_clock(s.start)}-{_clock(s.end)}, {s.bars} bars, {s.key}, {s.tempo:g} bpm"
-            f"{', ' + s.mood if s.mood else ''}, intensity {shape}"
+            f"  {s.name}: {_clock(s.start)}-{_clock(s.end)}, {s.bars} bar{'s' * (s.bars != 1)}, {s.key}, "
+            f"{s.tempo:g} bpm{', ' + s.mood if s.mood else ''}, intensity {shape}"
         )
     for hit, quarter in zip(cue.hits, cue.hit_quarters, strict=True):
         lines.append(
@@ -187,8 +199,20 @@ def plan_lines(cue: Cue) -> list[str]:
     return lines
 
 
+def _sampling(options: dict[str, Any]) -> Sampling:
+    """The sampling settings of the options (checked: an impossible one is refused before any plan is shown)."""
+    from cadenza.compose import Sampling
+
+    return Sampling(
+        temperature=options.get("temperature", 1.0),
+        top_k=options.get("top_k", 0),
+        top_p=options.get("top_p", 0.95),
+        seed=options.get("seed", 0),
+    )
+
+
 def _compose_and_write(cue: Cue, targets: Targets, options: dict[str, Any]) -> None:
-    from cadenza.compose import Composer, Sampling
+    from cadenza.compose import Composer
     from cadenza.compose.delivery import check_targets
     from cadenza.compose.pipeline import compose_soundtrack
     from cadenza.provenance.report import Level
@@ -199,11 +223,9 @@ def _compose_and_write(cue: Cue, targets: Targets, options: dict[str, Any]) -> N
     key = default_key() if options.get("sign_with") is None else load_key(options["sign_with"])
     model = options.get("model") or CUE_MODEL
     composer = Composer.from_pretrained(CUE_MODEL if model == "default" else model)
-    sampling = Sampling(
-        temperature=options.get("temperature", 1.0), top_p=options.get("top_p", 0.95), seed=options.get("seed", 0)
-    )
+    sampling = _sampling(options)
     with progress("composing") as update:
-        piece = compose_soundtrack(composer, cue, sampling, level, key, update)
+        piece = compose_soundtrack(composer, cue, sampling, level, key, update, options.get("asked"))
     with progress("rendering"):
         written = piece.write(targets, force=options.get("force", False))
     for path in written:
@@ -219,9 +241,16 @@ def _compose_and_write(cue: Cue, targets: Targets, options: dict[str, Any]) -> N
 def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
     """``cadenza generate`` with a prompt, a loop, stems or a mood that changes."""
     from cadenza.compose.delivery import output_targets
+    from cadenza.io import format_of
+    from cadenza.io.formats import WRITABLE
 
     if not outputs and not options.get("dry_run"):
         raise InvalidArgumentError("give an output with -o (OUT.wav, OUT.mid ...), or --dry-run for the plan only")
+    if options.get("as_json") and not options.get("dry_run"):
+        raise InvalidArgumentError("--json goes with --dry-run")
+    for path in outputs:
+        format_of(path, WRITABLE)  # a folder, "." or a name without a known extension is refused here
+    _sampling(options)
     reading = None
     if options.get("prompt") is not None:
         from cadenza.compose.prompt import read_prompt
@@ -235,16 +264,19 @@ def generate_cue(outputs: list[Path], options: dict[str, Any]) -> None:
     for line in reading.describe() if reading is not None else []:
         if line.startswith("words not used"):
             continue  # said once, as a warning, below
-        console.print(f"prompt: {line}", highlight=False, soft_wrap=True)
+        console.print(f"prompt: {shown(line)}", highlight=False, soft_wrap=True)
     if reading is not None and reading.unused:
         error_console.print(
-            f"[yellow]warning:[/yellow] words not used: {', '.join(reading.unused)}", highlight=False, soft_wrap=True
+            f"[yellow]warning:[/yellow] words not used: {shown(', '.join(reading.unused))}",
+            highlight=False,
+            soft_wrap=True,
         )
     for line in plan_lines(cue):
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(shown(line), highlight=False, soft_wrap=True)
     if options.get("dry_run"):
         return
-    _compose_and_write(cue, output_targets(outputs, cue.stems), options)
+    asked = {"prompt": options.get("prompt"), "cue sheet": cue_data}
+    _compose_and_write(cue, output_targets(outputs, cue.stems), {**options, "asked": asked})
 
 
 def register(app: typer.Typer) -> None:
@@ -272,18 +304,25 @@ def register(app: typer.Typer) -> None:
         from cadenza.compose.delivery import folder_targets
         from cadenza.io.documents import read_document
 
-        cue = _cue(read_document(cue_sheet, "cue sheet", MAX_CUE_BYTES), cue_sheet)
+        if as_json and not dry_run:
+            raise InvalidArgumentError("--json goes with --dry-run")
+        options = {
+            "model": model, "seed": seed, "temperature": temperature, "top_p": top_p,
+            "originality": originality, "sign_with": sign_with, "force": force,
+        }  # fmt: skip
+        _sampling(options)
+        sheet = read_document(cue_sheet, "cue sheet", MAX_CUE_BYTES)
+        cue = _cue(sheet, cue_sheet)
         if dry_run:
             if as_json:
                 print(json.dumps(cue_summary(cue), indent=2, ensure_ascii=False))
             else:
                 for line in plan_lines(cue):
-                    console.print(line, highlight=False, soft_wrap=True)
+                    console.print(shown(line), highlight=False, soft_wrap=True)
             return
         for line in plan_lines(cue):
-            console.print(line, highlight=False, soft_wrap=True)
-        options = {
-            "model": model, "seed": seed, "temperature": temperature, "top_p": top_p,
-            "originality": originality, "sign_with": sign_with, "force": force,
-        }  # fmt: skip
-        _compose_and_write(cue, folder_targets(output, stems or cue.stems), options)
+            console.print(shown(line), highlight=False, soft_wrap=True)
+        targets = folder_targets(output, stems or cue.stems)
+        if any(p.resolve() == cue_sheet.resolve() for p in targets.all([layer.name for layer in cue.layers])):
+            raise InvalidArgumentError(f"{cue_sheet} would be overwritten by the output; write into another folder")
+        _compose_and_write(cue, targets, {**options, "asked": {"cue sheet": sheet}})

@@ -82,3 +82,75 @@ def test_stems_with_only_a_midi_output_write_the_mix_the_stems_and_the_cue_sheet
     assert all((tmp_path / file).is_file() for file in stems.values())
     again = runner.invoke(app, ["generate", "--mood", "happy", "--seconds", "8", "--stems", "-o", str(out)])
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("dup.json", b'{"seconds": 8, "seconds": 10}', "the key 'seconds' is given twice"),
+        ("dup.yaml", b"seconds: 8\nseconds: 10\n", "the key 'seconds' is given twice"),
+        ("big.yaml", b"seconds: 1" + b"0" * 400 + b"\n", "an integer of more than 300 digits"),
+        ("huge.yaml", b"seconds: 1" + b"0" * 5000 + b"\n", "invalid YAML"),
+    ],
+)
+def test_a_cue_sheet_that_says_a_thing_twice_or_an_impossible_number_is_refused(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = runner.invoke(app, ["soundtrack", str(path), "-o", str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 2 and message in result.output and str(path) in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_json_cue_sheet_may_begin_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b'\xef\xbb\xbf{"seconds": 8}')
+    result = runner.invoke(app, ["soundtrack", str(path), "-o", str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 0 and "plan: 8 s" in result.output
+
+
+def test_names_are_printed_as_written_never_as_markup_or_terminal_codes(tmp_path: Path) -> None:
+    path = tmp_path / "names.json"
+    path.write_text(json.dumps({"seconds": 8, "sections": [{"name": "[/bold] intro\x1b]0;pwned\x07"}]}))
+    result = runner.invoke(app, ["soundtrack", str(path), "-o", str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "[/bold] intro" in result.output and "\x1b" not in result.output and "\\x1b" in result.output
+
+
+def test_the_cue_sheet_is_never_overwritten_by_its_own_output(tmp_path: Path) -> None:
+    sheet = tmp_path / "cue.json"
+    sheet.write_text('{"seconds": 8, "tempo": 120}')
+    result = runner.invoke(app, ["soundtrack", str(sheet), "-o", str(tmp_path), "--force"])
+    assert result.exit_code == 2 and "would be overwritten" in result.output
+    assert sheet.read_text() == '{"seconds": 8, "tempo": 120}'
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--loop", "--seconds", "8", "-o", "."], "no extension is not supported"),
+        (["generate", "--loop", "--seconds", "8", "--temperature", "inf", "-o", "x.mid"], "temperature must be"),
+        (["generate", "--prompt", "calm, 8 seconds", "--seconds", "8", "--bars", "4", "--dry-run"], "not both"),
+        (["generate", "--mood", "calm-to-tense", "--bars", "1", "--dry-run"], "needs 2 bars or more"),
+        (["generate", "--mood", "calm-to-calm", "--dry-run"], "the two moods are the same"),
+        (["generate", "--mood", "angry-to-calm", "--dry-run"], "unknown mood 'angry'"),
+    ],
+)
+def test_more_bad_requests_get_one_line(args: list[str], message: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_record_says_what_was_asked_and_which_file_it_vouches_for(tmp_path: Path) -> None:
+    out = tmp_path / "calm.mid"
+    prompt = "calm piano, 8 seconds"
+    result = runner.invoke(app, ["generate", "--prompt", prompt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "calm.mid.provenance.json").read_text())
+    assert record["conditions"]["asked"]["prompt"] == prompt
+    assert record["file"] == {"kind": "score"}
+    sheet = json.loads((tmp_path / "calm.cue.json.provenance.json").read_text())
+    assert sheet["file"] == {"kind": "cue sheet"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cadenza.compose.conditions import INSTRUMENTS
 from cadenza.compose.cue import ENTRY_LEVELS, LAYERS, curve, mood_of, read_cue
 from cadenza.errors import InvalidArgumentError
 
@@ -133,7 +134,7 @@ def test_the_mood_of_a_valence_and_arousal_is_its_quadrant() -> None:
         ({"instruments": ["kazoo"]}, r"cue\.instruments\[0\]: unknown instrument 'kazoo'"),
         (
             {"sections": [{"name": "a", "seconds": 1.3}], "tempo": 60},
-            r"cue\.sections\[0\]: 1\.300 s is not close to whole bars",
+            r"cue\.sections\[0\]: 1\.300 s does not hold whole bars of 4/4 near 60 bpm \(1 bar at 185 bpm",
         ),
         ({"sections": [{"name": "a", "seconds": 4, "bars": 2}]}, "give seconds or bars, not both"),
         ({"sections": [{"name": "a", "bars": 2}, {"name": "a", "bars": 2}]}, "two sections are named 'a'"),
@@ -145,12 +146,31 @@ def test_the_mood_of_a_valence_and_arousal_is_its_quadrant() -> None:
         ({"exclude_instruments": ["drums"], "layers": ["percussion"]}, "no layer is left"),
         ({"instruments": ["piano"], "exclude_instruments": ["piano"]}, "both asked for and excluded"),
         ({"tempi": 3}, "unknown field 'tempi'"),
+        (
+            {"tempo": 40, "sections": [{"name": "long", "bars": 1000}]},
+            r"they last 6000\.000 s in all; a cue lasts 2\.\.1800 s",
+        ),
+        ({"layers": []}, r"cue\.layers: a cue needs at least one layer"),
+        ({"exclude_instruments": [*INSTRUMENTS], "layers": ["pad"]}, "every instrument for the pad layer is excluded"),
+        ({"title": "x" * 201}, r"cue\.title: 201 characters, more than 200"),
+        ({"sections": [{"name": f"s{i}", "bars": 1} for i in range(101)]}, "101 sections; a cue has 1..100"),
+        ({"seconds": 10**400}, r"cue\.seconds: expected a finite number, got an integer of more than 300 digits"),
+        ({"version": "1"}, "this cadenza reads version 1"),
     ],
 )
 def test_a_bad_cue_sheet_is_refused_in_one_line_naming_the_field(data: dict, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message) as caught:
         read_cue(data)
     assert "\n" not in str(caught.value)
+
+
+def test_a_length_takes_the_whole_bars_nearest_within_the_stretch_either_way() -> None:
+    cue = read_cue({"tempo": 240, "sections": [{"name": "a", "seconds": 3.5}]})  # 3 bars at 206 bpm; 4 would be 274
+    assert cue.sections[0].bars == 3 and cue.seconds == 3.5
+
+
+def test_drums_alone_are_a_percussion_layer_alone() -> None:
+    assert [layer.name for layer in read_cue({"instruments": ["drums"]}).layers] == ["percussion"]
 
 
 def test_the_same_cue_sheet_gives_the_same_cue() -> None:

@@ -113,6 +113,9 @@ def test_every_file_carries_a_signed_record_that_verifies(delivered: Path) -> No
     for path in [delivered / "mix.wav", delivered / "cue.mid", delivered / "cue.json", delivered / "stems" / "pad.wav"]:
         result = CliRunner().invoke(app, ["verify", str(path)])
         assert result.exit_code == 0, result.output
+    record = json.loads((delivered / "stems" / "pad.wav.provenance.json").read_text())
+    assert record["file"] == {"kind": "stem", "layer": "pad"}  # a stem's record says which layer it is
+    assert record["conditions"]["asked"]["cue sheet"]["title"] == "Door"
 
 
 def test_a_layer_plays_only_the_bars_whose_intensity_reaches_its_level(composer: Composer) -> None:

@@ -71,6 +71,8 @@ CURVES = ("steady", "builds", "fades", "swells", "drops")
 DRUMS = "drums"
 MAX_TEMPO_STRETCH = 0.25  # a section's or a stretch's tempo may move this far from the one asked for
 MAX_HITS = 256
+MAX_SECTIONS = 100  # each is planned on its own (a form, chords): 1,000 one-bar sections took minutes
+MAX_TEXT = 200  # characters of a title or a hit's name
 DEFAULT_SECONDS = 60.0
 # Instruments by how well they suit each pitched layer, best first.
 SUITS = {
@@ -283,8 +285,10 @@ def read_cue(data: object, where: str = "cue") -> Cue:
     top = object_of(data, where, _TOP)
     version = top.get("version", 1)
     if isinstance(version, bool) or version != 1:
-        raise InvalidArgumentError(f"{where}.version: {str(version)[:40]!r} is not known; this cadenza reads 1")
-    title = string_of(top.get("title", "cue"), f"{where}.title")[:200]
+        raise InvalidArgumentError(
+            f"{where}.version: {str(version)[:40]!r} is not known; this cadenza reads version 1 (a number)"
+        )
+    title = _text(top.get("title", "cue"), f"{where}.title")
     style = _field(lambda: check_style(string_of(top.get("style", "pop"), f"{where}.style")), f"{where}.style")
     meter = string_of(top.get("meter", "4/4"), f"{where}.meter")
     _field(lambda: parse_meter(meter), f"{where}.meter")
@@ -295,8 +299,8 @@ def read_cue(data: object, where: str = "cue") -> Cue:
     if total is not None and not SECONDS_RANGE[0] <= total <= SECONDS_RANGE[1]:
         raise InvalidArgumentError(f"{where}.seconds: {total:g} is outside {SECONDS_RANGE[0]:g}..{SECONDS_RANGE[1]:g}")
     raw_sections = list_of(top.get("sections", [{"name": "main"}]), f"{where}.sections")
-    if not raw_sections or len(raw_sections) > MAX_BARS:
-        raise InvalidArgumentError(f"{where}.sections: {len(raw_sections)} sections; a cue has 1..{MAX_BARS}")
+    if not raw_sections or len(raw_sections) > MAX_SECTIONS:
+        raise InvalidArgumentError(f"{where}.sections: {len(raw_sections)} sections; a cue has 1..{MAX_SECTIONS}")
     explicit = (tempo if "tempo" in top else None, key if "key" in top else None)
     asked = [
         _section(item, f"{where}.sections[{i}]", (mood, valence, arousal), tempo, key, explicit)
@@ -320,6 +324,13 @@ def _default_tempo(mood: str | None, arousal: float | None) -> float:
     if arousal is not None:
         return float(round(70 + 60 * (arousal + 1) / 2))
     return _MOOD_DEFAULTS[mood][1] if mood else 100.0
+
+
+def _text(value: object, where: str) -> str:
+    text = string_of(value, where)
+    if len(text) > MAX_TEXT:
+        raise InvalidArgumentError(f"{where}: {len(text)} characters, more than {MAX_TEXT}")
+    return text
 
 
 def _flag(top: dict[str, Any], name: str, where: str) -> bool:
@@ -400,18 +411,35 @@ def _lengths(asked: list[_Asked], total: float | None, meter: str, where: str) -
     for index, (a, seconds) in enumerate(zip(asked, given, strict=True)):
         assert seconds is not None
         bar = _bar_seconds(meter, a.tempo)
-        bars = a.bars if a.bars is not None else max(1, round(seconds / bar))
-        fitted = bars * bar * a.tempo / seconds
-        if abs(fitted / a.tempo - 1) > MAX_TEMPO_STRETCH or not TEMPO_RANGE[0] <= fitted <= TEMPO_RANGE[1]:
+        bars = a.bars if a.bars is not None else _whole_bars(seconds, bar, a.tempo)
+        if bars is None:
+            low, high = TEMPO_RANGE
+            near = sorted({max(1, math.floor(seconds / bar)), max(1, math.ceil(seconds / bar))})
+            tempi = " or ".join(f"{n} bar{'s' * (n != 1)} at {n * bar * a.tempo / seconds:.0f} bpm" for n in near)
             raise InvalidArgumentError(
-                f"{where}.sections[{index}]: {seconds:.3f} s is not close to whole bars of {meter} at {a.tempo:g} bpm "
-                f"(a bar is {bar:.3f} s); give it {bar:.3f} s or more, or bars, or another tempo"
+                f"{where}.sections[{index}]: {seconds:.3f} s does not hold whole bars of {meter} near {a.tempo:g} bpm "
+                f"({tempi}: more than {MAX_TEMPO_STRETCH:.0%} away, or outside {low:g}..{high:g}); "
+                "give it bars, another length or another tempo"
             )
         sections.append(CueSection(a.name, start, seconds, bars, a.key, a.tempo, a.mood, ()))
         start += seconds
     if sum(s.bars for s in sections) > MAX_BARS:
         raise InvalidArgumentError(f"{where}: {sum(s.bars for s in sections)} bars, more than {MAX_BARS}")
+    low, high = SECONDS_RANGE
+    if not low <= start <= high:
+        raise InvalidArgumentError(f"{where}.sections: they last {start:.3f} s in all; a cue lasts {low:g}..{high:g} s")
     return sections
+
+
+def _whole_bars(seconds: float, bar: float, tempo: float) -> int | None:
+    """The whole number of bars nearest to filling ``seconds`` whose fitted tempo stays
+    within :data:`MAX_TEMPO_STRETCH` of ``tempo`` and inside :data:`TEMPO_RANGE`; None if none does."""
+    fits = []
+    for bars in {max(1, math.floor(seconds / bar)), max(1, math.ceil(seconds / bar))}:
+        fitted = bars * bar * tempo / seconds
+        if abs(fitted / tempo - 1) <= MAX_TEMPO_STRETCH and TEMPO_RANGE[0] <= fitted <= TEMPO_RANGE[1]:
+            fits.append((abs(fitted / tempo - 1), bars))
+    return min(fits)[1] if fits else None
 
 
 def _intensity(spec: object, bars: int, level: float, where: str) -> list[float]:
@@ -457,7 +485,7 @@ def _hit(data: object, where: str) -> Hit:
     at = number_of(obj.get("at"), f"{where}.at")
     kind = string_of(obj.get("kind", "accent"), f"{where}.kind")
     _field(lambda: choice(kind, HIT_KINDS, "hit kind"), f"{where}.kind")
-    return Hit(at, kind, string_of(obj.get("name", ""), f"{where}.name")[:200])
+    return Hit(at, kind, _text(obj.get("name", ""), f"{where}.name"))
 
 
 def _pulse(meter: str) -> float:
@@ -529,6 +557,8 @@ def _layers(top: dict[str, Any], style: str, where: str) -> tuple[Layer, ...]:
     if both:
         raise InvalidArgumentError(f"{where}: {both[0]!r} is both asked for and excluded")
     wanted = _names(top, "layers", LAYERS, "layer", where) if "layers" in top else list(LAYERS)
+    if not wanted:
+        raise InvalidArgumentError(f"{where}.layers: a cue needs at least one layer")
     if len(set(wanted)) != len(wanted):
         raise InvalidArgumentError(f"{where}.layers: a layer is named twice")
     pitched = [n for n in asked if n != DRUMS]
@@ -539,11 +569,18 @@ def _layers(top: dict[str, Any], style: str, where: str) -> tuple[Layer, ...]:
                 continue
             chosen.append((name, DRUMS))
             continue
+        if asked and not pitched and "layers" not in top:
+            continue  # the drums alone were asked for
         if pitched:
             instrument = min(pitched, key=lambda n: SUITS[name].index(n) if n in SUITS[name] else len(SUITS[name]))
         else:
             default = STYLE_LAYERS[style][name]
-            instrument = next((n for n in (default, *SUITS[name]) if n not in excluded), default)
+            found = next((n for n in (default, *SUITS[name]) if n not in excluded), None)
+            if found is None:
+                raise InvalidArgumentError(
+                    f"{where}.exclude_instruments: every instrument for the {name} layer is excluded"
+                )
+            instrument = found
         chosen.append((name, instrument))
     if not chosen:
         raise InvalidArgumentError(f"{where}: no layer is left to play (drums were excluded and are the only one)")

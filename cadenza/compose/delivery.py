@@ -122,11 +122,13 @@ def deliver(
                 sample_rate=SAMPLE_RATE,
                 force=force,
             )
-            for stem in [path, *(with_stems or {}).values()]:
-                write_record(sign_record(record, key, file=stem), stem, force=force)
-                written.append(stem)
+            audio = [(path, {"kind": "mix"})]
+            audio += [(p, {"kind": "stem", "layer": n}) for n, p in (with_stems or {}).items()]
+            for file, what in audio:
+                write_record(sign_record({**record, "file": what}, key, file=file), file, force=force)
+                written.append(file)
         else:
-            write_with_record(soundtrack.score, record, path, key, force=force)
+            write_with_record(soundtrack.score, {**record, "file": {"kind": "score"}}, path, key, force=force)
             written.append(path)
     sheet_folder = targets.sheet.parent
     if stem_paths:
@@ -140,6 +142,8 @@ def deliver(
     sheet = cue_sheet(soundtrack, SAMPLE_RATE, files, stem_files)
     with atomic_output(targets.sheet, force=force) as tmp:
         tmp.write_text(json.dumps(sheet, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_record(sign_record(record, key, file=targets.sheet), targets.sheet, force=force)
+    write_record(
+        sign_record({**record, "file": {"kind": "cue sheet"}}, key, file=targets.sheet), targets.sheet, force=force
+    )
     written.append(targets.sheet)
     return written

@@ -35,9 +35,16 @@ def string_of(value: object, where: str) -> str:
 
 
 def number_of(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidArgumentError(f"{where}: expected a finite number, got {value!r}"[:300])
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(f"{where}: expected a finite number, got {str(value)[:60]!r}")
+    try:
+        number = float(value)  # an integer too large for a float raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        shown = "an integer of more than 300 digits" if isinstance(value, int) else repr(value)
+        raise InvalidArgumentError(f"{where}: expected a finite number, got {shown}")
+    return number
 
 
 def optional(value: object, where: str, read: Any) -> Any:

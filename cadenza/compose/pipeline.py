@@ -10,6 +10,7 @@ piece made from Python is checked and signed exactly as one made from the shell.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -113,14 +114,17 @@ def compose_soundtrack(
     level: Level | str = Level.NORMAL,
     key: SigningKey | None = None,
     progress: Progress | None = None,
+    asked: Mapping[str, object] | None = None,
 ) -> CuePiece:
     """The cue composed by a multitrack ``composer`` (see :mod:`cadenza.compose.soundtrack`),
     what its model wrote checked for copies of training pieces, and its record: the cue
     as resolved, the plan its layers followed, the model, the seed and the originality
-    report."""
+    report; ``asked``: what the user said (a prompt, a cue sheet as written), recorded too."""
     signing_key = default_key() if key is None else key
     soundtrack = compose_cue(composer, cue, sampling, level, progress)  # type: ignore[arg-type]
     said = {"cue": asdict(cue), "plan": soundtrack.plan.to_dict()}
+    if asked is not None:
+        said["asked"] = dict(asked)
     record = with_originality(provenance_record(soundtrack.score, composer.info, said, sampling), soundtrack.report)
     unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"
     warnings = () if soundtrack.report is not None or composer.originality_index is not None else (unchecked,)

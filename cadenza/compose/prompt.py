@@ -144,7 +144,7 @@ class PromptReading:
     def intensity_curve(self, bars: int) -> list[float] | None:
         """One intensity 0..1 per bar; None when the prompt says nothing of intensity or mood.
 
-        Curves: steady holds the mood's level ((arousal + 1) / 2, else 0.5); builds rises
+        Curves: steady holds the mood's level (0.5 + 0.35 x arousal, else 0.5); builds rises
         0.2 -> 1.0; fades falls 0.8 -> 0.05; swells rises 0.25 -> 1.0 at the middle and
         falls back; drops holds 0.9 for two thirds then 0.2. Sections each take their
         share of the bars with their own level or curve.
@@ -296,7 +296,9 @@ def _section_level(section: Section) -> str:
 
 
 def _level_of(arousal: float) -> float:
-    return min(1.0, max(0.05, (arousal + 1) / 2))
+    """The steady intensity of a mood, as a cue sheet's (:mod:`cadenza.compose.cue`) is:
+    0.5 + 0.35 x arousal, so that a calm piece has more than its pad (0.26 at arousal -0.7)."""
+    return min(1.0, max(0.05, 0.5 + 0.35 * arousal))
 
 
 def _curve(shape: float | str, count: int, level: float) -> list[float]:

@@ -7,6 +7,7 @@ can make a small file a huge structure). Every refusal is one line naming the fi
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -38,10 +39,31 @@ def read_document(path: str | os.PathLike[str], what: str, max_bytes: int) -> ob
         raise InputFileError(f"cannot be read ({error.strerror or error})", path) from None
     if suffix == ".json":
         try:
-            return parse_json(data)
+            value = parse_json(data.removeprefix(b"\xef\xbb\xbf"))  # a byte-order mark is no part of the text
         except ValueError as error:
             raise InputFileError(f"is not a {what}: {error}", path) from None
+        twice = _key_twice(data.removeprefix(b"\xef\xbb\xbf"))
+        if twice is not None:
+            raise InputFileError(f"is not a {what}: the key {twice[:60]!r} is given twice in one object", path)
+        return value
     return _yaml(data, path, what)
+
+
+def _key_twice(text: bytes) -> str | None:
+    """A key given twice in one object (Python's reader keeps the last; a hand-written
+    document that says two things means one of them by mistake), or None."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and not found:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(text.decode("utf-8"), object_pairs_hook=pairs)  # already parsed once: it is JSON
+    return found[0] if found else None
 
 
 def _yaml(data: bytes, path: Path, what: str) -> object:
@@ -53,6 +75,17 @@ def _yaml(data: bytes, path: Path, what: str) -> object:
         ) from None
 
     class NoAliases(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {str(key)[:60]!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
         def compose_node(self, parent: object, index: object) -> object:
             if self.check_event(yaml.AliasEvent):
                 mark = self.peek_event().start_mark
@@ -63,6 +96,6 @@ def _yaml(data: bytes, path: Path, what: str) -> object:
         return yaml.load(data.decode("utf-8"), Loader=NoAliases)  # a SafeLoader
     except UnicodeDecodeError:
         raise InputFileError(f"is not a {what} (not UTF-8 text)", path) from None
-    except (yaml.YAMLError, RecursionError) as error:
+    except (yaml.YAMLError, RecursionError, ValueError) as error:  # ValueError: an integer of too many digits
         first_line = " ".join(str(error).split())[:200]
         raise InputFileError(f"is not a {what}: invalid YAML ({first_line})", path) from None

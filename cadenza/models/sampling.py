@@ -29,8 +29,8 @@ class Sampling:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise InvalidArgumentError(f"temperature must be above 0, got {self.temperature}")
+        if not 0 < self.temperature < float("inf"):
+            raise InvalidArgumentError(f"temperature must be a number above 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise InvalidArgumentError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:
