@@ -121,7 +121,8 @@ def test_the_mood_of_a_valence_and_arousal_is_its_quadrant() -> None:
     [
         ({**CHASE, "hits": [{"at": 50}]}, r"cue\.hits\[0\]\.at: 50 s is outside the cue"),
         ({**CHASE, "hits": [{"at": -1}]}, r"cue\.hits\[0\]\.at: -1 s is outside"),
-        ({**CHASE, "hits": [{"at": 15.1}]}, r"cue\.hits\[0\] \(15\.1 s\): cannot land exactly on the grid"),
+        ({**CHASE, "hits": [{"at": 15.1}]}, r"cue\.hits\[0\] \(15\.1 s\): lands on the same beat as section 'chase'"),
+        ({**CHASE, "hits": [{"at": 15.3}]}, r"cue\.hits\[0\] \(15\.3 s\): cannot land exactly on the grid"),
         ({**CHASE, "hits": [{"at": 3, "kind": "boom"}]}, r"cue\.hits\[0\]\.kind: unknown hit kind 'boom'"),
         (
             {"seconds": 30, "sections": [{"name": "a", "seconds": 20}, {"name": "b", "seconds": 20}]},

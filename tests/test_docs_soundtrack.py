@@ -55,11 +55,15 @@ def test_each_readme_soundtrack_command_runs_as_written(
     if command[0] == "soundtrack":
         wavs = [wavs[0] / "mix.wav", *sorted((wavs[0] / "stems").glob("*.wav"))]
         assert len(wavs) == 6
+    from cadenza.schemas import validate
+
     for path in wavs:
         with wave.open(str(path)) as audio:
-            seconds = audio.getnframes() / audio.getframerate()
-        asked = json.loads(path.with_suffix(".cue.json").read_text())["seconds"] if command[0] == "generate" else 44
-        assert seconds == asked
+            frames = audio.getnframes()
+        sheet_path = path.with_suffix(".cue.json") if command[0] == "generate" else wavs[0].parent / "cue.json"
+        sheet = json.loads(sheet_path.read_text())
+        assert validate(sheet, "cue-sheet") == []  # every cue sheet written validates against the published schema
+        assert frames == sheet["samples"] == round(sheet["seconds"] * 44100)
     if "--stems" in command and command[0] == "generate":
         stems = sorted((tmp_path / "scene-stems").glob("*.wav"))
         assert [p.stem for p in stems] == sorted(["pad", "melody", "bass", "rhythm", "percussion"])

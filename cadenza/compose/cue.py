@@ -527,7 +527,12 @@ def _grid(
         if abs(q1 - q0) < 1e-9 and abs(t1 - t0) < 1e-9:
             continue
         section = next(s for s in reversed(sections) if s.start <= t0 + 1e-9)
-        qpm = (q1 - q0) * 60 / (t1 - t0) if t1 > t0 and q1 > q0 else math.inf
+        if not (t1 > t0 and q1 > q0):  # two fixed points on one beat, or in the wrong order on the grid
+            raise InvalidArgumentError(
+                f"{what1 if what1.startswith(where) else what0}: lands on the same beat as "
+                f"{what0 if what1.startswith(where) else what1}; move it at least a beat away"
+            )
+        qpm = (q1 - q0) * 60 / (t1 - t0)
         if not (abs(qpm / section.tempo - 1) <= MAX_TEMPO_STRETCH and TEMPO_RANGE[0] <= qpm <= TEMPO_RANGE[1]):
             culprit = what1 if what1.startswith(where) else what0
             raise InvalidArgumentError(
