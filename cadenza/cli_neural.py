@@ -1,4 +1,4 @@
-"""Commands of the neural families: ``cadenza train transformer``, ``cadenza evaluate jsb16``
+"""Commands of the neural families: ``cadenza train transformer``, ``cadenza train gan``, ``cadenza evaluate jsb16``
 and ``cadenza evaluate jsb-frames``. :func:`register` adds them to the main CLI's sub-apps.
 
 Settings come from the dataclass defaults, then ``--preset``, then a ``--config`` JSON
@@ -14,7 +14,7 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -257,6 +257,32 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
                 f"step {result.step} ({result.stopped}), best validation loss {result.best_valid:.4f}, "
                 f"{result.seconds / 60:.1f} min; model in {shown(out)}"
             )
+
+    @train_app.command("gan")
+    def train_gan(
+        data: Annotated[Path, typer.Option("--data", help="A folder of MIDI files, read recursively (POP909's root).")],
+        out: Annotated[Path, typer.Option("--out", help="Model folder, with its checkpoint and log.jsonl.")],
+        preset: Annotated[str, typer.Option("--preset", help="cpu (about 200 k parameters) or tiny (tests).")] = "cpu",
+        steps: Annotated[int, typer.Option("--steps", help="Generator steps, instead of the preset's.", min=1)] = 0,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --out.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    ) -> None:
+        """Train a GAN of multitrack piano-roll phrases (WGAN-GP, one process)."""
+        from cadenza.train.gan import run
+
+        overrides: dict[str, Any] = {"steps": steps} if steps else {}
+        model, result, notes = run(data, out, preset, resume=resume, progress=not quiet, **overrides)
+        console.print(
+            f"{notes['phrases']:,} phrases from {notes['sources'][0]['files']:,} files "
+            f"({notes['sources'][0]['skipped']} unreadable, skipped); {model.num_parameters():,} parameters"
+        )
+        if result.stopped == "interrupted":
+            console.print(f"interrupted at step {result.step}: checkpoint in {shown(out)}; add --resume to continue")
+            raise typer.Exit(130)
+        console.print(
+            f"step {result.step} ({result.stopped}), critic's Wasserstein estimate {result.wasserstein:.4f}, "
+            f"{result.seconds / 60:.1f} min; model in {shown(out)}"
+        )
 
     def _evaluate(task: str, model_path: Path, data: Path, split: str) -> None:
         from cadenza.models.transformer import TransformerModel

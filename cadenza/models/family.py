@@ -197,6 +197,23 @@ class MultitrackFamily(TransformerFamily):
         return MultitrackModel.load(folder)
 
 
+class GanFamily(Family):
+    """The adversarial family (:mod:`cadenza.models.gan`): it writes whole phrases of piano
+    roll (:func:`~cadenza.models.gan.sample_phrases`), not tokens; `generate` does not
+    compose with it yet."""
+
+    name = "gan"
+    composes = False
+
+    def load(self, folder: Path) -> Any:
+        from cadenza.models.gan import GanModel
+
+        return GanModel.load(folder)
+
+    def generator(self, model: Any, info: ModelInfo, request: Request, vocab: Vocabulary) -> Generate:
+        raise InputFileError("holds a gan model, which writes piano-roll phrases, not tokens", info.folder)
+
+
 _FAMILIES: dict[str, Family] = {}
 
 
@@ -221,3 +238,4 @@ def family_names() -> list[str]:
 register(MarkovFamily())
 register(TransformerFamily())
 register(MultitrackFamily())
+register(GanFamily())

@@ -248,14 +248,16 @@ def chord_index(label: str) -> int:
 
 _TEMPLATES = np.zeros((24, 12))
 for _root in range(12):
-    for _index, _third in ((_root, 4), (_root + 12, 3)):
-        _TEMPLATES[_index, [_root, (_root + _third) % 12, (_root + 7) % 12]] = 1.0
+    for _index, _third in ((_root, 4), (_root + 12, 3)):  # root, third and fifth: a root alone names its chord
+        _TEMPLATES[_index, [_root, (_root + _third) % 12, (_root + 7) % 12]] = (1.0, 0.95, 0.9)
 
 
 def bar_chords(phrases: np.ndarray) -> np.ndarray:
     """The chord of every bar of ``phrases`` ``(..., tracks, bars, steps, pitches)`` as an
     index in :data:`CHORDS`: the triad whose tones hold most of the bar's sounding steps
-    (over every track), less the steps of other pitch classes; none for an empty bar.
+    (over every track; the root weighs a little more than the third, the third than the
+    fifth), less the steps of other pitch classes; major before minor on a tie; none for
+    an empty bar.
     ``config.low`` must be a multiple of 12 (a C), as it is by default."""
     on = (np.asarray(phrases) > 0).sum(axis=(-4, -2))  # (..., bars, pitches)
     octaves = on.shape[-1] // 12
@@ -532,7 +534,7 @@ def _conditions(model: GanModel, count: int, chords: object, given: object) -> t
             raise InvalidArgumentError(
                 f"the given track must be a roll of (bars, steps, pitches) {shape}, got {roll.shape}"
             )
-        given_tensor = as_channels(np.ascontiguousarray(np.broadcast_to(roll, (count, *shape))))
+        given_tensor = as_channels(np.ascontiguousarray(np.broadcast_to(roll, (count, 1, *shape))))[:, 0]
     elif config.given_track >= 0:
         raise InvalidArgumentError(f"this gan model accompanies a given {TRACKS[config.given_track]} track; give one")
     device = next(model.parameters()).device
