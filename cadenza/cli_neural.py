@@ -263,7 +263,7 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         data: Annotated[Path, typer.Option("--data", help="A folder of MIDI files, read recursively (POP909's root).")],
         out: Annotated[Path, typer.Option("--out", help="Model folder, with its checkpoint and log.jsonl.")],
         preset: Annotated[str, typer.Option("--preset", help="cpu (about 200 k parameters) or tiny (tests).")] = "cpu",
-        steps: Annotated[int, typer.Option("--steps", help="Generator steps, instead of the preset's.", min=1)] = 0,
+        steps: Annotated[int, typer.Option("--steps", help="Generator steps (0: the preset's).", min=0)] = 0,
         resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --out.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:

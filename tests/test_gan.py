@@ -289,3 +289,6 @@ def test_train_gan_command(datasets: Path, tmp_path: Path) -> None:
     more = CliRunner().invoke(app, [*args[:-2], "4", "--resume", "--quiet"])
     assert more.exit_code == 0, more.output
     assert len(wasserstein(out)) == 4
+    (tmp_path / "empty").mkdir()
+    empty = CliRunner().invoke(app, ["train", "gan", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert empty.exit_code == 2 and "no phrase to train on" in empty.output and "empty" in empty.output

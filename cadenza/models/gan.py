@@ -152,12 +152,13 @@ def score_to_phrases(score: symusic.Score, config: GanConfig | None = None, *, h
     nearest step (at least a step long); notes outside the pitch range and drum tracks
     are left out; a note that sounds again before it ends is cut there. Windows without
     a note are left out."""
+    from cadenza.analysis._notes import as_tick_score
     from cadenza.models.multitrack_tokens import _track_roles
 
     config = config or GanConfig()
     if score.ticks_per_quarter <= 0:
         return np.zeros((0, config.tracks, config.bars, config.steps, config.pitches), np.uint8)
-    score = score if isinstance(score, symusic.Score) and score.ttype == "Tick" else score.to("tick")
+    score = as_tick_score(score)
     steps_total = 0
     events: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
     for role, track in zip(_track_roles(score), score.tracks, strict=True):

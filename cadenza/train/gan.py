@@ -425,6 +425,11 @@ def run(
         raise InvalidArgumentError(f"invalid gan model settings: {error}") from None
     config = GanTrainConfig.from_dict({**settings["train"], **train_overrides})
     phrases, read, skipped = phrases_from_folder(Path(data), gan)
+    if not len(phrases):
+        raise InvalidArgumentError(
+            f"--data {data}: no phrase to train on ({read} MIDI files read, {skipped} unreadable; "
+            f"none held a note in MIDI {gan.low}..{gan.low + gan.pitches - 1})"
+        )
     torch.manual_seed(config.seed)
     model = GanModel(gan)
     notes = {
