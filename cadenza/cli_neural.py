@@ -265,13 +265,16 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         preset: Annotated[str, typer.Option("--preset", help="cpu (about 200 k parameters) or tiny (tests).")] = "cpu",
         steps: Annotated[int, typer.Option("--steps", help="Generator steps (0: the preset's).", min=0)] = 0,
         resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --out.")] = False,
+        licence: Annotated[
+            str, typer.Option("--licence", help="The data's licence, for training.json and provenance records.")
+        ] = "not stated",
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Train a GAN of multitrack piano-roll phrases (WGAN-GP, one process)."""
         from cadenza.train.gan import run
 
         overrides: dict[str, Any] = {"steps": steps} if steps else {}
-        model, result, notes = run(data, out, preset, resume=resume, progress=not quiet, **overrides)
+        model, result, notes = run(data, out, preset, resume=resume, progress=not quiet, licence=licence, **overrides)
         console.print(
             f"{notes['phrases']:,} phrases from {notes['sources'][0]['files']:,} files "
             f"({notes['sources'][0]['skipped']} unreadable, skipped); {model.num_parameters():,} parameters"

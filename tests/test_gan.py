@@ -147,6 +147,29 @@ def test_resume_after_a_kill_is_exact(tmp_path: Path) -> None:
             assert torch.equal(tensor, split_state["state"][key][name])
 
 
+def test_ctrl_c_keeps_the_step_and_the_run_resumes_exactly(tmp_path: Path) -> None:
+    phrases = toy_phrases(4)
+
+    def stop_at_two(step: int) -> None:
+        if step == 2:
+            raise KeyboardInterrupt
+
+    torch.manual_seed(0)
+    whole = GanModel.tiny()
+    train_gan(whole, phrases, tiny_settings(steps=4), tmp_path / "whole")
+    torch.manual_seed(0)
+    first = GanModel.tiny()
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(first, phrases, tiny_settings(steps=4), tmp_path / "split", on_step=stop_at_two)
+    assert load_checkpoint(tmp_path / "split" / CHECKPOINT).state["stopped"] == "interrupted"
+    (tmp_path / "split" / LOG).open("a").write('{"step": 3, "torn')  # a line half-written at the kill
+    resumed = GanModel.tiny()
+    assert train_gan(resumed, phrases, tiny_settings(steps=4), tmp_path / "split").step == 4
+    pairs = zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    assert wasserstein(tmp_path / "split") == wasserstein(tmp_path / "whole")
+
+
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path: Path) -> None:
     phrases = toy_phrases(4)
     train_gan(GanModel.tiny(), phrases, tiny_settings(steps=1), tmp_path)

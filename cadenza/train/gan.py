@@ -257,7 +257,7 @@ class _GanRun:
         """``log.jsonl`` without the lines after the checkpoint (a fresh run: empty)."""
         path = self.out / LOG
         lines = path.read_text().splitlines() if self.step and path.exists() else []
-        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= self.step]
+        kept = [line for line in lines if _step_of(line) <= self.step]
         path.write_text("".join(line + "\n" for line in kept))
 
     def _critic_step(self, step: int, part: int) -> float:
@@ -370,6 +370,15 @@ class _GanRun:
         write_json(self.out / TRAINING, training)
 
 
+def _step_of(line: str) -> float:
+    """The step of a line of ``log.jsonl``; a torn or foreign line sorts after every step."""
+    try:
+        step = json.loads(line)["step"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return math.inf
+    return step if isinstance(step, int) else math.inf
+
+
 class _Progress:
     """A rich progress bar with the critic's estimate, or nothing."""
 
@@ -405,11 +414,13 @@ def run(
     *,
     resume: bool = False,
     progress: bool = True,
+    licence: str = "not stated",
     model_overrides: dict | None = None,
     **train_overrides: Any,
 ) -> tuple[GanModel, GanResult, dict]:
     """Read the MIDI files under ``data``, train a gan of ``preset`` size into ``out`` and
-    return the model, the result and the notes of ``training.json``. A checkpoint in
+    return the model, the result and the notes of ``training.json`` (``licence``: the
+    data's, as its source states it, for the provenance record). A checkpoint in
     ``out`` is resumed only with ``resume`` (else refused); ``resume`` without one is refused."""
     if preset not in PRESETS:
         raise InvalidArgumentError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -433,7 +444,9 @@ def run(
     torch.manual_seed(config.seed)
     model = GanModel(gan)
     notes = {
-        "sources": [{"name": Path(data).name, "path": str(data), "files": read, "skipped": skipped}],
+        "sources": [
+            {"name": Path(data).name, "path": str(data), "licence": licence, "files": read, "skipped": skipped}
+        ],
         "phrases": len(phrases),
         "task": "WGAN-GP on multitrack piano-roll phrases (cadenza.train.gan)",
     }
