@@ -122,8 +122,8 @@ def test_a_model_without_an_index_says_so_on_the_console(tmp_path: Path) -> None
 
 
 def test_an_unknown_model_family_is_refused_naming_the_folder(tmp_path: Path) -> None:
-    folder = _model_copy(tmp_path, family="gan")
-    with pytest.raises(InputFileError, match="unknown model family 'gan'") as error:
+    folder = _model_copy(tmp_path, family="diffusion")
+    with pytest.raises(InputFileError, match="unknown model family 'diffusion'") as error:
         Composer.from_pretrained(folder)
     assert error.value.path == str(folder)
 
