@@ -241,6 +241,17 @@ def test_repeated_notes_stay_apart_and_a_boolean_roll_merges() -> None:
     assert [(n.time, n.duration) for n in merged.tracks[0].notes] == [(0, 960)]
 
 
+def test_a_lone_note_far_out_costs_its_windows_only() -> None:
+    """Before, the whole piece's roll was allocated: 100,000 quarters of it for one note."""
+    score = symusic.Score(480)
+    track = symusic.Track("PIANO", 0, False)
+    track.notes.append(symusic.Note(480 * 99_000, 480 * 1_000, 60, 80))  # 1,000 quarters long
+    score.tracks.append(track)
+    phrases = score_to_phrases(score)
+    assert phrases.shape == (2, 3, 4, 48, 84)  # its window and the next: a note lasts at most a phrase
+    assert (phrases == ONSET).sum() == 1 and (phrases == HELD).sum() == 4 * 48 - 1
+
+
 def test_chords_of_bars() -> None:
     phrase = np.zeros((1, 3, 4, 48, 84), np.uint8)
     for pitch in (48, 52, 55):  # C major

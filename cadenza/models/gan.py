@@ -148,44 +148,56 @@ def _step(ticks: np.ndarray, tpq: int, resolution: int) -> np.ndarray:
 def score_to_phrases(score: symusic.Score, config: GanConfig | None = None, *, hop: int = 0) -> np.ndarray:
     """The phrases of ``score``: windows of ``config.bars`` bars of 4/4 counted from tick 0,
     ``hop`` bars apart (0: side by side), as an uint8 array ``(n, tracks, bars, steps,
-    pitches)`` of :data:`OFF` / :data:`HELD` / :data:`ONSET`. Notes are moved to the
-    nearest step (at least a step long); notes outside the pitch range and drum tracks
-    are left out; a note that sounds again before it ends is cut there. Windows without
-    a note are left out."""
+    pitches)`` of :data:`OFF` / :data:`HELD` / :data:`ONSET`. Tracks go to the phrase's
+    by role (:func:`track_slot`; tracks of one role share it); notes are moved to the
+    nearest step (at least a step long, at most a phrase); notes outside the pitch range
+    and drum tracks are left out. A pitch struck again while it sounds starts a new note
+    there, held as long as either. Windows without a note are left out. Only windows
+    that hold notes are ever allocated (a lone note far out costs one window)."""
     from cadenza.analysis._notes import as_tick_score
     from cadenza.models.multitrack_tokens import _track_roles
 
     config = config or GanConfig()
+    empty = np.zeros((0, config.tracks, config.bars, config.steps, config.pitches), np.uint8)
     if score.ticks_per_quarter <= 0:
-        return np.zeros((0, config.tracks, config.bars, config.steps, config.pitches), np.uint8)
+        return empty
     score = as_tick_score(score)
-    steps_total = 0
-    events: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+    per_phrase = config.bars * config.steps
+    parts = []
     for role, track in zip(_track_roles(score), score.tracks, strict=True):
         slot = track_slot(role)
         if slot is None or slot >= config.tracks or not len(track.notes):
             continue
         data = track.notes.numpy()
         onset = _step(data["time"], score.tpq, config.resolution)
-        end = np.maximum(onset + 1, _step(data["time"] + data["duration"], score.tpq, config.resolution))
+        end = _step(data["time"] + data["duration"], score.tpq, config.resolution)
+        end = np.clip(end, onset + 1, onset + per_phrase)
         pitch = data["pitch"].astype(np.int64) - config.low
         keep = (pitch >= 0) & (pitch < config.pitches) & (onset >= 0)
-        events.append((slot, onset[keep], end[keep], pitch[keep]))
-        steps_total = max(steps_total, int(end[keep].max(initial=0)))
-    per_phrase = config.bars * config.steps
-    length = -(-steps_total // per_phrase) * per_phrase
-    roll = np.zeros((config.tracks, config.pitches, length), np.uint8)
-    for slot, onset, end, pitch in events:
-        for order in np.lexsort((onset, pitch)):  # by pitch, then onset: a later onset cuts an earlier note
-            roll[slot, pitch[order], onset[order] : end[order]] = HELD
-        roll[slot, pitch, onset] = ONSET
+        parts.append(np.stack([np.full(int(keep.sum()), slot), onset[keep], end[keep], pitch[keep]], axis=1))
+    notes = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
+    if not len(notes):
+        return empty
+    notes = notes[np.lexsort((notes[:, 1], notes[:, 3], notes[:, 0]))]  # by track, pitch, then onset
     hop_steps = (hop or config.bars) * config.steps
-    starts = range(0, max(0, length - per_phrase) + 1, hop_steps) if length else range(0)
-    windows = [roll[:, :, s : s + per_phrase] for s in starts if roll[:, :, s : s + per_phrase].any()]
-    if not windows:
-        return np.zeros((0, config.tracks, config.bars, config.steps, config.pitches), np.uint8)
-    stacked = np.stack(windows)  # (n, tracks, pitches, bars * steps)
-    shaped = stacked.reshape(len(windows), config.tracks, config.pitches, config.bars, config.steps)
+    # the windows a note sounds in: starts s = k * hop_steps with s < end and s + per_phrase > onset
+    first = np.maximum(0, -(-(notes[:, 1] - per_phrase + 1) // hop_steps))
+    last = (notes[:, 2] - 1) // hop_steps
+    spans = last - first + 1
+    window_of = np.repeat(first, spans) + np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans)
+    note_of = np.repeat(np.arange(len(notes)), spans)
+    windows = np.unique(window_of)
+    rolls = np.zeros((len(windows), config.tracks, config.pitches, per_phrase), np.uint8)
+    row_of = np.searchsorted(windows, window_of)
+    for row, k, index in zip(row_of.tolist(), window_of.tolist(), note_of.tolist(), strict=True):
+        slot, onset_, end_, pitch_ = notes[index].tolist()
+        begin = k * hop_steps
+        rolls[row, slot, pitch_, max(onset_, begin) - begin : min(end_, begin + per_phrase) - begin] = HELD
+    for row, k, index in zip(row_of.tolist(), window_of.tolist(), note_of.tolist(), strict=True):
+        slot, onset_, _, pitch_ = notes[index].tolist()
+        if k * hop_steps <= onset_:  # the window holds the note's onset
+            rolls[row, slot, pitch_, onset_ - k * hop_steps] = ONSET
+    shaped = rolls.reshape(len(windows), config.tracks, config.pitches, config.bars, config.steps)
     return np.ascontiguousarray(shaped.transpose(0, 1, 3, 4, 2))
 
 
