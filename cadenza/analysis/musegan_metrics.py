@@ -40,14 +40,16 @@ metrics of a sum weigh every bar, note and beat alike.
 
 Which notes play which role (:func:`musegan_parts`):
 
-1. Tracks named as POP909 names them (``MELODY``, ``BRIDGE``, ``PIANO``, any case) play that
-   role; tracks named as cadenza's multitrack composer names them, an instrument and its role
-   (``piano (melody)``), play melody for ``(melody)``, bridge for ``(counter)`` or
-   ``(counter_melody)`` (POP909's bridge is a secondary melody), and piano for ``(harmony)``
-   and ``(bass)`` (POP909's piano track holds the accompaniment's bass too). When any track
-   is named so, the tracks that are not (drums, extra instruments) are left out.
-2. Otherwise a piece with one pitched track (cadenza's Markov and Transformer families write
-   one keyboard texture named ``piano``) is split: its skyline melody
+1. In a piece laid out as POP909's, with a track named ``MELODY`` or ``BRIDGE`` (any case),
+   the tracks named ``MELODY``, ``BRIDGE`` and ``PIANO`` play those roles (a lone track named
+   ``piano`` is only an instrument's name). Tracks named as cadenza's multitrack composer
+   names them, an instrument and its role (``piano (melody)``), play melody for
+   ``(melody)``, bridge for ``(counter)`` or ``(counter_melody)`` (POP909's bridge is a
+   secondary melody), and piano for ``(harmony)`` and ``(bass)``: POP909's piano track holds
+   the accompaniment's bass too. When any track is named so, the tracks that are not
+   (drums, extra instruments) are left out.
+2. Otherwise a piece with one pitched track with notes (cadenza's Markov and Transformer
+   families write one keyboard texture named ``piano``) is split: its skyline melody
    (:func:`cadenza.analysis.melody.outer_line`, monophonic: a note ends where the next one
    starts) is the melody, every other note the piano; it has no bridge.
 3. Otherwise each pitched track plays the role :mod:`cadenza.analysis.roles` hears in its
@@ -127,9 +129,9 @@ TONAL_MATRIX = _tonal_matrix()
 # --- roles -------------------------------------------------------------------------------
 
 
-def _named_role(name: str) -> str | None:
+def _named_role(name: str, pop909: bool) -> str | None:
     text = name.strip().lower()
-    if text in _POP909:
+    if pop909 and text in _POP909:
         return _POP909[text]
     found = _SUFFIX.search(text)
     return _SUFFIX_ROLE[found.group(1).lower()] if found else None
@@ -141,7 +143,9 @@ def musegan_parts(score: symusic.Score) -> dict[str, Notes]:
     score = as_tick_score(score)
     notes = pitched_notes(score)
     pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum]
-    named = {i: role for i in pitched if (role := _named_role(score.tracks[i].name or "")) is not None}
+    names = [(t.name or "") for t in score.tracks]
+    pop909 = any(name.strip().lower() in ("melody", "bridge") for name in names)
+    named = {i: role for i in pitched if (role := _named_role(names[i], pop909)) is not None}
     if named:
         return {
             role: notes.select(np.isin(notes.track, [i for i, r in named.items() if r == role]))
@@ -296,7 +300,7 @@ def track_counts(track_roll: np.ndarray) -> TrackCounts:
     """The counts of one track's roll, shape (bars, 4 * steps a beat, 84)."""
     steps_per_beat = _steps_per_beat(track_roll)
     sounding = np.asarray(track_roll.any(axis=(1, 2)))
-    chroma = np.asarray(track_roll.any(axis=1).reshape(track_roll.shape[0], -1, 12).any(axis=1))  # 7 octaves of 12
+    chroma = np.asarray(track_roll.any(axis=1).reshape(track_roll.shape[0], N_PITCHES // 12, 12).any(axis=1))
     flat = track_roll.reshape(-1, N_PITCHES).astype(np.int8)
     edges = np.diff(np.pad(flat, ((1, 1), (0, 0))), axis=0)
     onsets = np.nonzero(edges.T > 0)  # pitch by pitch, in time order
@@ -318,7 +322,7 @@ def tonal_centroids(track_roll: np.ndarray, window: Window = "beat") -> np.ndarr
         raise ValueError(f"window is 'beat' or 'bar', not {window!r}")
     steps = _steps_per_beat(track_roll) * (BEATS_A_BAR if window == "bar" else 1)
     windows = track_roll.reshape(-1, steps, N_PITCHES).sum(axis=1, dtype=np.float64)
-    chroma = windows.reshape(windows.shape[0], -1, 12).sum(axis=1)
+    chroma = windows.reshape(windows.shape[0], N_PITCHES // 12, 12).sum(axis=1)
     total = chroma.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (chroma / total) @ TONAL_MATRIX.T
