@@ -13,6 +13,7 @@ from cadenza.analysis.musegan_metrics import (
     N_PITCHES,
     TRACKS,
     MuseganCounts,
+    Roll,
     empty_bar_rate,
     musegan_counts,
     musegan_metrics,
@@ -20,6 +21,7 @@ from cadenza.analysis.musegan_metrics import (
     piano_roll,
     qualified_note_rate,
     qualified_steps,
+    roll_counts,
     tonal_distance,
     track_counts,
     used_pitch_classes,
@@ -233,3 +235,13 @@ def test_a_pop909_song_gives_plausible_values(datasets: Path) -> None:
     assert 0.5 < metrics["TD melody-piano per bar"] < metrics["TD melody-piano"] < 1.6
     raw = musegan_metrics(symusic.Score(path))  # the file as it is: bars from its tick 0
     assert 0.0 <= raw["EB melody"] < 0.6
+
+
+def test_the_counts_of_some_bars_of_a_roll_count_only_those_bars() -> None:
+    score = score_of({"MELODY": [beats(72, 0, 4), beats(74, 16, 17)], "PIANO": chord(C_MAJOR, 0, 20)})
+    roll = piano_roll(score)
+    assert roll.data.shape[1] == 5
+    first_four = roll_counts(Roll(roll.data[:, :4], roll.present, roll.steps_per_beat))
+    assert first_four.tracks["melody"].bars == 4 and first_four.tracks["melody"].eb == 0.75
+    assert first_four.tracks["melody"].notes == 1
+    assert roll_counts(roll).tracks["melody"].notes == 2

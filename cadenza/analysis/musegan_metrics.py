@@ -91,6 +91,7 @@ __all__ = [
     "piano_roll",
     "qualified_note_rate",
     "qualified_steps",
+    "roll_counts",
     "tonal_centroids",
     "tonal_distance",
     "track_counts",
@@ -398,7 +399,11 @@ def _add(a: PairCounts | None, b: PairCounts | None) -> PairCounts | None:
 
 def musegan_counts(score: symusic.Score, steps_per_beat: int = 24, bars: int | None = None) -> MuseganCounts:
     """The counts of one piece, on :func:`piano_roll`'s grid."""
-    roll = piano_roll(score, steps_per_beat, bars)
+    return roll_counts(piano_roll(score, steps_per_beat, bars))
+
+
+def roll_counts(roll: Roll) -> MuseganCounts:
+    """The counts of a :class:`Roll` (of a piece, or of some of its bars: ``Roll(roll.data[:, a:b], ...)``)."""
     tracks = {role: track_counts(r) for role in TRACKS if (r := roll.track(role)) is not None}
     melody, piano = roll.track("melody"), roll.track("piano")
     if melody is None or piano is None:
