@@ -56,10 +56,16 @@ class Composer:
     def __new__(cls, folder: Path, name: str | None = None) -> Composer:
         """A family that follows plans gets :class:`MultitrackComposer` (decided from the
         config alone: the weights are hashed once, by ``__init__``)."""
-        if cls is Composer and family(str(read_config(folder).get("family", "?")), folder).follows_plans:
-            from cadenza.compose.multitrack_composer import MultitrackComposer
+        if cls is Composer:
+            kind = family(str(read_config(folder).get("family", "?")), folder)
+            if kind.follows_plans:
+                from cadenza.compose.multitrack_composer import MultitrackComposer
 
-            return super().__new__(MultitrackComposer)
+                return super().__new__(MultitrackComposer)
+            if kind.writes_scores:
+                from cadenza.compose.gan_composer import GanComposer
+
+                return super().__new__(GanComposer)
         return super().__new__(cls)
 
     def __init__(self, folder: Path, name: str | None = None) -> None:

@@ -81,6 +81,7 @@ class Family(ABC):
     name: ClassVar[str]
     composes: ClassVar[bool] = True  # whether the composer (``cadenza generate``) can use it
     follows_plans: ClassVar[bool] = False  # composes a plan's sections, chords and repeats bar by bar
+    writes_scores: ClassVar[bool] = False  # writes whole phrases of notes itself (no tokens, no tokenizer)
 
     @abstractmethod
     def load(self, folder: Path) -> Any:
@@ -199,11 +200,11 @@ class MultitrackFamily(TransformerFamily):
 
 class GanFamily(Family):
     """The adversarial family (:mod:`cadenza.models.gan`): it writes whole phrases of piano
-    roll (:func:`~cadenza.models.gan.sample_phrases`), not tokens; `generate` does not
-    compose with it yet."""
+    roll (:func:`~cadenza.models.gan.sample_phrases`), not tokens; its composer is
+    :class:`~cadenza.compose.gan_composer.GanComposer`."""
 
     name = "gan"
-    composes = False
+    writes_scores = True
 
     def load(self, folder: Path) -> Any:
         from cadenza.models.gan import GanModel

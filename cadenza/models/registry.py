@@ -93,7 +93,10 @@ def locate(name_or_path: str | Path) -> Path:
         if not folder.exists():
             names = ", ".join(m.name for m in installed_models()) or "none"
             raise InvalidArgumentError(f"no model {text!r}; installed: {names}; or give a model folder")
-    for needed in ("config.json", "model.safetensors", "tokenizer.json"):
+    for needed in (
+        "config.json",
+        "model.safetensors",
+    ):  # a tokenizer.json too for a family of tokens (its composer reads it)
         if not (folder / needed).exists():
             raise InputFileError(f"is not a model folder (no {needed})", folder)
     check_safetensors(folder / "model.safetensors")
