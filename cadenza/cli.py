@@ -22,6 +22,7 @@ from cadenza.cli_output import console, error_console, print_json, progress, sho
 from cadenza.errors import CadenzaError, InvalidArgumentError, OutputExistsError
 
 if TYPE_CHECKING:
+    from cadenza.compose.rerank import Judge
     from cadenza.provenance.report import OriginalityReport
 
 __all__ = ["app", "console", "error_console", "main", "progress", "shown"]
@@ -339,6 +340,10 @@ def generate(
     top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k likeliest tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option("--top-p", help="Sample from the smallest set with this probability.")] = 0.95,
     count: Annotated[int, typer.Option(help="Write this many different pieces (seeds seed, seed+1, ...).")] = 1,
+    rerank: Annotated[
+        int, typer.Option(help="Compose this many candidates and keep the one the GAN's critic finds most real.")
+    ] = 1,
+    critic: Annotated[str, typer.Option(help="The GAN whose critic judges (with --rerank).")] = "cadenza-gan",
     originality: Annotated[
         str,
         typer.Option(help="STRICT, NORMAL or OFF: compose again any passage that copies a training piece."),
@@ -388,6 +393,8 @@ def generate(
         raise InvalidArgumentError("--json goes with --dry-run")
     if count < 1:
         raise InvalidArgumentError("--count must be 1 or more")
+    if not 1 <= rerank <= MAX_RERANK:
+        raise InvalidArgumentError(f"--rerank {rerank} is outside 1..{MAX_RERANK}")
     given = {"--style": style, "--mood": mood, "--key": key, "--tempo": tempo, "--meter": meter}
     given.update({"--bars": bars, "--seconds": seconds, "--instruments": instruments})
     if plan is not None and any(v is not None for v in given.values()):
@@ -411,10 +418,11 @@ def generate(
         conditions = the_plan.conditions()
     composer = Composer.from_pretrained(model)
     composer.resolve(conditions)  # contradictory conditions are refused before anything is composed
+    judge = None if rerank == 1 else _judge(critic, rerank)
     for number in range(1, count + 1):
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed + number - 1)
         with progress(f"composing {number} of {count}" if count > 1 else "composing") as update:
-            piece = compose_piece(composer, conditions, sampling, level, key_for_signing, update, the_plan)
+            piece = compose_piece(composer, conditions, sampling, level, key_for_signing, update, the_plan, judge)
         resolved = piece.resolved
         bars_in_file = bar_count(piece.score)  # as `cadenza info` and `analyze` count them
         for path in output:
@@ -429,6 +437,21 @@ def generate(
             console.print(_originality_line(piece.report))
         for warning in piece.warnings if number == 1 else ():
             error_console.print(f"[yellow]warning:[/yellow] {shown(warning)}", highlight=False, soft_wrap=True)
+
+
+MAX_RERANK = 16  # candidates: each is a whole piece composed
+
+
+def _judge(critic: str, candidates: int) -> Judge:
+    """The critic of a GAN model (shipped or a folder) that judges ``--rerank`` candidates."""
+    from cadenza.compose import Composer
+    from cadenza.compose.gan_composer import GanComposer
+    from cadenza.compose.rerank import Judge
+
+    judge = Composer.from_pretrained(critic)
+    if not isinstance(judge, GanComposer):
+        raise InvalidArgumentError(f"--critic {critic}: a GAN model is needed, this is a {judge.info.family} model")
+    return Judge(judge.gan, judge.info.name, judge.info.weights_sha256, candidates)
 
 
 def _originality_line(report: OriginalityReport) -> str:

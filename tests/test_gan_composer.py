@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import symusic
 import torch
 from typer.testing import CliRunner
 
@@ -69,3 +71,28 @@ def test_generate_command_with_a_gan_folder(folder: Path, tmp_path: Path) -> Non
     assert out.is_file() and (tmp_path / "gan.mid.provenance.json").is_file()
     refused = CliRunner().invoke(app, ["generate", "--model", str(folder), "--meter", "6/8", "-o", str(out), "--force"])
     assert refused.exit_code == 2 and "4/4 phrases only" in refused.output
+
+
+def test_rerank_keeps_the_candidate_the_critic_finds_most_real_and_records_why(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "best.mid"
+    command = ["generate", "--model", "cadenza-markov", "--bars", "8", "--rerank", "3", "--critic", str(folder)]
+    result = CliRunner().invoke(app, [*command, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "best.mid.provenance.json").read_text())
+    rerank = record["conditions"]["rerank"]
+    assert len(rerank["realness"]) == 3 and rerank["chosen"] == int(np.argmax(rerank["realness"]))
+    assert rerank["seeds"][0] == 0 and len(set(rerank["seeds"])) == 3
+    chosen_seed = rerank["seeds"][rerank["chosen"]]
+    alone = tmp_path / "alone.mid"
+    again = CliRunner().invoke(
+        app, ["generate", "--model", "cadenza-markov", "--bars", "8", "--seed", str(chosen_seed), "-o", str(alone)]
+    )
+    assert again.exit_code == 0
+    notes = lambda p: [(n.time, n.pitch, n.duration) for t in symusic.Score(str(p)).tracks for n in t.notes]  # noqa: E731
+    assert notes(out) == notes(alone)  # the kept candidate is the piece that seed composes
+
+
+def test_a_critic_that_is_no_gan_is_refused(tmp_path: Path) -> None:
+    command = ["generate", "--bars", "4", "--rerank", "2", "--critic", "cadenza-markov", "-o", str(tmp_path / "x.mid")]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2 and "a GAN model is needed" in result.output

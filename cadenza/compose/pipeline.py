@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import symusic
@@ -22,6 +22,7 @@ from cadenza.compose.cue import Cue
 from cadenza.compose.delivery import Targets, deliver
 from cadenza.compose.original import generate_original
 from cadenza.compose.plan import Plan
+from cadenza.compose.rerank import Judge, choose
 from cadenza.compose.soundtrack import Soundtrack, compose_cue
 from cadenza.models.sampling import Sampling
 from cadenza.provenance.outputs import write_with_record
@@ -65,6 +66,7 @@ def compose_piece(
     key: SigningKey | None = None,
     progress: Progress | None = None,
     plan: Plan | None = None,
+    judge: Judge | None = None,
 ) -> Piece:
     """A new piece for ``conditions``, checked against the model's training set (copied
     passages composed again, see :func:`~cadenza.compose.original.generate_original`),
@@ -74,13 +76,34 @@ def compose_piece(
 
     With ``plan``, ``conditions`` are :meth:`Plan.conditions` and the record holds the plan
     too; a model whose composer does not follow plans (``follows_plans``) follows only
-    its first section and its bars, and the piece's warnings say so."""
+    its first section and its bars, and the piece's warnings say so.
+
+    With ``judge``, ``judge.candidates`` pieces are composed (seeds from
+    :meth:`Judge.seeds`) and the one its critic finds most real is kept; the record says
+    which, with every candidate's score."""
     level = Level.parse(level)
     signing_key = default_key() if key is None else key
     conditions = conditions if plan is None else plan.conditions()
     resolved = composer.resolve(conditions)
-    score, report = generate_original(composer, conditions, sampling, level, progress, plan)
     said = resolved.to_dict() if plan is None else {**resolved.to_dict(), "plan": plan.to_dict()}
+    if judge is None:
+        score, report = generate_original(composer, conditions, sampling, level, progress, plan)
+    else:
+        drawn = [
+            generate_original(
+                composer, conditions, replace(sampling, seed=seed), level, progress if k == 0 else None, plan
+            )
+            for k, seed in enumerate(judge.seeds(sampling.seed))
+        ]
+        best, realness = choose(judge.critic, [candidate for candidate, _ in drawn])
+        score, report = drawn[best]
+        said["rerank"] = {
+            "critic": judge.name,
+            "critic_weights_sha256": judge.weights_sha256,
+            "seeds": judge.seeds(sampling.seed),
+            "realness": realness,
+            "chosen": best,
+        }
     record = provenance_record(score, composer.info, said, sampling)
     signed = sign_record(with_originality(record, report), signing_key)
     unchecked = f"{composer.info.name}: {NO_INDEX}; the piece was not checked for copies"
