@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODELS = ["cadenza-markov", "cadenza-transformer", "cadenza-multitrack"]
+DEFAULT_MODELS = ["cadenza-markov", "cadenza-transformer", "cadenza-multitrack", "cadenza-gan"]
 GOAL = 0.10  # relative difference to real POP909 the issue asks for
 ISSUE = {  # issue 16, "Measured": POP909, all 909 songs
     "EB melody": 0.217,

@@ -96,3 +96,21 @@ def test_a_critic_that_is_no_gan_is_refused(tmp_path: Path) -> None:
     command = ["generate", "--bars", "4", "--rerank", "2", "--critic", "cadenza-markov", "-o", str(tmp_path / "x.mid")]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 2 and "a GAN model is needed" in result.output
+
+
+def test_the_shipped_gan_composes_and_its_critic_reranks_by_default(tmp_path: Path) -> None:
+    out = tmp_path / "gan.mid"
+    result = CliRunner().invoke(
+        app, ["generate", "--model", "cadenza-gan", "--bars", "8", "--key", "E minor", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    score = symusic.Score(str(out))
+    assert (score.key_signatures[0].key, score.key_signatures[0].tonality) == (1, 1)
+    assert score.note_num() > 0 and max(n.time for t in score.tracks for n in t.notes) < 8 * 4 * score.ticks_per_quarter
+    best = tmp_path / "best.mid"
+    reranked = CliRunner().invoke(
+        app, ["generate", "--model", "cadenza-markov", "--bars", "8", "--rerank", "2", "-o", str(best)]
+    )
+    assert reranked.exit_code == 0, reranked.output
+    record = json.loads((tmp_path / "best.mid.provenance.json").read_text())
+    assert record["conditions"]["rerank"]["critic"] == "cadenza-gan"

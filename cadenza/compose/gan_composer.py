@@ -119,7 +119,7 @@ class GanComposer(Composer):
     def _score(self, roll: np.ndarray, resolved: Resolved) -> symusic.Score:
         instruments = list(resolved.instruments)
         programs = [instruments[min(i, len(instruments) - 1)].program for i in range(3)]
-        roles = ("melody", "bridge", "accompaniment")
+        roles = ("melody", "counter", "harmony")  # named as the multitrack family names its tracks
         names = [f"{instruments[min(i, len(instruments) - 1)].name} ({role})" for i, role in enumerate(roles)]
         config = self.gan.config
         score = phrase_to_score(
