@@ -181,3 +181,37 @@ def new_folder(target: Path) -> Iterator[Path]:
         os.rename(target, old)
     os.rename(partial, target)
     _remove(old)
+
+
+def load_checked(
+    folder: Path,
+    family: str,
+    read: Callable[[dict[str, Any]], Any],
+    expected: Callable[[Any], dict[str, tuple[str, tuple[int, ...]]]],
+    build: Callable[[Any], Any],
+) -> Any:
+    """A torch model from a model folder, every check made before anything is allocated:
+    the config's family, the config itself (``read``: its typed config, TypeError or
+    ValueError when out of bounds), and the weights' header against what the config
+    ``expected`` them to be; then ``build(config)`` and its weights. Every refusal is an
+    InputFileError naming the folder, in one line."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    data = read_config(folder)
+    if data["family"] != family:
+        raise InputFileError(f"holds a {data['family']!r} model, not a {family}", folder)
+    try:
+        config = read(data)
+    except (TypeError, ValueError) as error:
+        raise InputFileError(f"has an invalid config.json ({error})", folder) from None
+    check_tensors(folder, safetensors_header(folder / WEIGHTS), expected(config))
+    try:
+        model = build(config)
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / WEIGHTS)).items()}
+        )
+    except (OSError, SafetensorError, RuntimeError) as error:
+        raise InputFileError(f"is not a cadenza {family} model ({error})", folder) from None
+    return model

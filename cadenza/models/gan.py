@@ -40,8 +40,13 @@ import symusic
 import torch
 from torch import Tensor, nn
 
-from cadenza.errors import InputFileError, InvalidArgumentError
-from cadenza.models.folder import WEIGHTS, check_tensors, read_config, safetensors_header, write_config, write_file
+from cadenza.errors import InvalidArgumentError
+from cadenza.models.folder import (
+    WEIGHTS,
+    load_checked,
+    write_config,
+    write_file,
+)
 from cadenza.theory import PITCH_NAMES, QUALITIES, parse_chord
 
 __all__ = [
@@ -479,23 +484,7 @@ class GanModel(nn.Module):
     def load(cls, folder: Path, device: str | torch.device = "cpu") -> GanModel:
         """A model folder: the config checked against its bounds and the weights' header
         against the config before anything is allocated."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        data = read_config(folder)
-        if data["family"] != cls.family:
-            raise InputFileError(f"holds a {data['family']!r} model, not a {cls.family}", folder)
-        try:
-            config = GanConfig.from_dict(data)
-        except (TypeError, ValueError) as error:
-            raise InputFileError(f"has an invalid config.json ({error})", folder) from None
-        check_tensors(folder, safetensors_header(folder / WEIGHTS), cls.expected_tensors(config))
-        try:
-            model = cls(config)
-            model.load_state_dict({k: v.float() for k, v in load_file(str(folder / WEIGHTS)).items()})
-        except (OSError, SafetensorError, RuntimeError) as error:
-            raise InputFileError(f"is not a cadenza gan model ({error})", folder) from None
+        model = load_checked(folder, cls.family, GanConfig.from_dict, cls.expected_tensors, cls)
         return model.to(device).eval()
 
     def latents(self, count: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

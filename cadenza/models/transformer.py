@@ -32,8 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cadenza.errors import InputFileError
-from cadenza.models.folder import WEIGHTS, check_tensors, read_config, safetensors_header, write_config, write_file
+from cadenza.models.folder import (
+    WEIGHTS,
+    load_checked,
+    write_config,
+    write_file,
+)
 
 __all__ = ["TransformerConfig", "TransformerModel", "KVCache", "Stepper"]
 
@@ -251,23 +255,7 @@ class TransformerModel(nn.Module):
     def load(cls, folder: Path, device: str | torch.device = "cpu") -> TransformerModel:
         """A model folder: its config checked against sane bounds and the weights' header
         against the config, before anything is allocated."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        data = read_config(folder)
-        if data["family"] != cls.family:
-            raise InputFileError(f"holds a {data['family']!r} model, not a {cls.family}", folder)
-        try:
-            config = TransformerConfig.from_dict(data)
-        except (TypeError, ValueError) as error:
-            raise InputFileError(f"has an invalid config.json ({error})", folder) from None
-        check_tensors(folder, safetensors_header(folder / WEIGHTS), cls.expected_tensors(config))
-        try:
-            model = cls(config)
-            model.load_state_dict(load_file(str(folder / WEIGHTS)))
-        except (OSError, SafetensorError, RuntimeError) as error:
-            raise InputFileError(f"is not a cadenza transformer model ({error})", folder) from None
+        model = load_checked(folder, cls.family, TransformerConfig.from_dict, cls.expected_tensors, cls)
         return model.to(device).eval()
 
 
