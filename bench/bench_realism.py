@@ -40,6 +40,7 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS = ["cadenza-transformer", "cadenza-markov"]
+RERANK = "+rerank"  # --model cadenza-transformer+rerank4: the critic keeps the best of 4
 SUMMARY = {
     "pitch_mean": "mean pitch",
     "velocity_std": "velocity std",
@@ -71,11 +72,32 @@ def _cut(scores: Sequence[symusic.Score], bars: int) -> list[list[tuple[int, sym
     return [[(i, score, start) for start in stretches(score, bars)] for i, score in enumerate(scores)]
 
 
+def _reranked(name: str, pieces: int, bars: int) -> list[symusic.Score]:
+    """``NAME+rerankN``: each piece the most real of N candidates to the GAN's critic, drawn
+    and chosen as ``cadenza generate --rerank N`` does (``Judge.seeds``, ``choose``)."""
+    from cadenza.compose import Composer, Conditions, Sampling
+    from cadenza.compose.rerank import Judge, choose
+
+    model, count = name.split(RERANK)
+    critic = Composer.from_pretrained("cadenza-gan")
+    judge = Judge(critic.gan, critic.info.name, critic.info.weights_sha256, int(count))  # type: ignore[attr-defined]
+    composer = Composer.from_pretrained(model)
+    conditions = Conditions(style="pop", bars=bars)
+    chosen = []
+    for seed in range(pieces):
+        candidates = [composer.generate(conditions, Sampling(seed=s)) for s in judge.seeds(seed)]
+        chosen.append(candidates[choose(judge.critic, candidates)[0]])
+    return chosen
+
+
 def _generate(name: str, pieces: int, bars: int) -> list[symusic.Score]:
     """``pieces`` pop pieces of ``bars`` bars from a shipped model or a model folder; a
-    multitrack folder writes them as ``bench_controls_obeyed.compose`` does (planned)."""
+    multitrack folder writes them as ``bench_controls_obeyed.compose`` does (planned);
+    ``NAME+rerankN`` keeps the critic's choice of N (:func:`_reranked`)."""
     from cadenza.compose import Composer, Conditions, Sampling
 
+    if RERANK in name:
+        return _reranked(name, pieces, bars)
     conditions = Conditions(style="pop", bars=bars)
     config = Path(name) / "config.json"
     if config.is_file() and json.loads(config.read_text()).get("family") == "multitrack":

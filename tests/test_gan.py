@@ -99,6 +99,27 @@ def test_the_tiny_gan_learns_the_toy_set_as_a_wgan_gp_does(trained) -> None:
     assert cells > 100 and hard_after > 0.9
 
 
+def test_with_binary_the_critic_judges_what_a_sample_plays_and_the_gan_still_learns(tmp_path: Path) -> None:
+    """``binary``: the generator's rolls reach the critic binarised (straight through); it
+    learns the toy set all the same, and its samples are the rolls the critic judged."""
+    from cadenza.train.distributed import setup
+    from cadenza.train.gan import _Draws, _GanRun
+
+    torch.manual_seed(0)
+    model = GanModel.tiny()
+    settings = tiny_settings(binary=True)
+    run = _GanRun(model, toy_phrases(), settings, tmp_path, setup(), None, None)
+    judged = run._fake(_Draws(toy_phrases(), model, settings, setup())(0, 0))
+    assert set(torch.unique(judged.detach()).tolist()) <= {0.0, 1.0}
+    judged.sum().backward()  # the gradient reaches the generator (straight through the threshold)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
+    torch.manual_seed(0)
+    model = GanModel.tiny()
+    assert train_gan(model, toy_phrases(), settings, tmp_path / "trained").step == 40
+    _, hard_after, cells = c_major_share(model)
+    assert cells > 100 and hard_after > 0.5  # twice chance (3 of 12 pitch classes) in 40 steps
+
+
 def test_save_load_gives_the_same_samples_for_a_seed(trained, tmp_path: Path) -> None:
     model, out, _ = trained
     config = json.loads((out / "config.json").read_text())
@@ -326,3 +347,49 @@ def test_train_gan_command(datasets: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     empty = CliRunner().invoke(app, ["train", "gan", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert empty.exit_code == 2 and "no phrase to train on" in empty.output and "empty" in empty.output
+
+
+# ------------------------------------------------------------------------ many processes
+TORCHRUN_APP = """
+import sys
+from pathlib import Path
+import numpy as np, torch
+sys.path.insert(0, {tests!r})
+from test_gan import toy_phrases, tiny_settings
+from cadenza.models.gan import GanModel
+from cadenza.train.gan import train_gan
+torch.manual_seed(0)
+model = GanModel.tiny()
+train_gan(model, toy_phrases(8), tiny_settings(steps=4, batch_size=8, transpose=2), Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_as_one_process_with_the_same_batch(tmp_path: Path) -> None:
+    """torchrun with two CPU processes (gloo): each takes half of every batch and the
+    gradients are averaged, so the weights and the logged estimates match one process's."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "app.py"
+    script.write_text(TORCHRUN_APP.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
+    for command in (
+        [sys.executable, str(script), str(tmp_path / "one")],
+        [*launcher, str(script), str(tmp_path / "two")],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert wasserstein(tmp_path / "one") == pytest.approx(wasserstein(tmp_path / "two"), abs=1e-4)
+    assert len(wasserstein(tmp_path / "two")) == 4
+    one, two = (GanModel.load(tmp_path / name).state_dict() for name in ("one", "two"))
+    for name, tensor in one.items():
+        torch.testing.assert_close(tensor, two[name], atol=1e-4, rtol=1e-3)
+    hardware = json.loads((tmp_path / "two" / "training.json").read_text())["result"]["hardware"]
+    assert hardware.startswith("2 × CPU")

@@ -14,9 +14,12 @@ read as MuseGAN's, every run of on-steps one note.
 **The networks** see each track as two channels, *on* (held or onset) and *onset*. The
 generator draws a shared latent, spreads it over the bars (its temporal part), adds one
 latent per track, and runs a private bar generator per track (transposed convolutions,
-a bar at a time, weights shared over bars) to the two channels' probabilities. The critic
-encodes each bar of all tracks (convolutions over an octave, then over the pitch axis,
-then over time), and scores the phrase from the bars' codes. Both may be conditioned on a
+a bar at a time, weights shared over bars) to the two channels' probabilities; its time
+axis unfolds along the beat (beats, 8ths, 16ths, then each 16th's steps), so that a note
+is written in 16ths and placed within one by the last layer. The critic encodes each bar
+of all tracks (convolutions over an octave, then over the pitch axis, then over a 16th's
+steps, 16ths with their neighbours, beats and the bar), and scores the phrase from the
+bars' codes. Both may be conditioned on a
 chord per bar (:data:`CHORDS`: 12 major, 12 minor triads and none, one-hot) and the
 generator on a given track (``given_track``: it fills the others; the given roll replaces
 its own output, so the critic sees every track).
@@ -77,6 +80,7 @@ NO_CHORD = len(CHORDS) - 1
 _SLOTS = {"melody": 0, "counter": 1}  # token role -> track; the rest (harmony, bass, other) -> PIANO
 _BEATS = 4  # 4/4
 _START_BIAS = -3.0  # the generator's first rolls: about 5 % of cells on
+_NEVER = -30.0  # the logit of an onset inside a 16th: a probability of 1e-13
 _BOUNDS = (  # name, low, high: a config.json read from disk is refused outside these
     ("tracks", 1, 8),
     ("bars", 1, 16),
@@ -330,9 +334,27 @@ class _Up(nn.Module):
         return patches.reshape(n, time * kt, pitch * kp, self.cout)
 
 
+class _TimeMix(nn.Module):
+    """A convolution over time with a kernel of three cells, channels last: ``(n, time,
+    pitch, c)`` -> the same shape, each cell mixed with its neighbours (zeros beyond the
+    bar). The kernel-is-stride layers around it never look across a cell's border; this
+    one lets a note that crosses a 16th's border be written (and judged) as one note."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3 * channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        edge = torch.zeros_like(x[:, :1])
+        before = torch.cat([edge, x[:, :-1]], dim=1)
+        after = torch.cat([x[:, 1:], edge], dim=1)
+        return self.linear(torch.cat([before, x, after], dim=-1))
+
+
 class _BarEncoder(nn.Module):
     """A bar ``(n, steps, pitches, channels)`` -> a code of ``4 * width``: an octave at a
-    time, then over the octaves, then over a quarter of a beat's steps, then the whole bar."""
+    time, then over the octaves, then a 16th's steps, the 16ths with their neighbours,
+    a beat's 16ths, and the bar's beats."""
 
     def __init__(self, channels: int, width: int, config: GanConfig) -> None:
         super().__init__()
@@ -342,9 +364,13 @@ class _BarEncoder(nn.Module):
             nn.LeakyReLU(0.2),
             _Down(w, w, 1, config.pitches // 12),
             nn.LeakyReLU(0.2),
-            _Down(w, 2 * w, 4, 1),
+            _Down(w, 2 * w, config.resolution // 4, 1),
             nn.LeakyReLU(0.2),
-            _Down(2 * w, 4 * w, config.steps // 4, 1),
+            _TimeMix(2 * w),
+            nn.LeakyReLU(0.2),
+            _Down(2 * w, 4 * w, 4, 1),
+            nn.LeakyReLU(0.2),
+            _Down(4 * w, 4 * w, _BEATS, 1),
             nn.LeakyReLU(0.2),
         )
 
@@ -353,14 +379,18 @@ class _BarEncoder(nn.Module):
 
 
 class _BarGenerator(nn.Module):
-    """A vector -> one track's bar, ``(steps, pitches, 2)`` logits: a linear layer to a
-    grid of ``(steps / 16, pitches / 12)``, then four upsamplings (time x16, pitch x12)."""
+    """A vector -> one track's bar, ``(steps, pitches, 2)`` logits. Time unfolds along the
+    beat: a linear layer to a grid of (beats, octaves), 8ths, 16ths (then mixed with their
+    neighbours), and the 12 pitches of each octave, to an *on* and an *onset* logit per 16th
+    and pitch. The generator writes in 16ths, as the token families do: a 16th that is on
+    holds all its steps, and a note starts on its first step (a real phrase's triplets
+    the critic hears; the generator does not write them)."""
 
     def __init__(self, inputs: int, config: GanConfig) -> None:
         super().__init__()
         w = config.width
         a, b, c = max(4, w // 2), max(4, w // 4), max(4, w // 8)
-        self.grid = (config.steps // 16, config.pitches // 12, w)
+        self.grid = (_BEATS, config.pitches // 12, w)
         self.linear = nn.Linear(inputs, w * self.grid[0] * self.grid[1])
         self.net = nn.Sequential(
             nn.LeakyReLU(0.2),
@@ -368,16 +398,24 @@ class _BarGenerator(nn.Module):
             nn.LeakyReLU(0.2),
             _Up(a, b, 2, 2),
             nn.LeakyReLU(0.2),
-            _Up(b, c, 2, 3),
+            _TimeMix(b),
             nn.LeakyReLU(0.2),
-            _Up(c, 2, 2, 1),
+            _Up(b, c, 1, 3),
+            nn.LeakyReLU(0.2),
+            _Up(c, 2, 1, 1),
         )
         last = self.net[-1]
         assert isinstance(last, _Up)
         nn.init.constant_(last.linear.bias, _START_BIAS)  # a roll is mostly off: start sparse, not half on
+        self.per_16th = config.resolution // 4
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(self.linear(x).view(-1, *self.grid))
+        sixteenths = self.net(self.linear(x).view(-1, *self.grid))  # (n, 16, pitches, 2)
+        on = sixteenths[..., :1].repeat_interleave(self.per_16th, dim=1)
+        onset = torch.full_like(on, _NEVER).view(*sixteenths.shape[:-1], self.per_16th)
+        onset[..., 0] = sixteenths[..., 1]
+        onset = onset.permute(0, 1, 3, 2).reshape(on.shape)
+        return torch.cat([on, onset], dim=-1)
 
 
 class Generator(nn.Module):

@@ -10,7 +10,16 @@ clipping and a validation loss; a GAN has two optimizers stepped in turn and no
 validation loss, so the loop is here, and keeps the shared parts: the checkpoint file
 (:mod:`cadenza.train.checkpoint`: safetensors, both optimizers in one, the random state),
 exact resume (batches, latents and mixes are a pure function of ``(seed, step, critic
-step)``), Ctrl-C stopping after the current step with a checkpoint.
+step)``), Ctrl-C stopping after the current step with a checkpoint, and many processes
+under ``torchrun`` (:mod:`cadenza.train.distributed`).
+
+**Many processes** split every batch: each draws the whole batch, its latents and its
+mixes from the same seed, keeps its own rows, and the gradients are averaged over the
+processes (``all_reduce``) before each optimizer step, which is what
+DistributedDataParallel does; done by hand here because the gradient penalty's
+second-order pass happens inside the critic's step, outside DDP's hooks. So two processes
+train as one process with the same batch does (up to the order of float sums), and a
+checkpoint of one resumes in the other. Only rank 0 writes.
 
 The output folder is a model folder (``config.json`` + ``model.safetensors`` +
 ``training.json``, written at every checkpoint and at the end) with
@@ -36,7 +45,7 @@ from cadenza.errors import CadenzaError, InvalidArgumentError
 from cadenza.models.folder import TRAINING, write_json
 from cadenza.models.gan import GanConfig, GanModel, as_channels, bar_chords, score_to_phrases
 from cadenza.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from cadenza.train.distributed import Process, setup
+from cadenza.train.distributed import Process, agree, all_sum, setup, teardown
 
 __all__ = [
     "GanTrainConfig",
@@ -63,6 +72,7 @@ class GanTrainConfig:
     beta1: float = 0.5
     beta2: float = 0.9
     transpose: int = 0  # phrases move by a random interval in -transpose..transpose semitones
+    binary: bool = False  # the critic judges the generator's rolls binarised (straight-through gradient)
     checkpoint_every: int = 100  # generator steps
     max_minutes: float = 0.0  # stop (checkpointed) after this long; 0: no limit
     seed: int = 0
@@ -143,24 +153,46 @@ def _transposed(batch: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class _Draw:
+    """What one process sees of a critic or generator step: its rows of the batch of real
+    phrases, their chords, the given track, the latents and the mixing shares."""
+
+    real: Tensor
+    chords: Tensor | None
+    given: Tensor | None
+    latents: tuple[Tensor, Tensor]
+    shares: Tensor
+
+
 class _Draws:
-    """What one critic or generator step sees: a batch of real phrases (transposed), their
-    chords, and a torch generator for latents and mixes, all from ``(seed, step, part)``."""
+    """The whole batch of a step (real phrases, transposed; latents; shares of the
+    gradient penalty's mixes) is a pure function of ``(seed, step, part)``; each process
+    keeps its own contiguous rows of it."""
 
-    def __init__(self, phrases: np.ndarray, model: GanModel, config: GanTrainConfig, device: torch.device) -> None:
-        self.phrases, self.model, self.config, self.device = phrases, model, config, device
+    def __init__(self, phrases: np.ndarray, model: GanModel, config: GanTrainConfig, process: Process) -> None:
+        if config.batch_size % process.world:
+            raise InvalidArgumentError(
+                f"batch_size {config.batch_size} does not split evenly over {process.world} processes"
+            )
+        self.phrases, self.model, self.config, self.process = phrases, model, config, process
+        share = config.batch_size // process.world
+        self.rows = slice(process.rank * share, (process.rank + 1) * share)
 
-    def __call__(self, step: int, part: int) -> tuple[Tensor, Tensor | None, Tensor | None, torch.Generator]:
-        config, gan = self.config, self.model.config
+    def __call__(self, step: int, part: int) -> _Draw:
+        config, gan, device, rows = self.config, self.model.config, self.process.device, self.rows
         rng = np.random.default_rng([config.seed, step, part])
         batch = self.phrases[rng.integers(len(self.phrases), size=config.batch_size)]
         if config.transpose:
             batch = _transposed(batch, rng.integers(-config.transpose, config.transpose + 1, size=config.batch_size))
-        real = as_channels(batch).to(self.device)
-        chords = torch.from_numpy(bar_chords(batch)).to(self.device) if gan.chords else None
+        batch = batch[rows]
+        real = as_channels(batch).to(device)
+        chords = torch.from_numpy(bar_chords(batch)).to(device) if gan.chords else None
         given = real[:, gan.given_track] if gan.given_track >= 0 else None
         noise = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return real, chords, given, noise
+        shared, private = self.model.latents(config.batch_size, noise)
+        shares = torch.rand(config.batch_size, generator=noise)[rows].to(device)
+        return _Draw(real, chords, given, (shared[rows], private[rows]), shares)
 
 
 # ------------------------------------------------------------------------ checkpoints
@@ -201,7 +233,12 @@ def train_gan(
     licences), ``folder_config`` into ``config.json`` (``default_style``).
     ``on_step(step)`` is called after every generator step; a KeyboardInterrupt it raises
     keeps that step in a checkpoint, then propagates."""
-    return _GanRun(model, phrases, config, Path(out), setup(), notes, folder_config).loop(progress, on_step)
+    process = setup()
+    result = _GanRun(model, phrases, config, Path(out), process, notes, folder_config).loop(
+        progress and process.main, on_step
+    )
+    teardown()  # only after a run that ended together: a rank that failed leaves torchrun to stop the others
+    return result
 
 
 class _GanRun:
@@ -215,8 +252,6 @@ class _GanRun:
         notes: dict | None,
         folder_config: dict | None,
     ) -> None:
-        if process.world > 1:
-            raise InvalidArgumentError("the gan family trains in one process (not under torchrun) for now")
         gan = model.config
         if phrases.ndim != 5 or phrases.shape[1:] != (gan.tracks, gan.bars, gan.steps, gan.pitches):
             raise InvalidArgumentError(f"phrases of shape {phrases.shape} do not fit the model's {gan}")
@@ -227,7 +262,7 @@ class _GanRun:
         betas = (config.beta1, config.beta2)
         self.g_opt = torch.optim.Adam(model.generator.parameters(), lr=config.lr, betas=betas)
         self.d_opt = torch.optim.Adam(model.critic.parameters(), lr=config.lr, betas=betas)
-        self.draws = _Draws(phrases, model, config, process.device)
+        self.draws = _Draws(phrases, model, config, process)
         self.step, self.wasserstein, self.seconds, self.samples, self.stopped = 0, 0.0, 0.0, 0, ""
         out.mkdir(parents=True, exist_ok=True)
         if (out / CHECKPOINT).exists():
@@ -258,40 +293,65 @@ class _GanRun:
         path = self.out / LOG
         lines = path.read_text().splitlines() if self.step and path.exists() else []
         kept = [line for line in lines if _step_of(line) <= self.step]
-        path.write_text("".join(line + "\n" for line in kept))
+        if self.process.main:
+            path.write_text("".join(line + "\n" for line in kept))
+
+    def _averaged(self, module: torch.nn.Module) -> None:
+        """Every process's gradients of ``module`` replaced by their mean over the processes."""
+        if self.process.world == 1:
+            return
+        for parameter in module.parameters():
+            if parameter.grad is not None:
+                torch.distributed.all_reduce(parameter.grad)
+                parameter.grad /= self.process.world
+
+    def _mean(self, value: float) -> float:
+        return all_sum(value, self.process) / self.process.world
+
+    def _fake(self, draw: _Draw) -> Tensor:
+        """The generator's phrases as the critic sees them: probabilities, or with ``binary``
+        the rolls a sample would keep (on above 0.5) with the probabilities' gradient, as
+        BinaryMuseGAN's deterministic binary neurons: the critic then never sees a haze of
+        half-on cells that no sample would play."""
+        fake = self.model.generator(*draw.latents, draw.chords, draw.given)
+        if not self.config.binary:
+            return fake
+        return (fake > 0.5).float() + fake - fake.detach()
 
     def _critic_step(self, step: int, part: int) -> float:
-        real, chords, given, noise = self.draws(step, part)
-        generator, critic = self.model.generator, self.model.critic
+        draw = self.draws(step, part)
+        real, chords = draw.real, draw.chords
+        critic = self.model.critic
         with torch.no_grad():
-            fake = generator(*self.model.latents(len(real), noise), chords, given)
+            fake = self._fake(draw)
         d_real, d_fake = critic(real, chords).mean(), critic(fake, chords).mean()
         loss = d_fake - d_real
         if self.config.gp:
-            shares = torch.rand(len(real), *([1] * (real.dim() - 1)), generator=noise).to(real.device)
+            shares = draw.shares.view(-1, *([1] * (real.dim() - 1)))
             mix = (shares * real + (1 - shares) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(critic(mix, chords).sum(), mix, create_graph=True)
             loss = loss + self.config.gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
+        self._averaged(critic)
         self.d_opt.step()
-        self.samples += len(real)
-        return float((d_real - d_fake).detach())
+        self.samples += self.config.batch_size
+        return self._mean(float((d_real - d_fake).detach()))
 
     def _generator_step(self, step: int) -> float:
-        real, chords, given, noise = self.draws(step, self.config.critic_steps)
+        draw = self.draws(step, self.config.critic_steps)
         critic = self.model.critic
         critic.requires_grad_(False)
         try:
-            fake = self.model.generator(*self.model.latents(len(real), noise), chords, given)
-            loss = -critic(fake, chords).mean()
+            loss = -critic(self._fake(draw), draw.chords).mean()
             self.g_opt.zero_grad(set_to_none=True)
             loss.backward()
+            self._averaged(self.model.generator)
             self.g_opt.step()
         finally:
             critic.requires_grad_(True)
-        self.samples += len(real)
-        return float(loss.detach())
+        self.samples += self.config.batch_size
+        return self._mean(float(loss.detach()))
 
     def loop(self, progress: bool, on_step: Callable[[int], None] | None) -> GanResult:
         from cadenza.train.trainer import _StopRequest
@@ -305,9 +365,9 @@ class _GanRun:
                 self.step += 1
                 self.wasserstein = float(np.mean(estimates))
                 self._log(g_loss)
-                if stop.requested:
+                if agree(stop.requested, self.process):
                     self.stopped = "interrupted"
-                elif config.max_minutes and self._seconds() > 60 * config.max_minutes:
+                elif agree(bool(config.max_minutes) and self._seconds() > 60 * config.max_minutes, self.process):
                     self.stopped = "time limit"
                 if self.stopped or self.step % config.checkpoint_every == 0 or self.step == config.steps:
                     self._save()
@@ -329,15 +389,20 @@ class _GanRun:
         return time.perf_counter() - self.started
 
     def _log(self, g_loss: float) -> None:
+        if not self.process.main:
+            return
         row = {"step": self.step, "wasserstein": round(self.wasserstein, 6), "generator_loss": round(g_loss, 6)}
         with (self.out / LOG).open("a") as file:
             file.write(json.dumps({**row, "seconds": round(self._seconds(), 2)}) + "\n")
 
     def _save(self) -> None:
-        """The checkpoint, then the model folder (its weights, config.json, training.json)."""
+        """The checkpoint, then the model folder (its weights, config.json, training.json);
+        rank 0 writes them (every process holds the same weights)."""
         from cadenza.train.trainer import _hardware
 
         self.seconds = self._seconds()
+        if not self.process.main:
+            return
         state = {
             "step": self.step,
             "best": self.wasserstein if math.isfinite(self.wasserstein) else 0.0,
