@@ -184,7 +184,10 @@ def test_wait_outside_0_to_30_is_400(client: TestClient) -> None:
     assert "wait" in is_error(client.post("/api/generate?wait=-1", json=SMALL), 400)
 
 
-@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("DELETE", ""), ("GET", "/events"), ("GET", "/files/a.mid")])
+UNKNOWN_JOB = [("GET", ""), ("DELETE", ""), ("GET", "/events"), ("GET", "/files/a.mid")]
+
+
+@pytest.mark.parametrize(("method", "suffix"), UNKNOWN_JOB)
 def test_an_unknown_job_is_404(client: TestClient, method: str, suffix: str) -> None:
     is_error(client.request(method, f"/api/jobs/AAAAAAAAAAAAAAAAAAAAAAAA{suffix}"), 404)
 
