@@ -187,3 +187,10 @@ def test_api_key_files_are_read_one_key_a_line(tmp_path: Path) -> None:
         read_api_keys(keys)
     with pytest.raises(InputFileError, match="cannot be read"):
         read_api_keys(tmp_path / "missing.txt")
+
+
+def test_a_summary_is_plain_json_whatever_a_work_function_returns() -> None:
+    from cadenza.service.jobs import _plain
+
+    summary = {"share": float("nan"), "ratio": float("inf"), "bars": (1, 2), "path": Path("x"), 3: True}
+    assert _plain(summary) == {"share": None, "ratio": None, "bars": [1, 2], "path": "x", "3": True}

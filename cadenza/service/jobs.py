@@ -17,6 +17,7 @@ filtered to :data:`RESULT_NAMES`: nothing a client sends reaches outside the fol
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import re
 import secrets
@@ -449,7 +450,21 @@ def _run_one(kind: str, params: dict[str, Any], folder: Path, conn: Connection) 
     except Exception:
         log.exception("a %s job failed", kind)
         return ("failed", INTERNAL)
-    return ("done", summary if isinstance(summary, dict) else {})
+    return ("done", _plain(summary) if isinstance(summary, dict) else {})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can say it: NaN and infinities become null, tuples lists, and
+    anything else that is not JSON its text (a summary is shown, never computed on)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
 
 
 def worker_main(conn: Connection) -> None:
