@@ -308,3 +308,21 @@ def test_cadenza_serve_refuses_bad_settings_in_one_line(arguments: list[str], na
     result = CliRunner().invoke(app, ["serve", *arguments])
     assert result.exit_code == 2
     assert names in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"prompt": "calm piano, 6 seconds", "model": "cadenza-markov"}, {"loop": True, "model": "cadenza-gan"}],
+)
+def test_a_cue_with_a_model_that_cannot_follow_one_is_400(client: TestClient, body: dict) -> None:
+    assert "multitrack" in is_error(client.post("/api/generate", json=body), 400)
+
+
+def test_a_previous_runs_job_folders_are_cleared_at_start(tmp_path: Path) -> None:
+    stale = tmp_path / "data" / "jobs" / ("x" * 24)
+    (stale / "out").mkdir(parents=True)
+    mine = tmp_path / "data" / "jobs" / "notes.txt"
+    mine.write_text("not a job")
+    with serving(tmp_path, workers=1) as running:
+        assert running.get("/api/health").status_code == 200
+        assert not stale.exists() and mine.exists()

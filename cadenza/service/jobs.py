@@ -66,6 +66,7 @@ RESULT_NAMES = frozenset(
         "verify.json",
     }
 )
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{24}")
 _STEM = re.compile(r"stem-[a-z0-9][a-z0-9_-]{0,39}\.wav")
 _INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10})?")
 _MEDIA = {
@@ -138,6 +139,9 @@ class Engine:
     # life ------------------------------------------------------------------------------
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.iterdir():  # a previous run's jobs: their ids are gone with it
+            if _JOB_ID.fullmatch(stale.name) and stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
         for slot in self._slots:
             slot.start_process()
         self._threads = [
@@ -318,7 +322,7 @@ class Engine:
             slot.job = None
             self._busy -= 1
             if job.status == "running":
-                if died:
+                if died and not self._stopping:
                     log.error("job %s (%s): its worker process stopped", job.id, job.kind)
                 self._end(job, "failed", INTERNAL)
             self._lock.notify_all()
