@@ -194,3 +194,16 @@ def test_a_summary_is_plain_json_whatever_a_work_function_returns() -> None:
 
     summary = {"share": float("nan"), "ratio": float("inf"), "bars": (1, 2), "path": Path("x"), 3: True}
     assert _plain(summary) == {"share": None, "ratio": None, "bars": [1, 2], "path": "x", "3": True}
+
+
+def test_a_job_over_the_time_limit_is_stopped_and_fails(tmp_path: Path) -> None:
+    with serving(tmp_path, workers=1, job_seconds=1.0) as client:
+        job = client.post("/api/generate?wait=20", json=LONG).json()
+        assert job["status"] == "failed" and "longer than 1 s" in job["error"], job
+        assert job["files"] == []
+
+
+def test_wait_answers_202_while_the_job_still_runs(tmp_path: Path) -> None:
+    with serving(tmp_path, workers=1) as client:
+        answer = client.post("/api/generate?wait=0.3", json=LONG)
+        assert answer.status_code == 202 and answer.json()["status"] in ("queued", "running")

@@ -317,6 +317,12 @@ class Engine:
             else:
                 self._end(job, "failed", message[1])
 
+    def _timed_out(self, job: Job) -> None:
+        with self._lock:
+            if job.status == "running":
+                limit = self.settings.job_seconds
+                self._end(job, "failed", f"the job took longer than {limit:g} s, the limit of this server")
+
     def _release(self, slot: _Slot, job: Job, died: bool) -> None:
         with self._lock:
             slot.job = None
@@ -416,6 +422,7 @@ class _Slot:
             process, conn = self.process, self.conn
         assert process is not None and conn is not None
         conn.send((job.kind, job.params, str(job.folder)))
+        deadline = time.monotonic() + self.engine.settings.job_seconds
         while True:
             if conn.poll(POLL_S):
                 message = conn.recv()
@@ -424,6 +431,9 @@ class _Slot:
                     return
             elif not process.is_alive():
                 raise EOFError
+            elif time.monotonic() > deadline:
+                self.engine._timed_out(job)
+                raise EOFError  # the worker is stopped and replaced
 
 
 # the worker process ------------------------------------------------------------------
