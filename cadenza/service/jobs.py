@@ -26,6 +26,7 @@ import signal
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ class Engine:
         self.kinds = frozenset(kinds)
         self._own_dir = settings.data_dir is None
         root = Path(tempfile.mkdtemp(prefix="cadenza-serve-")) if settings.data_dir is None else settings.data_dir
+        if self._own_dir:  # removed by stop(), or when the engine goes if it never ran
+            weakref.finalize(self, shutil.rmtree, root, True)
         self.root = root / "jobs"
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError
-from cadenza.service.errors import ERROR_RESPONSES, ApiError
+from cadenza.service.errors import ApiError, documented
 from cadenza.service.jobs import FINAL, Engine, QueueFullError
 
 __all__ = ["open_router", "router", "submit", "Wait", "JobStatus", "JOB_RESPONSES"]
@@ -66,11 +66,10 @@ class JobStatus(BaseModel):
     summary: dict[str, Any]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: ERROR_RESPONSES[code] for code in codes}
-
-
-JOB_RESPONSES = {200: {"model": JobStatus, "description": "The job ended within ?wait"}, **_errors(400, 401, 429, 503)}
+JOB_RESPONSES = {
+    200: {"model": JobStatus, "description": "The job ended within ?wait"},
+    **documented(400, 401, 413, 429, 503),
+}
 
 
 class GenerateRequest(BaseModel):
@@ -187,7 +186,7 @@ def _models() -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/models", tags=["models"], responses=_errors(401))
+@router.get("/api/models", tags=["models"], responses=documented(401))
 def models() -> dict[str, list[dict[str, Any]]]:
     return {"models": _models()}
 
@@ -204,12 +203,12 @@ async def soundtrack(body: SoundtrackRequest, request: Request, wait: Wait = 0.0
     return await submit(request, "soundtrack", body.model_dump(), wait)
 
 
-@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=_errors(401, 404), tags=["jobs"])
+@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
 def job(job_id: str, request: Request) -> JSONResponse:
     return JSONResponse(_job(request, job_id))
 
 
-@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=_errors(401, 404), tags=["jobs"])
+@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
 def cancel(job_id: str, request: Request) -> JSONResponse:
     """Cancel a job: a queued one is dropped, a running one's worker is stopped and replaced."""
     status = _engine(request).cancel(job_id)
@@ -220,7 +219,10 @@ def cancel(job_id: str, request: Request) -> JSONResponse:
 
 @router.get(
     "/api/jobs/{job_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "One event per change"}, **_errors(401, 404)},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "One event per change"},
+        **documented(401, 404),
+    },
     response_class=StreamingResponse,
     tags=["jobs"],
 )
@@ -258,7 +260,7 @@ async def events(job_id: str, request: Request) -> StreamingResponse:
 
 @router.get(
     "/api/jobs/{job_id}/files/{name}",
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **_errors(401, 404)},
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **documented(401, 404)},
     response_class=FileResponse,
     tags=["jobs"],
 )
