@@ -207,3 +207,11 @@ def test_wait_answers_202_while_the_job_still_runs(tmp_path: Path) -> None:
     with serving(tmp_path, workers=1) as client:
         answer = client.post("/api/generate?wait=0.3", json=LONG)
         assert answer.status_code == 202 and answer.json()["status"] in ("queued", "running")
+
+
+def test_a_failure_message_does_not_show_the_servers_folders(tmp_path: Path) -> None:
+    from cadenza.service.jobs import _clean
+
+    folder = tmp_path / "data" / "jobs" / ("a" * 24)
+    message = f"{folder / 'input' / 'upload.mid'}: not a MIDI file; {folder / 'out' / 'music.wav'} not written"
+    assert _clean(message, folder) == "upload.mid: not a MIDI file; music.wav not written"

@@ -78,20 +78,22 @@ class GenerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str | None = Field(None, min_length=1, max_length=1000)
-    mood: Text | None = None
-    style: Text | None = None
-    key: Text | None = None
-    meter: Text | None = None
-    tempo: float | None = Field(None, ge=30, le=240, allow_inf_nan=False)
-    seconds: float | None = Field(None, ge=2, le=600, allow_inf_nan=False)
-    bars: int | None = Field(None, ge=1, le=256)
-    instruments: list[Text] | None = Field(None, max_length=8)
-    loop: bool = False
-    stems: bool = False
-    model: Text | None = None
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    wav: bool = True
+    prompt: str | None = Field(
+        None, min_length=1, max_length=1000, description='What the scene needs: "tense boss fight, 140 bpm, 1 minute"'
+    )
+    mood: Text | None = Field(None, description="calm, happy, sad or tense; FROM-to-TO for a mood that changes")
+    style: Text | None = Field(None, description="pop, chorale, folk, early or classical")
+    key: Text | None = Field(None, description='"D minor", "F#:min", "Bb"')
+    meter: Text | None = Field(None, description='"4/4", "3/4", "6/8"')
+    tempo: float | None = Field(None, ge=30, le=240, allow_inf_nan=False, description="Quarter notes per minute")
+    seconds: float | None = Field(None, ge=2, le=600, allow_inf_nan=False, description="Exactly this long")
+    bars: int | None = Field(None, ge=1, le=256, description="Exactly this many bars (not with seconds)")
+    instruments: list[Text] | None = Field(None, max_length=8, description='e.g. ["piano", "strings"]')
+    loop: bool = Field(False, description="A seamless loop (a cue)")
+    stems: bool = Field(False, description="Also one WAV per layer (a cue)")
+    model: Text | None = Field(None, description="A model of GET /api/models (default: the default model)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="The same seed and request give the same music")
+    wav: bool = Field(True, description="Render music.wav")
 
 
 class SoundtrackRequest(BaseModel):
@@ -99,11 +101,11 @@ class SoundtrackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cue: dict[str, Any]
-    model: Text | None = None
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    stems: bool = False
-    wav: bool = True
+    cue: dict[str, Any] = Field(description="A cue sheet (docs/soundtrack/cue-sheet.md) as JSON")
+    model: Text | None = Field(None, description="A multitrack model (default: cadenza-multitrack)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="The same seed and cue sheet give the same music")
+    stems: bool = Field(False, description="Also one WAV per layer")
+    wav: bool = Field(True, description="Render music.wav")
 
 
 def _engine(request: Request) -> Engine:
