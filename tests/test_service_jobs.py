@@ -215,3 +215,18 @@ def test_a_failure_message_does_not_show_the_servers_folders(tmp_path: Path) -> 
     folder = tmp_path / "data" / "jobs" / ("a" * 24)
     message = f"{folder / 'input' / 'upload.mid'}: not a MIDI file; {folder / 'out' / 'music.wav'} not written"
     assert _clean(message, folder) == "upload.mid: not a MIDI file; music.wav not written"
+
+
+def test_inputs_are_saved_in_the_jobs_folder_under_safe_names_only(tmp_path: Path) -> None:
+    from cadenza.service.jobs import Engine
+
+    engine = Engine(Settings(data_dir=tmp_path), ["generate"])  # not started: nothing runs
+    status = engine.submit("generate", {}, {"upload.mid": b"MThd", "upload.provenance.json": b"{}"})
+    assert (tmp_path / "jobs" / status["id"] / "input" / "upload.mid").read_bytes() == b"MThd"
+    assert (tmp_path / "jobs" / status["id"] / "input" / "upload.provenance.json").read_bytes() == b"{}"
+    for name in ("../x.mid", "/etc/x", "a/b.mid", ".hidden", "Upload.MID", "x..mid", ""):
+        with pytest.raises(ValueError, match="not a safe input name"):
+            engine.submit("generate", {}, {name: b""})
+    with pytest.raises(InvalidArgumentError, match="unknown kind"):
+        engine.submit("nothing", {})
+    assert len(list((tmp_path / "jobs").iterdir())) == 1

@@ -69,7 +69,7 @@ RESULT_NAMES = frozenset(
 )
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{24}")
 _STEM = re.compile(r"stem-[a-z0-9][a-z0-9_-]{0,39}\.wav")
-_INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10})?")
+_INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10}){0,3}")  # upload.mid, upload.provenance.json
 _MEDIA = {
     ".mid": "audio/midi",
     ".musicxml": "application/vnd.recordare.musicxml+xml",
