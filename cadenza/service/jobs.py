@@ -159,7 +159,7 @@ class Engine:
             self._stopping = True
             self._lock.notify_all()
         for slot in self._slots:
-            slot.stop_process()
+            slot.stop_process(final=True)
         for thread in self._threads:
             thread.join(timeout=5)
         if self._own_dir:
@@ -371,6 +371,7 @@ class _Slot:
         self.conn: Connection | None = None
         self._guard = threading.Lock()
         self._doomed = False
+        self._closed = False
 
     def doom(self) -> None:
         """Stop the process now (its job is cancelled); a fresh one replaces it."""
@@ -380,17 +381,25 @@ class _Slot:
                 self.process.terminate()
 
     def start_process(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=worker_main, args=(theirs,), name=f"cadenza-worker-{self.index}", daemon=True)
-        process.start()
-        theirs.close()
+        """Start a fresh worker, unless the engine has stopped (under the guard, so that
+        :meth:`stop_process` either sees the new process or keeps it from starting)."""
         with self._guard:
+            if self._closed:
+                return
+            context = multiprocessing.get_context("spawn")
+            ours, theirs = context.Pipe()
+            name = f"cadenza-worker-{self.index}"
+            process = context.Process(target=worker_main, args=(theirs,), name=name, daemon=True)
+            process.start()
+            theirs.close()
             self.process, self.conn, self._doomed = process, ours, False
 
-    def stop_process(self) -> None:
+    def stop_process(self, final: bool = False) -> None:
+        """Stop the worker (terminate, then kill); ``final``: and start no other."""
         with self._guard:
+            self._closed = self._closed or final
             process, conn = self.process, self.conn
+            self.process = self.conn = None
         if process is None:
             return
         process.terminate()
@@ -423,7 +432,8 @@ class _Slot:
             self._restart()
         with self._guard:
             process, conn = self.process, self.conn
-        assert process is not None and conn is not None
+        if process is None or conn is None:
+            raise EOFError  # the engine is stopping
         conn.send((job.kind, job.params, str(job.folder)))
         deadline = time.monotonic() + self.engine.settings.job_seconds
         while True:
