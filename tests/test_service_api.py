@@ -100,6 +100,7 @@ def test_without_wait_the_answer_is_202_and_the_job_can_be_read(client: TestClie
     assert answer.status_code == 202
     job = answer.json()
     assert job["status"] in ("queued", "running") and job["finished"] is None and job["expires"] is None
+    assert answer.headers["location"] == f"/api/jobs/{job['id']}"
     assert client.get(f"/api/jobs/{job['id']}").json()["id"] == job["id"]
 
 

@@ -136,7 +136,8 @@ async def submit(
         raise ApiError(503, str(error), {"Retry-After": str(error.retry_after)}) from None
     if wait > 0:
         status = await _wait(engine, status["id"], wait) or status
-    return JSONResponse(status, status_code=200 if status["status"] in FINAL else 202)
+    headers = {"Location": f"/api/jobs/{status['id']}"}
+    return JSONResponse(status, status_code=200 if status["status"] in FINAL else 202, headers=headers)
 
 
 async def _wait(engine: Engine, job_id: str, seconds: float) -> dict[str, Any] | None:
