@@ -106,7 +106,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     "cpu": {  # about 200 thousand parameters: what a CPU session can train
         "model": {"latent": 32, "width": 32, "critic_width": 16},
-        "train": {"steps": 2000, "batch_size": 16, "checkpoint_every": 100, "transpose": 5},
+        "train": {"steps": 2000, "batch_size": 16, "checkpoint_every": 100, "transpose": 5, "binary": True},
     },
 }
 
