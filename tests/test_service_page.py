@@ -32,6 +32,15 @@ CHROMIUM_ARGS = [
 ]
 LOCAL = ("http://127.0.0.1", "blob:", "data:")
 SCREENSHOT = REPO / "docs" / "images" / "studio.png"
+SERVE = """
+import sys
+from pathlib import Path
+import uvicorn
+from cadenza.service.app import create_app
+from cadenza.service.settings import Settings
+settings = Settings(port=int(sys.argv[1]), workers=1, data_dir=Path(sys.argv[2]))
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+"""
 JOB_TIMEOUT_MS = 240_000  # a job on a busy two-core machine: worker start, model load, composing, rendering
 
 pytestmark = [
@@ -66,13 +75,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, seconds
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``cadenza serve`` in a child process, its keys in a temporary home."""
+    """The service on uvicorn in a child process, its keys in a temporary home."""
     folder = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "CADENZA_HOME": str(folder / "home"), "OMP_NUM_THREADS": "1"}
     port = _free_port()
     log = folder / "serve.log"
-    command = [sys.executable, "-c", "from cadenza.cli import main; main()", "serve"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--data-dir", str(folder / "data")]
+    command = [sys.executable, "-c", SERVE, str(port), str(folder / "data")]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -117,8 +125,8 @@ def _image_loaded(page: Page, selector: str) -> None:
 
 def test_prompt_generate_play_download_and_the_report(server: str, page: Page, tmp_path: Path) -> None:
     page.goto(server)
-    expect(page.locator("#model option")).not_to_have_count(0)
-    page.get_by_label("What do you need?").fill("calm piano by the sea, gentle and slow")
+    expect(page.locator("#model")).to_contain_text("cadenza-multitrack")  # GET /api/models answered
+    page.get_by_label("What do you need?").fill("warm folk tune for violin and guitar, relaxed")
     page.get_by_label("Length (seconds)").fill("8")
     page.get_by_role("button", name="Generate").click()
 
@@ -144,7 +152,7 @@ def test_prompt_generate_play_download_and_the_report(server: str, page: Page, t
     expect(report).to_contain_text(" at NORMAL")
     provenance = page.locator("#provenance")
     expect(provenance).to_contain_text("signed by")
-    expect(provenance).to_contain_text("calm piano by the sea")
+    expect(provenance).to_contain_text("warm folk tune for violin and guitar")
     expect(page.locator("#job-status")).to_have_text("done")
 
     if os.environ.get("CADENZA_SCREENSHOT") == "1":

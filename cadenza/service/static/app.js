@@ -240,7 +240,10 @@ async function showResult(job) {
 function showDownloads(job) {
   const list = $("downloads");
   const prefix = `cadenza-${String(job.id).slice(0, 8)}`;
-  for (const file of job.files || []) {
+  const order = Object.keys(FILE_LABELS);
+  const rank = (name) => (order.includes(name) ? order.indexOf(name) : name.startsWith("stem-") ? 2.5 : order.length);
+  const files = [...(job.files || [])].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+  for (const file of files) {
     const item = element("li");
     const link = element("a", fileLabel(file.name));
     link.href = file.url;
@@ -270,13 +273,18 @@ async function download(event, file, name) {
 }
 
 function showSummary(summary) {
+  const box = $("summary");
   const parts = [];
-  for (const key of ["seconds", "bars", "key", "tempo", "meter", "notes"]) {
-    if (summary[key] !== undefined && summary[key] !== null && typeof summary[key] !== "object") {
-      parts.push(`${key} ${summary[key]}`);
-    }
+  for (const key of ["seconds", "bars", "key", "tempo", "meter", "style", "mood", "notes"]) {
+    const value = summary[key];
+    if (value !== undefined && value !== null && typeof value !== "object") parts.push(`${key} ${value}`);
   }
-  $("summary").textContent = parts.join(" · ");
+  if (parts.length) box.append(element("p", parts.join(" · ")));
+  const read = summary.prompt && Array.isArray(summary.prompt.read) ? summary.prompt.read.join("; ") : "";
+  if (read) box.append(element("p", `The prompt was read as: ${read}.`));
+  for (const warning of summary.warnings || []) {
+    if (!read.includes(warning)) box.append(element("p", `Note: ${warning}`, "warning"));
+  }
 }
 
 function fact(list, term, value) {
@@ -478,15 +486,15 @@ async function loadModels() {
     const { models } = await api("/api/models");
     const general = $("model");
     const sketch = $("task-model");
-    general.replaceChildren();
+    general.replaceChildren(new Option("default: the right one for the request", ""));
+    sketch.replaceChildren(new Option("the task's default", ""));
     for (const m of models || []) {
-      const label = `${m.name} (${m.family})${m.default ? ", default" : ""}`;
-      const option = new Option(label, m.name, m.default, m.default);
+      const label = `${m.name} (${m.family})`;
+      const option = new Option(label, m.name);
       if (m.description) option.title = m.description;
       general.append(option);
       if (m.family === "multitrack") sketch.append(new Option(label, m.name));
     }
-    if (!general.options.length) general.append(new Option("default", ""));
   } catch (error) {
     showError(`models: ${error.message}`);
   }
