@@ -19,6 +19,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from cadenza.compose.editing import EditedPiece
     from cadenza.compose.sketch import Sketch
 
-__all__ = ["OPTIONS", "TASKS", "UPLOAD_LIMITS", "WORK", "WorkFn", "record_name"]
+__all__ = ["CHECK", "OPTIONS", "RECORD", "TASKS", "UPLOAD_LIMITS", "WORK", "WorkFn"]
 
 WorkFn = Callable[[dict, Path, Callable[[int, int], None]], dict]
 Progress = Callable[[int, int], None]
@@ -208,8 +209,10 @@ OPTIONS: dict[str, type[BaseModel]] = {
 
 
 # ----------------------------------------------------------------------------- files
-def record_name(upload: str) -> str:
-    """Where the route saves a verify job's record: beside the music, as `cadenza verify` finds it."""
+RECORD = "record.json"  # a verify job's record, as the route saves it in input/
+
+
+def _sidecar(upload: str) -> str:
     from cadenza.provenance.record import sidecar_path
 
     return sidecar_path(upload).name
@@ -226,8 +229,9 @@ def _upload(params: dict, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _named_by_job(folder: Path) -> Iterator[None]:
-    """A cadenza error names the job's files by name, not by where the server keeps them."""
+def _named_by_job(folder: Path, aliases: dict[str, str] | None = None) -> Iterator[None]:
+    """A cadenza error names the job's files by name, not by where the server keeps them
+    (``aliases``: a file by the name the client knows it by)."""
     try:
         yield
     except CadenzaError as error:
@@ -236,6 +240,8 @@ def _named_by_job(folder: Path) -> Iterator[None]:
         def hide(text: str) -> str:
             for place in places:
                 text = text.replace(place + os.sep, "").replace(place, "")
+            for name, known in (aliases or {}).items():
+                text = text.replace(name, known)
             return text
 
         path = None if error.path is None else hide(error.path) or Path(error.path).name
@@ -446,7 +452,7 @@ def originality(params: dict, folder: Path, progress: Progress) -> dict:
         if index is None:
             raise InvalidArgumentError(f"model {options.model!r} ships no originality index")
         report = originality_report(score, index, options.level)
-        result = {"file": source.name, **report.to_dict()}
+        result = json.loads(json.dumps({"file": source.name, **report.to_dict()}))  # tuples as the file has them
         _write_json(folder / "out" / "originality.json", result)
         progress(2, 2)
         return result
@@ -471,17 +477,16 @@ def verify(params: dict, folder: Path, progress: Progress) -> dict:
     """`cadenza verify FILE --json`: whether the music and its record are intact, and who signed them."""
     from cadenza.provenance.signing import verify_file
 
-    with _named_by_job(folder):
+    source = _upload(params, folder)
+    sidecar = _sidecar(source.name)
+    with _named_by_job(folder, {sidecar: RECORD}):
         VerifyOptions.model_validate({k: v for k, v in params.items() if k != "upload"})
-        source = _upload(params, folder)
+        record = folder / "input" / RECORD
+        if record.is_file():  # beside the music, where `cadenza verify` looks for it
+            shutil.copyfile(record, folder / "input" / sidecar)
         progress(0, 1)
         found = verify_file(source)  # reads a MIDI file with the library's limits, the record capped
-        result = {
-            **asdict(found),
-            "path": source.name,
-            "record_path": record_name(source.name),
-            "intact": found.intact,
-        }
+        result = {**asdict(found), "path": source.name, "record_path": RECORD, "intact": found.intact}
         _write_json(folder / "out" / "verify.json", result)
         progress(1, 1)
         return {"valid": found.intact, "message": _verdict(found, source.name), **result}
@@ -534,3 +539,4 @@ WORK: dict[str, WorkFn] = {
     "originality": originality,
     "verify": verify,
 }
+CHECK: dict[str, Callable[[dict], None]] = {}  # the route validates the options (OPTIONS) before queueing
