@@ -1,0 +1,92 @@
+"""Optional API keys (401) and a per-client token bucket on POSTs (429 + Retry-After).
+
+A client is its API key where keys are configured, else its remote address. ``/``, ``/static``
+and ``/api/health`` stay open: :func:`guard` is a dependency of the API routers only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+
+from fastapi import Request
+
+from cadenza.service.errors import ApiError
+
+__all__ = ["RateLimiter", "api_key_of", "client_of", "guard"]
+
+MAX_CLIENTS = 10_000  # buckets kept; full ones are forgotten first
+
+
+class RateLimiter:
+    """``rate`` requests a minute per client, in bursts of up to ``rate``."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._per_second = rate / 60
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> int | None:
+        """None if the client may go on, else the seconds to wait."""
+        if self.rate <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            tokens, when = self._buckets.get(client, (float(self.rate), now))
+            tokens = min(float(self.rate), tokens + (now - when) * self._per_second)
+            if tokens < 1:
+                self._buckets[client] = (tokens, now)
+                return max(1, math.ceil((1 - tokens) / self._per_second))
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > MAX_CLIENTS:
+                self._forget(now)
+            return None
+
+    def _forget(self, now: float) -> None:
+        full = [c for c, (t, w) in self._buckets.items() if t + (now - w) * self._per_second >= self.rate]
+        for client in full or list(self._buckets)[: len(self._buckets) // 2]:
+            del self._buckets[client]
+
+
+def api_key_of(request: Request) -> str | None:
+    """``Authorization: Bearer KEY`` or ``X-API-Key: KEY``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.headers.get("x-api-key", "").strip()
+    return key or None
+
+
+def client_of(request: Request) -> str:
+    """The API key where keys are configured (checked by :func:`guard`), else the address:
+    without keys, a key sent would let a client make itself many clients."""
+    key = api_key_of(request) if request.app.state.settings.api_keys else None
+    if key is not None:
+        return "key:" + key
+    return "addr:" + (request.client.host if request.client else "unknown")
+
+
+def _known(key: str, keys: frozenset[str]) -> bool:
+    found = False
+    for candidate in keys:  # every key compared, in constant time each
+        found |= hmac.compare_digest(key.encode(), candidate.encode())
+    return found
+
+
+def guard(request: Request) -> None:
+    """The API key (when keys are configured), then the rate limit on POSTs."""
+    settings = request.app.state.settings
+    if settings.api_keys:
+        key = api_key_of(request)
+        if key is None:
+            raise ApiError(401, "an API key is needed (Authorization: Bearer KEY)", {"WWW-Authenticate": "Bearer"})
+        if not _known(key, settings.api_keys):
+            raise ApiError(401, "the API key is not known", {"WWW-Authenticate": "Bearer"})
+    if request.method == "POST":
+        wait = request.app.state.limiter.take(client_of(request))
+        if wait is not None:
+            raise ApiError(429, f"too many requests; try again in {wait} s", {"Retry-After": str(wait)})
