@@ -12,10 +12,13 @@ import json
 import shutil
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import symusic
+from fastapi.testclient import TestClient
 
 from cadenza.errors import CadenzaError, LimitExceededError
 from cadenza.io import load_score
@@ -240,3 +243,202 @@ def test_a_zip_bomb_mxl_is_refused_unpacked(tmp_path: Path) -> None:
     folder = job_folder(tmp_path, bomb, ".mxl")
     with pytest.raises(LimitExceededError, match=r"^upload.mxl: score.xml inside the archive decompresses to more"):
         run("analyze", folder, suffix=".mxl")
+
+
+# ----------------------------------------------------------------------------- the endpoints
+UPLOAD_CAP = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app with one real worker process, keys in the tests' temporary home (the
+    workers are spawned with it), uploads capped at 256 KiB."""
+    from cadenza.service.app import create_app
+    from cadenza.service.settings import Settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CADENZA_HOME", str(tmp_path_factory.getbasetemp() / "cadenza-home"))
+        settings = Settings(workers=1, data_dir=tmp_path_factory.mktemp("serve"), max_upload_bytes=UPLOAD_CAP, rate=0)
+        with TestClient(create_app(settings)) as test_client:
+            yield test_client
+
+
+def post(
+    client: TestClient,
+    path: str,
+    data: bytes,
+    filename: str = "sketch.mid",
+    options: object = None,
+    record: bytes | None = None,
+) -> httpx.Response:
+    files = {"file": (filename, data, "application/octet-stream")}
+    if record is not None:
+        files["record"] = ("music.mid.provenance.json", record, "application/json")
+    form = {} if options is None else {"options": options if isinstance(options, str) else json.dumps(options)}
+    return client.post(f"{path}?wait=30", files=files, data=form)
+
+
+def done(response: httpx.Response) -> dict:
+    assert response.status_code == 200, response.text
+    status = response.json()
+    assert status["status"] == "done", status["error"]
+    return status
+
+
+def fetch(client: TestClient, status: dict, name: str) -> bytes:
+    entry = next(f for f in status["files"] if f["name"] == name)
+    response = client.get(entry["url"])
+    assert response.status_code == 200
+    return response.content
+
+
+def one_error(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"]
+    return body["error"]
+
+
+def kept_bars(kind: str, summary: dict) -> dict[str, set[int]]:
+    """The bars of each of the sketch's tracks the task must leave as they were."""
+    every = {"Melody": {1, 2, 3, 4}, "Bass": {1, 2, 3, 4}}
+    for g in summary["generated"]:
+        for span in g["bars"]:
+            first, _, last = span.partition("-")
+            every.get(g["name"], set()).difference_update(range(int(first), int(last or first) + 1))
+    return every
+
+
+TASK_CASES = [
+    ("continue", {"bars": 2, "wav": False}, True),
+    ("infill", {"bars": "2-3", "tracks": "Melody", "wav": False}, True),
+    ("harmonize", {"style": "pop", "wav": False}, False),
+    ("accompany", {"instruments": ["piano", "bass"], "wav": False}, False),
+    ("vary", {"amount": 0.5, "seed": 1, "wav": False}, True),
+    ("arrange", {"instruments": "violin,viola,cello"}, True),
+]
+
+
+@pytest.mark.parametrize(("kind", "options", "bass"), TASK_CASES, ids=[c[0] for c in TASK_CASES])
+def test_each_task_over_http_keeps_the_sketch(client: TestClient, kind: str, options: dict, bass: bool) -> None:
+    status = done(post(client, f"/api/tasks/{kind}", sketch_bytes(bass), options=options))
+    names = {f["name"] for f in status["files"]}
+    assert {"music.mid", "record.json", "before.mid", "before.png", "pianoroll.png"} <= names
+    assert fetch(client, status, "before.png").startswith(b"\x89PNG")
+    before = notes_of(sketch_bytes(bass))
+    after = notes_of(fetch(client, status, "music.mid"))
+    if kind == "arrange":  # every note given to a part: the same notes, other tracks
+        assert sorted((t, p) for ns in after.values() for t, _, p in ns) == sorted(
+            (t, p) for ns in before.values() for t, _, p in ns
+        )
+        assert "music.wav" in names
+    else:
+        for name, bars in kept_bars(kind, status["summary"]).items():
+            if name in before:
+                assert in_bars(after[name], bars) == in_bars(before[name], bars), name
+        assert status["summary"]["generated_notes"] > 0
+    assert status["summary"]["key"] == "C major" and status["summary"]["task"] == kind
+
+
+def test_analyze_and_originality_over_http(client: TestClient) -> None:
+    status = done(post(client, "/api/analyze", sketch_bytes()))
+    assert status["summary"]["key"][0]["label"] == "C:maj"
+    assert json.loads(fetch(client, status, "analysis.json"))["key"][0]["label"] == "C:maj"
+    status = done(post(client, "/api/originality", sketch_bytes(), options={"model": "cadenza-multitrack"}))
+    report = status["summary"]
+    assert report["file"] == "upload.mid" and report["fingerprints"] > 0 and "flagged" in report
+    assert json.loads(fetch(client, status, "originality.json")) == report
+
+
+def test_verify_over_http(client: TestClient) -> None:
+    made = done(post(client, "/api/tasks/arrange", sketch_bytes(), options={"instruments": "piano", "wav": False}))
+    music, record = fetch(client, made, "music.mid"), fetch(client, made, "record.json")
+    status = done(post(client, "/api/verify", music, filename="music.mid", record=record))
+    assert status["summary"]["valid"] is True and status["summary"]["message"].startswith("intact")
+    assert json.loads(fetch(client, status, "verify.json"))["intact"] is True
+    tampered = json.loads(record)
+    tampered["seed"] = 99
+    status = done(post(client, "/api/verify", music, filename="music.mid", record=json.dumps(tampered).encode()))
+    assert status["summary"]["valid"] is False and "NOT intact" in status["summary"]["message"]
+    other = done(post(client, "/api/verify", sketch_bytes(), record=record))  # another file, the same record
+    assert other["summary"]["valid"] is False
+    assert "record" in one_error(post(client, "/api/verify", music), 400)
+
+
+def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
+    cases = [
+        ("continue", {"bars": 0}, "options.bars: "),
+        ("continue", {"colour": "red"}, "options.colour: not an option"),
+        ("continue", {"model": "../../etc"}, "options.model: unknown model"),
+        ("infill", {}, "options.bars: Field required"),
+        ("infill", {"bars": "9-2"}, "options.bars: --bars"),
+        ("accompany", {"instruments": "piano,kazoo"}, "options.instruments: "),
+        ("vary", {"amount": 2}, "options.amount: "),
+        ("harmonize", {"style": "jazz"}, "options.style: "),
+        ("continue", "not json", "options: not valid JSON"),
+        ("continue", "[1, 2]", "options: must be a JSON object"),
+    ]
+    for kind, options, expected in cases:
+        assert one_error(post(client, f"/api/tasks/{kind}", sketch_bytes(), options=options), 400).startswith(expected)
+    assert "task" in one_error(post(client, "/api/tasks/compose", sketch_bytes()), 400)
+    assert "options.level" in one_error(post(client, "/api/originality", sketch_bytes(), options={"level": "x"}), 400)
+
+
+def test_hostile_uploads_are_one_json_error(client: TestClient) -> None:
+    too_big = b"MThd" + bytes(UPLOAD_CAP)
+    assert "more than" in one_error(post(client, "/api/analyze", too_big), 413)
+    assert "MThd" in one_error(post(client, "/api/analyze", b"RIFF....WAVEfmt "), 415)
+    assert "'.wav'" in one_error(post(client, "/api/analyze", b"RIFF....WAVEfmt ", filename="take.wav"), 415)
+    assert "no extension" in one_error(post(client, "/api/analyze", sketch_bytes(), filename="sketch"), 415)
+    assert "zip" in one_error(post(client, "/api/analyze", b"<score-partwise/>", filename="a.mxl"), 415)
+    assert "MusicXML" in one_error(post(client, "/api/analyze", b"MThd", filename="a.musicxml"), 415)
+    assert "empty" in one_error(post(client, "/api/analyze", b""), 400)
+    assert "multipart" in one_error(
+        client.post("/api/analyze", content=b"MThd", headers={"content-type": "audio/midi"}), 400
+    )
+    assert "not a field" in one_error(client.post("/api/analyze", files={"music": ("a.mid", sketch_bytes())}), 400)
+    assert "file: missing" in one_error(client.post("/api/analyze", files={"options": (None, "{}")}), 400)
+
+
+def test_hostile_music_fails_its_job_in_one_line(client: TestClient) -> None:
+    status = post(client, "/api/tasks/continue", midi_52_bytes_of_hours()).json()
+    assert status["status"] == "failed"
+    assert status["error"] == "upload.mid: music lasts 21,600 quarter notes, longer than 8,000"
+    status = post(client, "/api/analyze", mxl_bomb(), filename="score.mxl").json()
+    assert status["status"] == "failed" and status["error"].startswith("upload.mxl: score.xml inside the archive")
+    status = post(client, "/api/analyze", b"MThd\x00\x00\x00\x06\x00\x00").json()
+    assert status["status"] == "failed" and status["error"].startswith("upload.mid: ")
+    status = post(
+        client, "/api/analyze", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><x>&a;</x>", "a.xml"
+    ).json()
+    assert status["status"] == "failed" and status["error"].startswith("upload.xml: ")
+
+
+def test_the_clients_file_name_is_never_used(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    status = done(post(client, "/api/analyze", sketch_bytes(), filename="../../../escaped.mid"))
+    assert sorted(p.name for p in (engine.root / status["id"] / "input").iterdir()) == ["upload.mid"]
+    assert not list(engine.root.parent.parent.rglob("escaped*"))
+    status = done(post(client, "/api/analyze", sketch_bytes(), filename="..\\..\\Sketch.MIDI"))
+    assert sorted(p.name for p in (engine.root / status["id"] / "input").iterdir()) == ["upload.midi"]
+
+
+def test_the_body_is_refused_while_it_arrives(tmp_path: Path) -> None:
+    """413 once the body passes the cap, without reading the rest (no Content-Length)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from cadenza.service.errors import ApiError
+    from cadenza.service.routes_files import _body
+
+    sent = [0]
+
+    async def receive() -> dict:
+        sent[0] += 1
+        return {"type": "http.request", "body": bytes(64 * 1024), "more_body": sent[0] < 1000}
+
+    request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(_body(request, 256 * 1024))
+    assert caught.value.status == 413 and sent[0] == 5  # 5 chunks of 64 KiB of the 1000 sent

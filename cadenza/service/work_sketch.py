@@ -16,7 +16,6 @@ paths.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -31,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cadenza.errors import CadenzaError, InputFileError, InvalidArgumentError
 from cadenza.io.limits import Limits
+from cadenza.service.work import check_model, write_json
+from cadenza.service.work import composer as composer_of
 
 if TYPE_CHECKING:
     import symusic
@@ -71,11 +72,10 @@ UPLOAD_LIMITS = Limits(
 # ----------------------------------------------------------------------------- options
 def _shipped_model(name: str) -> str:
     """A model shipped with cadenza, by name: a client never names a folder of the server."""
-    from cadenza.models.registry import DEFAULT_MODEL, installed_models
-
-    names = [m.name for m in installed_models()]
-    if name != DEFAULT_MODEL and name not in names:
-        raise ValueError(f"no model {name!r}; choose one of {', '.join(names) or 'none'}")
+    try:
+        check_model(name)
+    except InvalidArgumentError as error:
+        raise ValueError(str(error)) from None
     return name
 
 
@@ -254,13 +254,6 @@ def _load(path: Path, index: int) -> symusic.Score:
     return load_score(path, UPLOAD_LIMITS, index=index)
 
 
-def _write_json(path: Path, data: object) -> None:
-    from cadenza.io.atomic import atomic_output
-
-    with atomic_output(path, force=True) as tmp:  # the job's own folder
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def _render(score: symusic.Score, out: Path, names: tuple[str, ...], warnings: list[str]) -> None:
     """Write ``score`` as each of ``names`` (format by extension); one that cannot be
     written (no synthesizer for WAV, music MusicXML cannot hold) is a warning, not a failure."""
@@ -274,14 +267,6 @@ def _render(score: symusic.Score, out: Path, names: tuple[str, ...], warnings: l
 
 
 # ----------------------------------------------------------------------------- composer tasks
-@functools.lru_cache(maxsize=4)
-def _composer(name: str) -> Any:
-    """One Composer per model per worker process: its weights load once."""
-    from cadenza.compose import Composer
-
-    return Composer.from_pretrained(name)
-
-
 TaskFn = Callable[[Any, "Sketch", Any], "Edit"]
 
 
@@ -362,7 +347,7 @@ def _run_task(kind: str, params: dict, folder: Path, progress: Progress) -> dict
     _render(before, out, ("before.png",), warnings)
     progress(1, 4)
     composing = kind != "arrange"
-    composer = _composer(options.model) if composing else None
+    composer = composer_of(options.model) if composing else None
     sampling = Sampling(temperature=options.temperature, top_p=options.top_p, seed=options.seed) if composing else None
     edited = edit_file(
         source,
@@ -378,7 +363,7 @@ def _run_task(kind: str, params: dict, folder: Path, progress: Progress) -> dict
     edited.write(music, force=True).replace(out / "record.json")  # the signed record, by the name the service lists
     originality = edited.record.get("originality")
     if composing:
-        _write_json(out / "originality.json", originality)
+        write_json(out / "originality.json", originality)
     _render(edited.score, out, ("music.musicxml", "pianoroll.png"), warnings)
     progress(3, 4)
     if options.wav:
@@ -430,7 +415,7 @@ def analyze(params: dict, folder: Path, progress: Progress) -> dict:
         result = analyze_score(score)
         progress(1, 2)
         out = folder / "out"
-        _write_json(out / "analysis.json", result)
+        write_json(out / "analysis.json", result)
         warnings: list[str] = []
         _render(score, out, ("pianoroll.png",), warnings)
         progress(2, 2)
@@ -453,7 +438,7 @@ def originality(params: dict, folder: Path, progress: Progress) -> dict:
             raise InvalidArgumentError(f"model {options.model!r} ships no originality index")
         report = originality_report(score, index, options.level)
         result = json.loads(json.dumps({"file": source.name, **report.to_dict()}))  # tuples as the file has them
-        _write_json(folder / "out" / "originality.json", result)
+        write_json(folder / "out" / "originality.json", result)
         progress(2, 2)
         return result
 
@@ -487,7 +472,7 @@ def verify(params: dict, folder: Path, progress: Progress) -> dict:
         progress(0, 1)
         found = verify_file(source)  # reads a MIDI file with the library's limits, the record capped
         result = {**asdict(found), "path": source.name, "record_path": RECORD, "intact": found.intact}
-        _write_json(folder / "out" / "verify.json", result)
+        write_json(folder / "out" / "verify.json", result)
         progress(1, 1)
         return {"valid": found.intact, "message": _verdict(found, source.name), **result}
 
