@@ -5,6 +5,7 @@ report shows. ``CADENZA_SCREENSHOT=1`` also saves the page to docs/images/studio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -32,15 +33,7 @@ CHROMIUM_ARGS = [
 ]
 LOCAL = ("http://127.0.0.1", "blob:", "data:")
 SCREENSHOT = REPO / "docs" / "images" / "studio.png"
-SERVE = """
-import sys
-from pathlib import Path
-import uvicorn
-from cadenza.service.app import create_app
-from cadenza.service.settings import Settings
-settings = Settings(port=int(sys.argv[1]), workers=1, data_dir=Path(sys.argv[2]))
-uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-"""
+API_KEY = "studio-test-key-0123456789"
 JOB_TIMEOUT_MS = 240_000  # a job on a busy two-core machine: worker start, model load, composing, rendering
 
 pytestmark = [
@@ -73,18 +66,19 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, seconds
     pytest.fail(f"cadenza serve did not answer in {seconds:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service on uvicorn in a child process, its keys in a temporary home."""
-    folder = tmp_path_factory.mktemp("serve")
+@contextlib.contextmanager
+def _serving(folder: Path, *flags: str) -> Iterator[str]:
+    """``cadenza serve`` in a child process on a free loopback port, its keys in a
+    temporary home; yields its URL once /api/health answers."""
     env = {**os.environ, "CADENZA_HOME": str(folder / "home"), "OMP_NUM_THREADS": "1"}
     port = _free_port()
+    command = [sys.executable, "-c", "from cadenza.cli import main; main()", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", "1", "--data-dir", str(folder / "data"), *flags]
     log = folder / "serve.log"
-    command = [sys.executable, "-c", SERVE, str(port), str(folder / "data")]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, process, log)
         yield url
     finally:
@@ -94,6 +88,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("serve-keyed")
+    (folder / "keys.txt").write_text(f"{API_KEY}\n")
+    with _serving(folder, "--api-key-file", str(folder / "keys.txt")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +123,21 @@ def page(browser: Browser) -> Iterator[Page]:
     assert outside == [], f"the page asked for something outside the server: {outside}"
 
 
+def _wait_for_the_result(page: Page) -> None:
+    """The result's piano roll, or the error that stops the test at once."""
+    error = page.locator("#error")
+    expect(page.locator("#pianoroll:visible, #error:visible").first).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    assert error.is_hidden(), error.text_content()
+    _image_loaded(page, "#pianoroll")
+
+
+def _download(page: Page, link: str, to: Path) -> Path:
+    with page.expect_download() as download:
+        page.get_by_role("link", name=link, exact=True).click()
+    download.value.save_as(to)
+    return to
+
+
 def _image_loaded(page: Page, selector: str) -> None:
     page.wait_for_function(
         "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0; }",
@@ -130,21 +153,14 @@ def test_prompt_generate_play_download_and_the_report(server: str, page: Page, t
     page.get_by_label("Length (seconds)").fill("8")
     page.get_by_role("button", name="Generate").click()
 
-    error = page.locator("#error")
-    expect(page.locator("#pianoroll:visible, #error:visible").first).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    assert error.is_hidden(), error.text_content()
-    _image_loaded(page, "#pianoroll")
+    _wait_for_the_result(page)
     player = page.locator("audio#player")
     expect(player).to_be_visible()
     page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30_000)
     seconds = page.evaluate("() => document.getElementById('player').duration")
     assert 7.5 <= seconds <= 12, seconds  # 8 s asked, plus the release of the last notes
 
-    with page.expect_download() as download:
-        page.get_by_role("link", name="MIDI", exact=True).click()
-    midi = tmp_path / "music.mid"
-    download.value.save_as(midi)
-    assert download.value.suggested_filename.endswith("music.mid")
+    midi = _download(page, "MIDI", tmp_path / "music.mid")
     assert symusic.Score(str(midi)).note_num() > 0
 
     report = page.locator("#originality")
@@ -170,3 +186,74 @@ def test_a_refused_request_shows_the_servers_message(server: str, page: Page) ->
     expect(error).to_be_visible(timeout=30_000)
     expect(error).to_contain_text("tempo")
     expect(page.get_by_role("button", name="Generate")).to_be_enabled()
+
+
+def _sketch(path: Path) -> int:
+    """A four-bar tune in C major for one piano; returns its note count."""
+    score = symusic.Score(480)
+    score.tempos.append(symusic.Tempo(0, 100.0))
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    track = symusic.Track("melody", program=0)
+    tune = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 62, 60]
+    for i, pitch in enumerate(tune):
+        track.notes.append(symusic.Note(i * 480, 440, pitch, 90))
+    score.tracks.append(track)
+    score.dump_midi(str(path))
+    return len(tune)
+
+
+def test_a_sketch_continued_before_and_after(server: str, page: Page, tmp_path: Path) -> None:
+    notes = _sketch(tmp_path / "tune.mid")
+    page.goto(server)
+    page.get_by_label("A sketch (MIDI or MusicXML)").set_input_files(str(tmp_path / "tune.mid"))
+    page.get_by_label("Task").select_option("continue")
+    page.get_by_label("Bars", exact=True).fill("2")
+    page.get_by_role("button", name="Run task").click()
+
+    _wait_for_the_result(page)
+    _image_loaded(page, "#before-roll")
+    before, after = page.locator("#before-roll").bounding_box(), page.locator("#pianoroll").bounding_box()
+    assert before and after and before["x"] < after["x"] and abs(before["y"] - after["y"]) < 2  # side by side
+    expect(page.locator("#summary")).to_contain_text("bars 4 → 6")
+    result = symusic.Score(str(_download(page, "MIDI", tmp_path / "music.mid")))
+    assert result.note_num() > notes  # the tune and two bars more
+    sketch = symusic.Score(str(_download(page, "Your sketch (MIDI)", tmp_path / "before.mid")))
+    assert sketch.note_num() == notes
+    expect(page.locator("#originality")).to_contain_text(" at NORMAL")
+    expect(page.locator("#provenance")).to_contain_text("cadenza-multitrack")
+
+
+def test_with_an_api_key_the_page_sends_it(keyed_server: str, page: Page, tmp_path: Path) -> None:
+    page.goto(keyed_server)  # the page itself is open
+    expect(page.locator("#error")).to_contain_text("an API key is needed")  # GET /api/models is not
+    page.get_by_text("API key", exact=True).click()
+    page.get_by_label("API key (sent as X-API-Key; kept in this browser only)").fill(API_KEY)
+    page.keyboard.press("Enter")
+    expect(page.locator("#model")).to_contain_text("cadenza-multitrack")
+    assert page.evaluate("() => localStorage.getItem('cadenza.apiKey')") == API_KEY
+
+    page.get_by_label("Mood").fill("happy")
+    page.get_by_label("Length (seconds)").fill("4")
+    page.get_by_role("button", name="Generate").click()
+    _wait_for_the_result(page)  # the image and the audio come as blobs fetched with the key
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30_000)
+    midi = _download(page, "MIDI", tmp_path / "music.mid")
+    assert symusic.Score(str(midi)).note_num() > 0
+
+    page.reload()  # the key is remembered
+    expect(page.locator("#model")).to_contain_text("cadenza-multitrack")
+    expect(page.locator("#error")).to_be_hidden()
+
+
+def test_cancel_stops_a_long_job(server: str, page: Page) -> None:
+    page.goto(server)
+    page.get_by_label("Mood").fill("calm")
+    page.get_by_label("Length (seconds)").fill("600")
+    page.get_by_role("button", name="Generate").click()
+    cancel = page.get_by_role("button", name="Cancel")
+    expect(cancel).to_be_visible(timeout=30_000)
+    cancel.click()
+    expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
+    expect(page.get_by_role("button", name="Generate")).to_be_enabled()
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#output")).to_be_hidden()

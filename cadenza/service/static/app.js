@@ -279,7 +279,10 @@ function showSummary(summary) {
     const value = summary[key];
     if (value !== undefined && value !== null && typeof value !== "object") parts.push(`${key} ${value}`);
   }
+  const bars = summary.bars;
+  if (bars && typeof bars === "object" && bars.before !== undefined) parts.push(`bars ${bars.before} → ${bars.after}`);
   if (parts.length) box.append(element("p", parts.join(" · ")));
+  if (typeof summary.changed === "string") box.append(element("p", `What changed: ${summary.changed}.`));
   const read = summary.prompt && Array.isArray(summary.prompt.read) ? summary.prompt.read.join("; ") : "";
   if (read) box.append(element("p", `The prompt was read as: ${read}.`));
   for (const warning of summary.warnings || []) {
