@@ -174,6 +174,13 @@ def test_prompt_generate_play_download_and_the_report(server: str, page: Page, t
     if os.environ.get("CADENZA_SCREENSHOT") == "1":
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+    record = _download(page, "Provenance record (signed)", tmp_path / "music.mid.provenance.json")
+    page.get_by_label("Task").select_option("verify")
+    page.get_by_label("A sketch (MIDI or MusicXML)").set_input_files(str(midi))
+    page.get_by_label("Its provenance record (.provenance.json)").set_input_files(str(record))
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#summary")).to_contain_text("intact: upload.mid: music and record signed by", timeout=60_000)
+
     page.set_viewport_size({"width": 380, "height": 800})  # a phone: nothing wider than the screen
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 380
 
@@ -221,6 +228,20 @@ def test_a_sketch_continued_before_and_after(server: str, page: Page, tmp_path: 
     assert sketch.note_num() == notes
     expect(page.locator("#originality")).to_contain_text(" at NORMAL")
     expect(page.locator("#provenance")).to_contain_text("cadenza-multitrack")
+
+
+def test_a_sketch_analyzed(server: str, page: Page, tmp_path: Path) -> None:
+    _sketch(tmp_path / "tune.mid")
+    page.goto(server)
+    page.get_by_label("A sketch (MIDI or MusicXML)").set_input_files(str(tmp_path / "tune.mid"))
+    page.get_by_label("Task").select_option("analyze")
+    page.get_by_role("button", name="Check").click()
+    _wait_for_the_result(page)
+    analysis = page.locator("#analysis")
+    expect(analysis).to_contain_text("C:maj")
+    expect(analysis).to_contain_text("100 bpm")
+    expect(analysis).to_contain_text("4/4")
+    expect(page.locator("#provenance-block")).to_be_hidden()  # nothing composed, nothing signed
 
 
 def test_with_an_api_key_the_page_sends_it(keyed_server: str, page: Page, tmp_path: Path) -> None:

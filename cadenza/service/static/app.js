@@ -26,7 +26,11 @@ const TASK_HELP = {
   accompany: "Chooses chords for your melody and has them played; the last instrument plays the bass.",
   vary: "Keeps the form and harmony and writes a new surface. Amount: 0 unchanged .. 1 every bar anew; bars: only these, e.g. 1-8.",
   arrange: "Gives every note of yours to a part of an ensemble (top part first), each in its range; composes nothing.",
+  analyze: "Key over time, chords, tempo, meter, bars and sections of your music.",
+  originality: "How much of your music is found in a model's training set, and the closest training pieces.",
+  verify: "Whether a file cadenza made and its provenance record are intact, and who signed them.",
 };
+const UPLOAD_KINDS = new Set(["analyze", "originality", "verify"]); // at /api/KIND; the others at /api/tasks/KIND
 
 const $ = (id) => document.getElementById(id);
 
@@ -174,7 +178,8 @@ function clearOutput() {
   player.pause();
   player.removeAttribute("src");
   player.hidden = true;
-  for (const id of ["downloads", "provenance", "originality", "summary"]) $(id).replaceChildren();
+  for (const id of ["downloads", "provenance", "originality", "summary", "analysis"]) $(id).replaceChildren();
+  for (const id of ["provenance-block", "originality-block", "analysis-block"]) $(id).hidden = true;
 }
 
 function element(tag, text, className) {
@@ -227,14 +232,15 @@ async function showResult(job) {
     player.hidden = false;
   }
 
+  const summary = job.summary || {};
   showDownloads(job);
-  showSummary(job.summary || {});
+  showSummary(summary);
+  if (job.kind === "analyze") showAnalysis(summary);
   const record = files.has("record.json") ? await api(files.get("record.json").url) : null;
   if (record) showProvenance(record);
   let report = files.has("originality.json") ? await api(files.get("originality.json").url) : null;
   if (!report && record && record.originality) report = record.originality;
-  if (!report && job.summary && job.summary.originality) report = job.summary.originality;
-  showOriginality(report);
+  if (report) showOriginality(report);
 }
 
 function showDownloads(job) {
@@ -282,6 +288,9 @@ function showSummary(summary) {
   const bars = summary.bars;
   if (bars && typeof bars === "object" && bars.before !== undefined) parts.push(`bars ${bars.before} → ${bars.after}`);
   if (parts.length) box.append(element("p", parts.join(" · ")));
+  if (typeof summary.valid === "boolean" && typeof summary.message === "string") {
+    box.append(element("p", summary.message, summary.valid ? "verdict ok" : "verdict flagged"));
+  }
   if (typeof summary.changed === "string") box.append(element("p", `What changed: ${summary.changed}.`));
   const read = summary.prompt && Array.isArray(summary.prompt.read) ? summary.prompt.read.join("; ") : "";
   if (read) box.append(element("p", `The prompt was read as: ${read}.`));
@@ -325,7 +334,26 @@ function sourcesText(sources) {
     .join(", ");
 }
 
+function spans(items, label, limit = 12) {
+  if (!Array.isArray(items) || !items.length) return "";
+  const shown = items.slice(0, limit).map(label).join(", ");
+  return items.length > limit ? `${shown}, … (${items.length} in all)` : shown;
+}
+
+function showAnalysis(analysis) {
+  const list = $("analysis");
+  const seconds = (x) => `${Number(x).toFixed(1)} s`;
+  fact(list, "Key", spans(analysis.key, (k) => `${k.label} from ${seconds(k.start)}`));
+  fact(list, "Tempo", spans(analysis.tempo, (t) => `${Math.round(t.bpm)} bpm from ${seconds(t.start)}`));
+  fact(list, "Meter", spans(analysis.time_signature, (t) => `${t.numerator}/${t.denominator}`));
+  fact(list, "Bars", analysis.bars);
+  fact(list, "Chords", spans(analysis.chords, (c) => c.label, 16));
+  fact(list, "Sections", spans(analysis.sections, (s) => `${s.label} ${seconds(s.start)}-${seconds(s.end)}`));
+  $("analysis-block").hidden = !list.children.length;
+}
+
 function showProvenance(record) {
+  $("provenance-block").hidden = false;
   const list = $("provenance");
   const model = record.model;
   fact(list, "Model", model ? `${model.name} (${model.family}), weights sha256 ${String(model.weights_sha256).slice(0, 16)}…` : "none: nothing was composed, every note is yours");
@@ -340,24 +368,19 @@ function showProvenance(record) {
   const sources = sourcesText(record.training_sources);
   fact(list, "Trained on", sources);
   const signature = record.signature || {};
-  fact(
-    list,
-    "Licence and ownership",
-    (model
-      ? `Composed by cadenza ${record.cadenza_version} from a model trained on ${sources || "sources it does not name"}; `
-      : `Your music, rearranged by cadenza ${record.cadenza_version}; `) +
-      (signature.signer ? `signed by ${signature.signer} (key ${signature.key_id}, ${signature.algorithm}).` : "not signed."),
-  );
+  const trained = `a model trained on ${sources || "sources the record does not name"}`;
+  let made = `Composed by cadenza ${record.cadenza_version} with ${trained}`;
+  if (!model) made = `Your music, given to new parts by cadenza ${record.cadenza_version}; nothing composed`;
+  else if (conditions.source) made = `Your music, with what cadenza ${record.cadenza_version} composed with ${trained}`;
+  const signed = signature.signer ? `signed by ${signature.signer} (key ${signature.key_id}, ${signature.algorithm})` : "not signed";
+  fact(list, "Licence and ownership", `${made}; ${signed}.`);
   fact(list, "Music sha256", record.music_sha256);
   fact(list, "Made", record.created);
 }
 
 function showOriginality(report) {
+  $("originality-block").hidden = false;
   const box = $("originality");
-  if (!report) {
-    box.append(element("p", "No originality report for this job.", "hint"));
-    return;
-  }
   if (report.checked === false) {
     box.append(element("p", `Not checked: ${report.reason || "no reason given"}.`, "verdict"));
     return;
@@ -482,6 +505,7 @@ function showTaskFields() {
   $("task-bars").placeholder = task === "continue" ? "8" : task === "infill" ? "e.g. 9-12" : "all, or e.g. 1-8";
   $("task-instruments").placeholder = task === "arrange" ? "e.g. violin,violin,viola,cello" : "piano,bass";
   $("task-help").textContent = TASK_HELP[task] || "";
+  $("run-task").textContent = UPLOAD_KINDS.has(task) ? "Check" : "Run task";
 }
 
 async function loadModels() {
@@ -538,8 +562,18 @@ function setup() {
     const task = $("task").value;
     const form = new FormData();
     form.append("file", file);
-    form.append("options", JSON.stringify(taskOptions(task)));
-    run(() => api(`/api/tasks/${encodeURIComponent(task)}`, { method: "POST", body: form }));
+    if (task === "verify") {
+      const record = $("record-file").files[0];
+      if (!record) {
+        showError("choose the file's provenance record (.provenance.json) too");
+        return;
+      }
+      form.append("record", record);
+    } else {
+      form.append("options", JSON.stringify(taskOptions(task)));
+    }
+    const path = UPLOAD_KINDS.has(task) ? `/api/${task}` : `/api/tasks/${encodeURIComponent(task)}`;
+    run(() => api(path, { method: "POST", body: form }));
   });
 
   $("cancel").addEventListener("click", async () => {
