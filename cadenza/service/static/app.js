@@ -229,6 +229,7 @@ async function showResult(job) {
   if (wav) {
     const player = $("player");
     player.src = await fileUrl(wav, true);
+    player.loop = Boolean(job.summary && job.summary.loop); // a seamless loop plays as one
     player.hidden = false;
   }
 
