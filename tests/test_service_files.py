@@ -375,12 +375,16 @@ def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
         ("accompany", {"instruments": "piano,kazoo"}, "options.instruments: "),
         ("vary", {"amount": 2}, "options.amount: "),
         ("harmonize", {"style": "jazz"}, "options.style: "),
-        ("continue", "not json", "options: not valid JSON"),
+        ("continue", "not json", "options: is not valid JSON"),
+        ("continue", "[" * 50_000, "options: is not valid JSON: it nests too deeply"),
+        ("continue", '{"temperature": NaN}', "options.temperature: Input should be a finite number"),
         ("continue", "[1, 2]", "options: must be a JSON object"),
     ]
     for kind, options, expected in cases:
         assert one_error(post(client, f"/api/tasks/{kind}", sketch_bytes(), options=options), 400).startswith(expected)
     assert "task" in one_error(post(client, "/api/tasks/compose", sketch_bytes()), 400)
+    as_file = {"file": ("a.mid", sketch_bytes()), "options": ("options.json", b"{}")}
+    assert "as text, not a file" in one_error(client.post("/api/tasks/continue", files=as_file), 400)
     assert "options.level" in one_error(post(client, "/api/originality", sketch_bytes(), options={"level": "x"}), 400)
 
 

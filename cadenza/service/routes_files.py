@@ -16,7 +16,6 @@ and queues the job; its worker reads the file within the service's limits.
 from __future__ import annotations
 
 import codecs
-import json
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request as StarletteRequest
 from starlette.types import Message
 
+from cadenza.jsonfile import parse_json
 from cadenza.service.errors import ApiError, ErrorBody
 from cadenza.service.routes import JOB_RESPONSES, JobStatus, Wait, submit
 from cadenza.service.work_sketch import OPTIONS, RECORD
@@ -99,8 +99,8 @@ async def _form(request: Request, fields: tuple[str, ...], files: int, cap: int)
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    form = await StarletteRequest(request.scope, replay).form(
-        max_files=files, max_fields=len(fields), max_part_size=FORM_BYTES
+    form = await StarletteRequest(request.scope, replay).form(  # options sent as a file: refused below, by name
+        max_files=files + 1, max_fields=len(fields), max_part_size=FORM_BYTES
     )
     found: dict[str, Any] = {}
     for name, value in form.multi_items():
@@ -165,9 +165,9 @@ def _options(kind: str, text: Any) -> dict[str, Any]:
         raw: Any = {}
     elif isinstance(text, str):
         try:
-            raw = json.loads(text)
-        except ValueError:
-            raise ApiError(400, "options: not valid JSON") from None
+            raw = parse_json(text)  # NaN, and nesting deep enough to overflow the stack, refused
+        except ValueError as error:
+            raise ApiError(400, f"options: {error}") from None
     else:
         raise ApiError(400, "options: send a JSON object as text, not a file")
     if not isinstance(raw, dict):
