@@ -575,6 +575,9 @@ def _register_plugins() -> None:
     from cadenza import cli_soundtrack
 
     cli_soundtrack.register(app)
+    from cadenza import cli_serve
+
+    cli_serve.register(app)
 
 
 data_app = typer.Typer(help="Build and inspect training corpora.", no_args_is_help=True)

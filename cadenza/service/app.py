@@ -18,12 +18,13 @@ from cadenza import __version__
 from cadenza.service import routes, routes_files
 from cadenza.service.errors import ApiError, install_error_handlers
 from cadenza.service.jobs import Engine
-from cadenza.service.limits import RateLimiter, guard
+from cadenza.service.limits import BodyLimit, RateLimiter, guard
 from cadenza.service.settings import Settings
 
 __all__ = ["STATIC", "create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+BODY_OVERHEAD = 64 * 1024  # a multipart body's boundaries and options around the upload itself
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(index, media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + BODY_OVERHEAD)
     return app

@@ -456,7 +456,8 @@ def worker_main(conn: Connection) -> None:
     """A worker process: run the jobs it is sent, one at a time, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     logging.basicConfig(level=logging.INFO, format="cadenza worker: %(levelname)s %(message)s")
-    import cadenza.service.kinds  # noqa: F401 (imported once, before the first job)
+    import cadenza.compose.pipeline
+    import cadenza.service.kinds  # noqa: F401 (imported before the first job, not during it)
 
     while True:
         try:

@@ -12,10 +12,13 @@ import threading
 import time
 
 from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.service.errors import ApiError
+from cadenza.service.errors import ApiError, error_response
 
-__all__ = ["RateLimiter", "api_key_of", "client_of", "guard"]
+__all__ = ["BodyLimit", "RateLimiter", "TooLargeError", "api_key_of", "client_of", "guard"]
 
 MAX_CLIENTS = 10_000  # buckets kept; full ones are forgotten first
 
@@ -90,3 +93,52 @@ def guard(request: Request) -> None:
         wait = request.app.state.limiter.take(client_of(request))
         if wait is not None:
             raise ApiError(429, f"too many requests; try again in {wait} s", {"Retry-After": str(wait)})
+
+
+class TooLargeError(StarletteHTTPException):
+    """A request body over the limit: a 413 (an HTTPException, so FastAPI's body
+    parsing passes it on instead of answering 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request is larger than {limit:,} bytes")
+
+
+class BodyLimit:
+    """ASGI middleware: a body larger than ``limit`` bytes is refused (413) before it is
+    read in full, by its Content-Length or as it streams; every answer also gets a few
+    headers that keep a browser from reading a file as something else."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await error_response(413, TooLargeError(self.limit).detail)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise TooLargeError(self.limit)
+            return message
+
+        async def guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SAFE_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, limited, guarded)
+
+
+SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}

@@ -1,0 +1,62 @@
+"""Running ``cadenza serve``'s app in-process for tests: real worker processes, a
+temporary data folder, signing keys in a temporary CADENZA_HOME.
+
+    with serving(tmp_path, workers=1) as client:
+        job = client.post("/api/generate?wait=25", json=SMALL).json()
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from cadenza.service.app import create_app
+from cadenza.service.settings import Settings
+
+SMALL = {"model": "cadenza-markov", "bars": 2, "seed": 1, "wav": False}  # about a second once the model is loaded
+LONG = {"model": "cadenza-markov", "bars": 128, "seed": 1, "wav": False}  # many seconds: to cancel, to queue behind
+
+
+@contextmanager
+def serving(folder: Path, **settings: Any) -> Iterator[TestClient]:
+    """A TestClient on a fresh app whose engine runs (and stops at the end)."""
+    home = os.environ.get("CADENZA_HOME")
+    os.environ["CADENZA_HOME"] = str(folder / "cadenza-home")  # the workers inherit it when spawned
+    settings.setdefault("data_dir", folder / "data")
+    settings.setdefault("rate", 0)
+    try:
+        with TestClient(create_app(Settings(**settings)), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        if home is None:
+            os.environ.pop("CADENZA_HOME", None)
+        else:
+            os.environ["CADENZA_HOME"] = home
+
+
+def poll(client: TestClient, job_id: str, until: Callable[[dict], bool], timeout: float = 30.0) -> dict:
+    """The job's status once ``until`` holds for it (AssertionError after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(f"/api/jobs/{job_id}")
+        status = answer.json()
+        if answer.status_code == 200 and until(status):
+            return status
+        assert time.monotonic() < deadline, f"job {job_id} never got there: {status}"
+        time.sleep(0.05)
+
+
+def is_error(answer: Any, status: int) -> str:
+    """Assert one JSON error with this status; returns its message."""
+    assert answer.status_code == status, (answer.status_code, answer.text[:300])
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"], body
+    assert "\n" not in body["error"] and "Traceback" not in body["error"]
+    return body["error"]

@@ -1,0 +1,251 @@
+"""``cadenza serve``'s API in-process: every endpoint of the core, and bad input on each
+(one JSON error with the right status). Real worker processes, the fast Markov model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import symusic
+from fastapi.testclient import TestClient
+
+from cadenza import __version__
+from cadenza.provenance.signing import verify_file
+from cadenza.service import app as app_module
+from cadenza.service.app import create_app
+from cadenza.service.settings import Settings
+from tests.service_helpers import SMALL, is_error, serving
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with serving(tmp_path_factory.mktemp("serve"), workers=2, max_upload_bytes=64 * 1024) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def small_job(client: TestClient) -> dict:
+    answer = client.post("/api/generate?wait=30", json=SMALL)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_health_is_ok_with_the_version(client: TestClient) -> None:
+    assert client.get("/api/health").json() == {"status": "ok", "version": __version__}
+
+
+def test_models_lists_the_shipped_ones_with_one_default(client: TestClient) -> None:
+    models = client.get("/api/models").json()["models"]
+    names = {m["name"]: m for m in models}
+    assert {"cadenza-markov", "cadenza-multitrack"} <= set(names)
+    assert sum(m["default"] for m in models) == 1
+    assert names["cadenza-markov"]["family"] == "markov" and names["cadenza-markov"]["description"]
+
+
+def test_generate_waits_and_answers_the_finished_job(small_job: dict) -> None:
+    assert small_job["status"] == "done", small_job
+    assert small_job["kind"] == "generate" and small_job["error"] is None and small_job["position"] is None
+    names = {f["name"] for f in small_job["files"]}
+    assert {"music.mid", "record.json", "music.musicxml", "pianoroll.png", "originality.json"} <= names
+    assert "music.wav" not in names  # wav: false
+    summary = small_job["summary"]
+    assert summary["bars"] == 2 and summary["model"] == "cadenza-markov" and summary["seed"] == 1
+    assert summary["originality"]["verdict"] in ("original", "flagged")
+    assert small_job["expires"] > small_job["finished"] >= small_job["created"]
+    assert small_job["progress"]["done"] == small_job["progress"]["total"] > 0
+
+
+def test_the_midi_downloads_parses_and_its_record_verifies(client: TestClient, small_job: dict, tmp_path: Path) -> None:
+    urls = {f["name"]: f for f in small_job["files"]}
+    midi = client.get(urls["music.mid"]["url"])
+    assert midi.status_code == 200 and midi.headers["content-type"] == "audio/midi"
+    assert midi.headers["content-disposition"].startswith("attachment")
+    assert len(midi.content) == urls["music.mid"]["bytes"]
+    score = symusic.Score.from_midi(midi.content)
+    assert sum(len(track.notes) for track in score.tracks) > 0
+    (tmp_path / "music.mid").write_bytes(midi.content)
+    (tmp_path / "music.mid.provenance.json").write_bytes(client.get(urls["record.json"]["url"]).content)
+    assert verify_file(tmp_path / "music.mid").intact
+
+
+def test_a_file_is_inline_when_asked(client: TestClient, small_job: dict) -> None:
+    roll = next(f for f in small_job["files"] if f["name"] == "pianoroll.png")
+    answer = client.get(roll["url"] + "?inline=1")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert answer.headers["content-disposition"].startswith("inline") and answer.content[:4] == b"\x89PNG"
+
+
+def test_the_same_seed_gives_the_same_notes(client: TestClient, small_job: dict) -> None:
+    again = client.post("/api/generate?wait=30", json=SMALL).json()
+    assert again["status"] == "done" and again["id"] != small_job["id"]
+
+    def notes(job: dict) -> list:
+        data = client.get(f"/api/jobs/{job['id']}/files/music.mid").content
+        return [(n.time, n.pitch, n.duration) for t in symusic.Score.from_midi(data).tracks for n in t.notes]
+
+    assert notes(again) == notes(small_job)
+
+
+def test_without_wait_the_answer_is_202_and_the_job_can_be_read(client: TestClient) -> None:
+    answer = client.post("/api/generate", json=SMALL)
+    assert answer.status_code == 202
+    job = answer.json()
+    assert job["status"] in ("queued", "running") and job["finished"] is None and job["expires"] is None
+    assert client.get(f"/api/jobs/{job['id']}").json()["id"] == job["id"]
+
+
+def test_events_stream_each_change_until_the_end(client: TestClient) -> None:
+    job = client.post("/api/generate", json=SMALL).json()
+    seen = []
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :]))
+    states = [s["status"] for s in seen]
+    assert states[-1] == "done" and states.count("done") == 1
+    assert states == sorted(states, key=["queued", "running", "done"].index)  # never backwards
+    assert all(s["id"] == job["id"] for s in seen)
+
+
+def test_cancelling_a_finished_job_leaves_it_done(client: TestClient, small_job: dict) -> None:
+    answer = client.delete(f"/api/jobs/{small_job['id']}")
+    assert answer.status_code == 200 and answer.json()["status"] == "done"
+
+
+@pytest.mark.slow
+def test_a_prompt_composes_a_cue_with_stems(client: TestClient) -> None:
+    body = {"prompt": "calm piano loop, 6 seconds", "stems": True, "seed": 2}
+    job = client.post("/api/generate?wait=30", json=body).json()
+    assert job["status"] == "done", job
+    names = {f["name"] for f in job["files"]}
+    assert {"music.mid", "music.wav", "record.json", "cue-sheet.json", "pianoroll.png"} <= names
+    assert any(n.startswith("stem-") for n in names)
+    assert job["summary"]["model"] == "cadenza-multitrack" and job["summary"]["loop"] is True
+    assert job["summary"]["seconds"] == 6
+
+
+@pytest.mark.slow
+def test_soundtrack_composes_a_cue_sheet(client: TestClient) -> None:
+    cue = {"seconds": 6, "tempo": 100, "sections": [{"name": "calm", "mood": "calm"}]}
+    job = client.post("/api/soundtrack?wait=30", json={"cue": cue, "wav": False}).json()
+    assert job["status"] == "done", job
+    sheet = client.get(f"/api/jobs/{job['id']}/files/cue-sheet.json").json()
+    assert sheet and {f["name"] for f in job["files"]} >= {"music.mid", "cue-sheet.json", "record.json"}
+    assert job["summary"]["sections"] == ["calm"]
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ('{"bars": 4', "JSON"),
+        ("[1, 2]", "body"),
+        ('{"tempo": "fast"}', "tempo"),
+        ('{"tempo": 1000}', "tempo"),
+        ('{"seed": -1}', "seed"),
+        ('{"bars": 0}', "bars"),
+        ('{"seconds": 100000}', "seconds"),
+        ('{"instruments": "piano"}', "instruments"),
+        ('{"colour": "red"}', "colour"),
+        ('{"mood": "zzz"}', "mood"),
+        ('{"key": "H sharp"}', "H sharp"),
+        ('{"bars": 4, "seconds": 10}', "bars or seconds"),
+        ('{"model": "/etc"}', "model"),
+        ('{"model": "../pretrained/cadenza-markov"}', "model"),
+        ('{"bars": 256, "tempo": 30}', "s of music"),
+        ('{"prompt": ""}', "prompt"),
+        ('{"prompt": "x", "meter": "13/7"}', "meter"),
+    ],
+)
+def test_bad_generate_requests_are_one_line_400(client: TestClient, body: str, names: str) -> None:
+    answer = client.post("/api/generate", content=body, headers={"content-type": "application/json"})
+    assert names.lower() in is_error(answer, 400).lower()
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ({}, "cue"),
+        ({"cue": []}, "cue"),
+        ({"cue": {"seconds": -3}}, "cue.seconds"),
+        ({"cue": {"sections": [{"name": "a", "mood": "weird"}]}}, "mood"),
+        ({"cue": {"seconds": 10}, "model": "nope"}, "model"),
+        ({"cue": {"seconds": 10}, "seed": "one"}, "seed"),
+    ],
+)
+def test_bad_soundtrack_requests_are_one_line_400(client: TestClient, body: dict, names: str) -> None:
+    assert names in is_error(client.post("/api/soundtrack", json=body), 400)
+
+
+def test_wait_outside_0_to_30_is_400(client: TestClient) -> None:
+    assert "wait" in is_error(client.post("/api/generate?wait=31", json=SMALL), 400)
+    assert "wait" in is_error(client.post("/api/generate?wait=-1", json=SMALL), 400)
+
+
+UNKNOWN_JOB = [("GET", ""), ("DELETE", ""), ("GET", "/events"), ("GET", "/files/a.mid")]
+
+
+@pytest.mark.parametrize(("method", "suffix"), UNKNOWN_JOB)
+def test_an_unknown_job_is_404(client: TestClient, method: str, suffix: str) -> None:
+    is_error(client.request(method, f"/api/jobs/AAAAAAAAAAAAAAAAAAAAAAAA{suffix}"), 404)
+
+
+def test_an_unknown_file_of_a_real_job_is_404(client: TestClient, small_job: dict) -> None:
+    is_error(client.get(f"/api/jobs/{small_job['id']}/files/music.wav"), 404)  # not made: wav false
+    is_error(client.get(f"/api/jobs/{small_job['id']}/files/nothing.txt"), 404)
+
+
+def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:
+    is_error(client.get("/api/nothing"), 404)
+    is_error(client.put("/api/generate", json=SMALL), 405)
+
+
+def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
+    big = json.dumps({"prompt": "x" * 200_000})
+    is_error(client.post("/api/generate", content=big, headers={"content-type": "application/json"}), 413)
+
+
+def test_answers_carry_nosniff(client: TestClient) -> None:
+    assert client.get("/api/health").headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_openapi_spec_has_every_endpoint_and_its_errors(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/api/health", "/api/models", "/api/generate", "/api/soundtrack", "/api/jobs/{job_id}"):
+        assert path in paths
+    assert {"/api/jobs/{job_id}/events", "/api/jobs/{job_id}/files/{name}"} <= set(paths)
+    generate = paths["/api/generate"]["post"]["responses"]
+    assert {"202", "400", "429", "503"} <= set(generate)
+    assert "404" in paths["/api/jobs/{job_id}"]["get"]["responses"]
+    assert "delete" in paths["/api/jobs/{job_id}"]
+
+
+def test_an_unexpected_error_is_500_internal_error_without_a_trace(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+
+    @app.get("/api/broken")
+    def broken() -> None:
+        raise RuntimeError("secret detail /home/someone")
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/api/broken")
+    assert is_error(answer, 500) == "internal error"
+
+
+def test_the_page_and_its_assets_are_served_when_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><title>cadenza</title>")
+    (tmp_path / "style.css").write_text("body{}")
+    monkeypatch.setattr(app_module, "STATIC", tmp_path)
+    client = TestClient(create_app(Settings(data_dir=tmp_path / "data", api_keys=frozenset({"k"}))))
+    page = client.get("/")
+    assert page.status_code == 200 and "cadenza" in page.text and page.headers["content-type"].startswith("text/html")
+    assert client.get("/static/style.css").text == "body{}"  # open, though keys are configured
+    is_error(client.get("/static/nothing.css"), 404)
+    is_error(client.get("/static/../app.py"), 404)
+
+
+def test_without_a_page_the_root_is_a_json_404(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "STATIC", tmp_path / "none")
+    is_error(TestClient(create_app(Settings(data_dir=tmp_path))).get("/"), 404)
