@@ -466,3 +466,31 @@ def test_the_openapi_spec_has_the_upload_endpoints(client: TestClient) -> None:
     assert (
         "record" in paths["/api/verify"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
     )
+
+
+def quarters_of(data: bytes) -> Notes:
+    """(start, duration, pitch) of each track's notes in 1/480 quarters, by track name."""
+    score = symusic.Score.from_midi(data)
+    scale = TPQ / score.ticks_per_quarter
+    return {
+        t.name: sorted((round(n.time * scale), round(n.duration * scale), n.pitch) for n in t.notes)
+        for t in score.tracks
+    }
+
+
+def test_musicxml_and_mxl_uploads_are_read_in_the_worker(client: TestClient, tmp_path: Path) -> None:
+    from cadenza.io import save_score
+
+    save_score(sketch_score(bass=False), tmp_path / "sketch.musicxml")
+    xml = (tmp_path / "sketch.musicxml").read_bytes()
+    status = done(post(client, "/api/tasks/continue", xml, "sketch.musicxml", {"bars": 1, "wav": False}))
+    before = quarters_of(fetch(client, status, "before.mid"))
+    assert [p for _, _, p in next(iter(before.values()))] == TUNE  # the tune as MusicXML gave it
+    after = quarters_of(fetch(client, status, "music.mid"))
+    name = next(iter(before))
+    assert in_bars(after[name], {1, 2, 3, 4}) == before[name] and in_bars(after[name], {5})
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("score.musicxml", xml)
+    status = done(post(client, "/api/analyze", packed.getvalue(), "sketch.mxl"))
+    assert status["summary"]["key"][0]["label"] == "C:maj"
