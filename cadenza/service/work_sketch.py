@@ -5,8 +5,8 @@
 Each runs inside a worker process and does what its ``cadenza`` command does, through
 the same library calls (:func:`cadenza.compose.editing.edit_file` for the tasks, as
 :mod:`cadenza.cli_sketch` drives it). The uploaded file is read here, never in the
-server: MIDI within :data:`UPLOAD_LIMITS`, MusicXML in cadenza's parsing sandbox
-(:func:`cadenza.io.load_score`). The options arrive as the route validated them with
+server, within :data:`UPLOAD_LIMITS` (:func:`cadenza.io.load_score`; MusicXML in
+cadenza's parsing sandbox, as the command line reads it). The options arrive as the route validated them with
 the pydantic models below, one per task, named as the command's flags.
 
 Errors name the job's files by their names (``upload.mid``), never by the server's
@@ -262,7 +262,7 @@ def _load(path: Path, index: int) -> symusic.Score:
 
 def _render(score: symusic.Score, out: Path, names: tuple[str, ...], warnings: list[str]) -> None:
     """Write ``score`` as each of ``names`` (format by extension); one that cannot be
-    written (no synthesizer for WAV, music MusicXML cannot hold) is a warning, not a failure."""
+    written (no synthesizer for WAV, music that MusicXML cannot hold) is a warning, not a failure."""
     from cadenza.io import save_score
 
     for name in names:
