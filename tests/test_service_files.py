@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from cadenza.errors import CadenzaError, LimitExceededError
 from cadenza.io import load_score
 from cadenza.service.work_sketch import WORK
+from tests.service_helpers import is_error, serving
 
 TPQ = 480
 BAR = 4 * TPQ
@@ -251,16 +252,9 @@ UPLOAD_CAP = 256 * 1024
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The app with one real worker process, keys in the tests' temporary home (the
-    workers are spawned with it), uploads capped at 256 KiB."""
-    from cadenza.service.app import create_app
-    from cadenza.service.settings import Settings
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CADENZA_HOME", str(tmp_path_factory.getbasetemp() / "cadenza-home"))
-        settings = Settings(workers=1, data_dir=tmp_path_factory.mktemp("serve"), max_upload_bytes=UPLOAD_CAP, rate=0)
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
+    """The app with one real worker process, uploads capped at 256 KiB."""
+    with serving(tmp_path_factory.mktemp("serve"), workers=1, max_upload_bytes=UPLOAD_CAP) as test_client:
+        yield test_client
 
 
 def post(
@@ -290,13 +284,6 @@ def fetch(client: TestClient, status: dict, name: str) -> bytes:
     response = client.get(entry["url"])
     assert response.status_code == 200
     return response.content
-
-
-def one_error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and "\n" not in body["error"]
-    return body["error"]
 
 
 def kept_bars(kind: str, summary: dict) -> dict[str, set[int]]:
@@ -362,7 +349,7 @@ def test_verify_over_http(client: TestClient) -> None:
     assert status["summary"]["valid"] is False and "NOT intact" in status["summary"]["message"]
     other = done(post(client, "/api/verify", sketch_bytes(), record=record))  # another file, the same record
     assert other["summary"]["valid"] is False
-    assert "record" in one_error(post(client, "/api/verify", music), 400)
+    assert "record" in is_error(post(client, "/api/verify", music), 400)
 
 
 def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
@@ -375,29 +362,34 @@ def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
         ("accompany", {"instruments": "piano,kazoo"}, "options.instruments: "),
         ("vary", {"amount": 2}, "options.amount: "),
         ("harmonize", {"style": "jazz"}, "options.style: "),
-        ("continue", "not json", "options: not valid JSON"),
+        ("continue", "not json", "options: is not valid JSON"),
+        ("continue", "[" * 50_000, "options: is not valid JSON: it nests too deeply"),
+        ("continue", '{"temperature": NaN}', "options.temperature: Input should be a finite number"),
         ("continue", "[1, 2]", "options: must be a JSON object"),
     ]
     for kind, options, expected in cases:
-        assert one_error(post(client, f"/api/tasks/{kind}", sketch_bytes(), options=options), 400).startswith(expected)
-    assert "task" in one_error(post(client, "/api/tasks/compose", sketch_bytes()), 400)
-    assert "options.level" in one_error(post(client, "/api/originality", sketch_bytes(), options={"level": "x"}), 400)
+        assert is_error(post(client, f"/api/tasks/{kind}", sketch_bytes(), options=options), 400).startswith(expected)
+    assert "task" in is_error(post(client, "/api/tasks/compose", sketch_bytes()), 400)
+    as_file = {"file": ("a.mid", sketch_bytes()), "options": ("options.json", b"{}")}
+    assert "as text, not a file" in is_error(client.post("/api/tasks/continue", files=as_file), 400)
+    assert "options.level" in is_error(post(client, "/api/originality", sketch_bytes(), options={"level": "x"}), 400)
 
 
 def test_hostile_uploads_are_one_json_error(client: TestClient) -> None:
     too_big = b"MThd" + bytes(UPLOAD_CAP)
-    assert "more than" in one_error(post(client, "/api/analyze", too_big), 413)
-    assert "MThd" in one_error(post(client, "/api/analyze", b"RIFF....WAVEfmt "), 415)
-    assert "'.wav'" in one_error(post(client, "/api/analyze", b"RIFF....WAVEfmt ", filename="take.wav"), 415)
-    assert "no extension" in one_error(post(client, "/api/analyze", sketch_bytes(), filename="sketch"), 415)
-    assert "zip" in one_error(post(client, "/api/analyze", b"<score-partwise/>", filename="a.mxl"), 415)
-    assert "MusicXML" in one_error(post(client, "/api/analyze", b"MThd", filename="a.musicxml"), 415)
-    assert "empty" in one_error(post(client, "/api/analyze", b""), 400)
-    assert "multipart" in one_error(
+    assert "file: the file is more than" in is_error(post(client, "/api/analyze", too_big), 413)
+    assert "larger than" in is_error(post(client, "/api/analyze", too_big * 2), 413)
+    assert "MThd" in is_error(post(client, "/api/analyze", b"RIFF....WAVEfmt "), 415)
+    assert "'.wav'" in is_error(post(client, "/api/analyze", b"RIFF....WAVEfmt ", filename="take.wav"), 415)
+    assert "no extension" in is_error(post(client, "/api/analyze", sketch_bytes(), filename="sketch"), 415)
+    assert "zip" in is_error(post(client, "/api/analyze", b"<score-partwise/>", filename="a.mxl"), 415)
+    assert "MusicXML" in is_error(post(client, "/api/analyze", b"MThd", filename="a.musicxml"), 415)
+    assert "empty" in is_error(post(client, "/api/analyze", b""), 400)
+    assert "multipart" in is_error(
         client.post("/api/analyze", content=b"MThd", headers={"content-type": "audio/midi"}), 400
     )
-    assert "not a field" in one_error(client.post("/api/analyze", files={"music": ("a.mid", sketch_bytes())}), 400)
-    assert "file: missing" in one_error(client.post("/api/analyze", files={"options": (None, "{}")}), 400)
+    assert "not a field" in is_error(client.post("/api/analyze", files={"music": ("a.mid", sketch_bytes())}), 400)
+    assert "file: missing" in is_error(client.post("/api/analyze", files={"options": (None, "{}")}), 400)
 
 
 def test_hostile_music_fails_its_job_in_one_line(client: TestClient) -> None:
@@ -427,18 +419,78 @@ def test_the_body_is_refused_while_it_arrives(tmp_path: Path) -> None:
     """413 once the body passes the cap, without reading the rest (no Content-Length)."""
     import asyncio
 
-    from starlette.requests import Request
+    from cadenza.service.app import create_app
+    from cadenza.service.settings import Settings
 
-    from cadenza.service.errors import ApiError
-    from cadenza.service.routes_files import _body
-
-    sent = [0]
+    app = create_app(Settings(data_dir=tmp_path, max_upload_bytes=UPLOAD_CAP, rate=0))
+    head = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.mid"\r\n\r\nMThd'
+    chunks = [head] + [bytes(64 * 1024)] * 1000
+    received: list[int] = []
+    answers: list[dict] = []
 
     async def receive() -> dict:
-        sent[0] += 1
-        return {"type": "http.request", "body": bytes(64 * 1024), "more_body": sent[0] < 1000}
+        received.append(1)
+        return {"type": "http.request", "body": chunks[len(received) - 1], "more_body": len(received) < len(chunks)}
 
-    request = Request({"type": "http", "method": "POST", "headers": []}, receive)
-    with pytest.raises(ApiError) as caught:
-        asyncio.run(_body(request, 256 * 1024))
-    assert caught.value.status == 413 and sent[0] == 5  # 5 chunks of 64 KiB of the 1000 sent
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/analyze",
+        "raw_path": b"/api/analyze",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=x"), (b"host", b"test")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("test", 80),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    assert answers[0]["status"] == 413
+    assert len(received) <= 1 + (UPLOAD_CAP + 64 * 1024) // (64 * 1024) + 1  # a few chunks of the 1000
+    assert json.loads(answers[1]["body"])["error"].startswith("the request is larger than")
+
+
+def test_the_openapi_spec_has_the_upload_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/tasks/{task}", "/api/analyze", "/api/originality", "/api/verify"):
+        post = paths[path]["post"]
+        form = post["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert "file" in form["required"] and form["properties"]["file"]["format"] == "binary"
+        assert {"202", "200", "400", "413", "415", "429", "503"} <= set(post["responses"])
+    assert (
+        "record" in paths["/api/verify"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
+    )
+
+
+def quarters_of(data: bytes) -> Notes:
+    """(start, duration, pitch) of each track's notes in 1/480 quarters, by track name."""
+    score = symusic.Score.from_midi(data)
+    scale = TPQ / score.ticks_per_quarter
+    return {
+        t.name: sorted((round(n.time * scale), round(n.duration * scale), n.pitch) for n in t.notes)
+        for t in score.tracks
+    }
+
+
+def test_musicxml_and_mxl_uploads_are_read_in_the_worker(client: TestClient, tmp_path: Path) -> None:
+    from cadenza.io import save_score
+
+    save_score(sketch_score(bass=False), tmp_path / "sketch.musicxml")
+    xml = (tmp_path / "sketch.musicxml").read_bytes()
+    status = done(post(client, "/api/tasks/continue", xml, "sketch.musicxml", {"bars": 1, "wav": False}))
+    before = quarters_of(fetch(client, status, "before.mid"))
+    assert [p for _, _, p in next(iter(before.values()))] == TUNE  # the tune as MusicXML gave it
+    after = quarters_of(fetch(client, status, "music.mid"))
+    name = next(iter(before))
+    assert in_bars(after[name], {1, 2, 3, 4}) == before[name] and in_bars(after[name], {5})
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("score.musicxml", xml)
+    status = done(post(client, "/api/analyze", packed.getvalue(), "sketch.mxl"))
+    assert status["summary"]["key"][0]["label"] == "C:maj"

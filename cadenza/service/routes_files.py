@@ -5,7 +5,8 @@ task's options named as the command's flags, checked by the pydantic model of
 :data:`cadenza.service.work_sketch.OPTIONS`) and, for verify, ``record`` (the music's
 provenance record). The server never parses the music: it only
 
-* caps the body while it arrives (413 as soon as it passes the limit, before it is all read),
+* caps the body while it arrives (413 as soon as it passes the limit, before it is all
+  read: the app's :class:`~cadenza.service.limits.BodyLimit`), and each file (413),
 * tells the type by the name's extension and the first bytes (MIDI ``MThd``, MusicXML
   ``<``, compressed MusicXML ``PK``; else 415),
 * saves it in the job's folder as ``upload<ext>`` (never by the client's name),
@@ -16,7 +17,6 @@ and queues the job; its worker reads the file within the service's limits.
 from __future__ import annotations
 
 import codecs
-import json
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
@@ -24,9 +24,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.requests import Request as StarletteRequest
-from starlette.types import Message
 
+from cadenza.jsonfile import parse_json
 from cadenza.service.errors import ApiError, ErrorBody
 from cadenza.service.routes import JOB_RESPONSES, JobStatus, Wait, submit
 from cadenza.service.work_sketch import OPTIONS, RECORD
@@ -38,7 +37,7 @@ router = APIRouter(tags=["your music"])
 MIDI = (".mid", ".midi")
 MUSICXML = (".musicxml", ".xml")
 MXL = (".mxl",)
-FORM_BYTES = 64 * 1024  # the options and the multipart framing, beside the files
+FORM_BYTES = 64 * 1024  # the options field at most
 TaskName = Literal["continue", "infill", "harmonize", "accompany", "vary", "arrange"]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -68,39 +67,14 @@ def _form_doc(options: type[BaseModel] | None, record: bool = False) -> dict[str
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
-# ----------------------------------------------------------------------------- reading the body
-async def _body(request: Request, limit: int) -> bytes:
-    """The request's body, refused (413) once it passes ``limit`` bytes: by its stated
-    length before any of it is read, else as it arrives."""
-    stated = request.headers.get("content-length")
-    if stated is not None and stated.strip().isdigit() and int(stated) > limit:
-        raise ApiError(413, f"the upload is {int(stated)} bytes, more than the {limit} this server accepts")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the upload is more than the {limit} bytes this server accepts")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _form(request: Request, fields: tuple[str, ...], files: int, cap: int) -> dict[str, Any]:
-    """The multipart form of ``request``, its body capped at ``files`` uploads of ``cap`` bytes."""
+# ----------------------------------------------------------------------------- reading the form
+async def _form(request: Request, fields: tuple[str, ...], files: int) -> dict[str, Any]:
+    """The multipart form of ``request`` (``files`` file fields at most): its body is capped
+    as it arrives by the app's :class:`~cadenza.service.limits.BodyLimit` (413)."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ApiError(400, "send the file as multipart/form-data (a form with a `file` field)")
-    body = await _body(request, files * cap + FORM_BYTES)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await StarletteRequest(request.scope, replay).form(
-        max_files=files, max_fields=len(fields), max_part_size=FORM_BYTES
+    form = await request.form(  # options sent as a file: refused below, by name
+        max_files=files + 1, max_fields=len(fields), max_part_size=FORM_BYTES
     )
     found: dict[str, Any] = {}
     for name, value in form.multi_items():
@@ -165,9 +139,9 @@ def _options(kind: str, text: Any) -> dict[str, Any]:
         raw: Any = {}
     elif isinstance(text, str):
         try:
-            raw = json.loads(text)
-        except ValueError:
-            raise ApiError(400, "options: not valid JSON") from None
+            raw = parse_json(text)  # NaN, and nesting deep enough to overflow the stack, refused
+        except ValueError as error:
+            raise ApiError(400, f"options: {error}") from None
     else:
         raise ApiError(400, "options: send a JSON object as text, not a file")
     if not isinstance(raw, dict):
@@ -193,7 +167,7 @@ def _problem(error: ValidationError) -> str:
 async def _job_of_upload(request: Request, kind: str, wait: float, *, record: bool = False) -> JSONResponse:
     cap = request.app.state.settings.max_upload_bytes
     fields = ("file", "options", "record") if record else ("file", "options")
-    form = await _form(request, fields, 2 if record else 1, cap)
+    form = await _form(request, fields, 2 if record else 1)
     if "file" not in form:
         raise ApiError(400, "file: missing (send the music as a multipart file field named file)")
     filename, data = await _file_bytes(form["file"], "file", cap)

@@ -5,8 +5,8 @@
 Each runs inside a worker process and does what its ``cadenza`` command does, through
 the same library calls (:func:`cadenza.compose.editing.edit_file` for the tasks, as
 :mod:`cadenza.cli_sketch` drives it). The uploaded file is read here, never in the
-server: MIDI within :data:`UPLOAD_LIMITS`, MusicXML in cadenza's parsing sandbox
-(:func:`cadenza.io.load_score`). The options arrive as the route validated them with
+server, within :data:`UPLOAD_LIMITS` (:func:`cadenza.io.load_score`; MusicXML in
+cadenza's parsing sandbox, as the command line reads it). The options arrive as the route validated them with
 the pydantic models below, one per task, named as the command's flags.
 
 Errors name the job's files by their names (``upload.mid``), never by the server's
@@ -114,8 +114,12 @@ class _Composing(_Rendered):
 
     model: str = Field(SKETCH_MODEL, max_length=100, description="A multitrack model (see GET /api/models).")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="The same seed and file give the same music.")
-    temperature: float = Field(1.0, ge=0.01, le=10.0, description="Above 1: bolder; below 1: safer.")
-    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Sample from the smallest set with this probability.")
+    temperature: float = Field(
+        1.0, ge=0.01, le=10.0, allow_inf_nan=False, description="Above 1: bolder; below 1: safer."
+    )
+    top_p: float = Field(
+        0.95, gt=0.0, le=1.0, allow_inf_nan=False, description="Sample from the smallest set with this probability."
+    )
     originality: Literal["STRICT", "NORMAL", "OFF", "strict", "normal", "off"] = Field(
         "NORMAL", description="How closely what the model wrote is judged."
     )
@@ -155,7 +159,9 @@ class AccompanyOptions(_Composing):
 
 
 class VaryOptions(_Composing):
-    amount: float = Field(0.5, ge=0.0, le=1.0, description="0: unchanged .. 1: every bar that plays written anew.")
+    amount: float = Field(
+        0.5, ge=0.0, le=1.0, allow_inf_nan=False, description="0: unchanged .. 1: every bar that plays written anew."
+    )
     bars: str | None = Field(None, max_length=40, description="Only these bars, e.g. 1-8 (default: all).")
 
     _bars = field_validator("bars")(_bars_text)
@@ -256,7 +262,7 @@ def _load(path: Path, index: int) -> symusic.Score:
 
 def _render(score: symusic.Score, out: Path, names: tuple[str, ...], warnings: list[str]) -> None:
     """Write ``score`` as each of ``names`` (format by extension); one that cannot be
-    written (no synthesizer for WAV, music MusicXML cannot hold) is a warning, not a failure."""
+    written (no synthesizer for WAV, music that MusicXML cannot hold) is a warning, not a failure."""
     from cadenza.io import save_score
 
     for name in names:
@@ -298,20 +304,6 @@ def _task_of(kind: str, options: Any) -> TaskFn:
         return lambda c, s, p: tasks.vary(c, s, amount=options.amount, bars=some, sampling=p)
     parts = ensemble(options.instruments.split(","))
     return lambda _c, sketch, _p: arrange(sketch, parts)
-
-
-def _what_changed(edited: EditedPiece) -> str:
-    """What the task did, in the words `cadenza continue` prints."""
-    account: dict[str, Any] = edited.edit.to_dict()
-    parts = [
-        f"{g['name'] or 'track ' + str(g['track'])} bars {','.join(g['bars'])}" + (" (new)" if g["new"] else "")
-        for g in account["generated"]
-    ]
-    if not edited.edit.in_place:
-        return "every note yours, given to new parts; nothing composed"
-    if parts:
-        return f"{account['generated_notes']} notes written in " + "; ".join(parts) + "; the rest is yours, unchanged"
-    return "nothing composed; every note is yours, unchanged"
 
 
 def _bars_and_key(before: symusic.Score, after: symusic.Score) -> tuple[int, int, str, str]:
@@ -373,7 +365,7 @@ def _run_task(kind: str, params: dict, folder: Path, progress: Progress) -> dict
     account = edited.edit.to_dict()
     return {
         "task": kind,
-        "changed": _what_changed(edited),
+        "changed": edited.what_changed(),
         "generated": account["generated"],
         "generated_notes": account["generated_notes"],
         "settings": account["settings"],
