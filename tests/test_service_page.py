@@ -255,9 +255,13 @@ def test_with_an_api_key_the_page_sends_it(keyed_server: str, page: Page, tmp_pa
 
     page.get_by_label("Mood").fill("happy")
     page.get_by_label("Length (seconds)").fill("4")
+    page.get_by_label("Seamless loop").check()
+    page.get_by_label("Stems (one WAV per layer)").check()
     page.get_by_role("button", name="Generate").click()
     _wait_for_the_result(page)  # the image and the audio come as blobs fetched with the key
     page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30_000)
+    assert page.evaluate("() => document.getElementById('player').loop")
+    expect(page.get_by_role("link", name="Stem: ").first).to_be_visible()
     midi = _download(page, "MIDI", tmp_path / "music.mid")
     assert symusic.Score(str(midi)).note_num() > 0
 
