@@ -85,17 +85,7 @@ def _run(path: Path, output: Path, task: Callable[[Any, Sketch, Any], Edit], com
 
 
 def _report(edited: EditedPiece, output: Path, record: Path) -> None:
-    account: dict[str, Any] = edited.edit.to_dict()
-    parts = [
-        f"{g['name'] or 'track ' + str(g['track'])} bars {','.join(g['bars'])}" + (" (new)" if g["new"] else "")
-        for g in account["generated"]
-    ]
-    if not edited.edit.in_place:
-        made = "every note yours, given to new parts; nothing composed"
-    elif parts:
-        made = f"{account['generated_notes']} notes written in " + "; ".join(parts) + "; the rest is yours, unchanged"
-    else:
-        made = "nothing composed; every note is yours, unchanged"
+    made = edited.what_changed()
     console.print(f"wrote {shown(output)} ({shown(made)}) and {shown(record.name)}")
     if edited.report is not None:
         report = edited.report

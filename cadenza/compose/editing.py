@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import symusic
 
@@ -63,6 +63,20 @@ class EditedPiece:
     @property
     def score(self) -> symusic.Score:
         return self.edit.score
+
+    def what_changed(self) -> str:
+        """What the task did to the user's piece, in one phrase (the commands print it)."""
+        account: dict[str, Any] = self.edit.to_dict()
+        parts = [
+            f"{g['name'] or 'track ' + str(g['track'])} bars {','.join(g['bars'])}" + (" (new)" if g["new"] else "")
+            for g in account["generated"]
+        ]
+        if not self.edit.in_place:
+            return "every note yours, given to new parts; nothing composed"
+        if parts:
+            written = f"{account['generated_notes']} notes written in " + "; ".join(parts)
+            return written + "; the rest is yours, unchanged"
+        return "nothing composed; every note is yours, unchanged"
 
     def write(self, target: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write the music to ``target`` (format by extension) and its signed record
