@@ -270,11 +270,16 @@ def register(train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
         ] = "not stated",
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
-        """Train a GAN of multitrack piano-roll phrases (WGAN-GP, one process)."""
+        """Train a GAN of multitrack piano-roll phrases (WGAN-GP; under torchrun, each
+        process takes its share of every batch)."""
+        import os
+
         from cadenza.train.gan import run
 
         overrides: dict[str, Any] = {"steps": steps} if steps else {}
         model, result, notes = run(data, out, preset, resume=resume, progress=not quiet, licence=licence, **overrides)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
+            return
         console.print(
             f"{notes['phrases']:,} phrases from {notes['sources'][0]['files']:,} files "
             f"({notes['sources'][0]['skipped']} unreadable, skipped); {model.num_parameters():,} parameters"
