@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,7 +449,7 @@ def overload_table(model: str, outcomes: list[Outcome], sent: int, wall: float, 
     other = [o for o in outcomes if o.code not in (200, 202, 503)]
     done = [o.seconds for o in accepted if o.status == "done" and o.seconds is not None]
     failed = sum(1 for o in accepted if o.error is not None)
-    positions = sorted({o.position for o in accepted if o.position is not None})
+    positions = [o.position for o in accepted if o.position is not None]
     retry = sorted({o.refusal["headers"].get("retry-after", "?") for o in refused}, key=lambda v: v.zfill(9))
     clean = sum(1 for o in refused if clean_refusal(o))
     messages = sorted({json.loads(o.refusal["text"]).get("error", "") for o in refused if clean_refusal(o)})
@@ -479,11 +480,17 @@ def overload_table(model: str, outcomes: list[Outcome], sent: int, wall: float, 
 
 
 def _positions(positions: list[int]) -> str:
+    """``0 (x3), 1..19 (x1)``: each value with how many answers showed it, runs of the same count joined."""
     if not positions:
         return "—"
-    if positions == list(range(positions[0], positions[-1] + 1)):
-        return f"{positions[0]}..{positions[-1]} (each once)" if len(positions) > 1 else str(positions[0])
-    return ", ".join(map(str, positions))
+    counts = sorted(Counter(positions).items())
+    runs: list[list[int]] = []  # [first, last, count]
+    for value, count in counts:
+        if runs and runs[-1][1] == value - 1 and runs[-1][2] == count:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value, count])
+    return ", ".join(f"{a}{'' if a == b else f'..{b}'} (x{n})" for a, b, n in runs)
 
 
 def _summary(values: list[float]) -> tuple[float | None, float | None, float | None]:

@@ -60,3 +60,10 @@ def test_a_small_run_serves_every_request_and_refuses_the_overflow_cleanly(
     assert f"one JSON error + Retry-After │ {refused}/{refused}" in re.sub(r" +│ +", " │ ", printed)
     assert re.search(r"other answers \(errors\)\s*│\s*0\s", printed)
     assert "exit code 0; of its" in printed and ", 0 alive 5 s later" in printed
+
+
+def test_queue_positions_are_shown_with_how_many_answers_showed_each() -> None:
+    bench = _bench()
+    assert bench._positions([0, 0, 0, *range(1, 20)]) == "0 (x3), 1..19 (x1)"
+    assert bench._positions([3, 1, 0, 1]) == "0 (x1), 1 (x2), 3 (x1)"
+    assert bench._positions([]) == "—"
