@@ -60,3 +60,42 @@ def is_error(answer: Any, status: int) -> str:
     assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"], body
     assert "\n" not in body["error"] and "Traceback" not in body["error"]
     return body["error"]
+
+
+def raw_get(app: Any, path: str) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written (percent escapes decoded as a server does, dot
+    segments kept): HTTP clients normalise ``..`` away before sending, a hostile one need not."""
+    from urllib.parse import unquote
+
+    import anyio
+
+    answer: dict[str, Any] = {"status": 0, "body": b"", "asked": False}
+
+    async def receive() -> dict[str, Any]:
+        if answer["asked"]:  # the client stays connected until the answer is sent
+            await anyio.sleep_forever()
+        answer["asked"] = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode("ascii"),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    return answer["status"], answer["body"]

@@ -4,9 +4,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import symusic
 from fastapi.testclient import TestClient
@@ -249,3 +256,73 @@ def test_the_page_and_its_assets_are_served_when_installed(tmp_path: Path, monke
 def test_without_a_page_the_root_is_a_json_404(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app_module, "STATIC", tmp_path / "none")
     is_error(TestClient(create_app(Settings(data_dir=tmp_path))).get("/"), 404)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_cadenza_serve_answers_over_http_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    keys = tmp_path / "keys.txt"
+    keys.write_text("studio-key\n")
+    command = [sys.executable, "-m", "cadenza.cli", "serve", "--port", str(port), "--workers", "1"]
+    command += ["--data-dir", str(tmp_path / "data"), "--api-key-file", str(keys), "--keep-minutes", "5"]
+    env = {**os.environ, "CADENZA_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{base}/api/health", timeout=2).json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert httpx.get(f"{base}/api/models", timeout=5).status_code == 401
+        answer = httpx.post(
+            f"{base}/api/generate?wait=30", json=SMALL, headers={"Authorization": "Bearer studio-key"}, timeout=40
+        )
+        assert answer.status_code == 200 and answer.json()["status"] == "done", answer.text
+        assert (tmp_path / "data" / "jobs" / answer.json()["id"] / "out" / "music.mid").is_file()
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [(["--workers", "0"], "--workers 0"), (["--api-key-file", "missing-keys.txt"], "missing-keys.txt")],
+)
+def test_cadenza_serve_refuses_bad_settings_in_one_line(arguments: list[str], names: str) -> None:
+    from typer.testing import CliRunner
+
+    from cadenza.cli import app
+
+    result = CliRunner().invoke(app, ["serve", *arguments])
+    assert result.exit_code == 2
+    assert names in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"prompt": "calm piano, 6 seconds", "model": "cadenza-markov"}, {"loop": True, "model": "cadenza-gan"}],
+)
+def test_a_cue_with_a_model_that_cannot_follow_one_is_400(client: TestClient, body: dict) -> None:
+    assert "multitrack" in is_error(client.post("/api/generate", json=body), 400)
+
+
+def test_a_previous_runs_job_folders_are_cleared_at_start(tmp_path: Path) -> None:
+    stale = tmp_path / "data" / "jobs" / ("x" * 24)
+    (stale / "out").mkdir(parents=True)
+    mine = tmp_path / "data" / "jobs" / "notes.txt"
+    mine.write_text("not a job")
+    with serving(tmp_path, workers=1) as running:
+        assert running.get("/api/health").status_code == 200
+        assert not stale.exists() and mine.exists()

@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description='Compose, analyse and check music over HTTP: every error is {"error": "one line"}.',
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's docs pages load their scripts from a CDN: not offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -62,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def page() -> FileResponse:
         index = STATIC / "index.html"
         if not index.is_file():
-            raise ApiError(404, "no page is installed; the API is at /api and /docs")
+            raise ApiError(404, "no page is installed; the API is at /api, described at /openapi.json")
         return FileResponse(index, media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -17,6 +17,7 @@ filtered to :data:`RESULT_NAMES`: nothing a client sends reaches outside the fol
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import re
 import secrets
@@ -65,6 +66,7 @@ RESULT_NAMES = frozenset(
         "verify.json",
     }
 )
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{24}")
 _STEM = re.compile(r"stem-[a-z0-9][a-z0-9_-]{0,39}\.wav")
 _INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10})?")
 _MEDIA = {
@@ -137,6 +139,9 @@ class Engine:
     # life ------------------------------------------------------------------------------
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.iterdir():  # a previous run's jobs: their ids are gone with it
+            if _JOB_ID.fullmatch(stale.name) and stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
         for slot in self._slots:
             slot.start_process()
         self._threads = [
@@ -317,7 +322,7 @@ class Engine:
             slot.job = None
             self._busy -= 1
             if job.status == "running":
-                if died:
+                if died and not self._stopping:
                     log.error("job %s (%s): its worker process stopped", job.id, job.kind)
                 self._end(job, "failed", INTERNAL)
             self._lock.notify_all()
@@ -449,7 +454,21 @@ def _run_one(kind: str, params: dict[str, Any], folder: Path, conn: Connection) 
     except Exception:
         log.exception("a %s job failed", kind)
         return ("failed", INTERNAL)
-    return ("done", summary if isinstance(summary, dict) else {})
+    return ("done", _plain(summary) if isinstance(summary, dict) else {})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can say it: NaN and infinities become null, tuples lists, and
+    anything else that is not JSON its text (a summary is shown, never computed on)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
 
 
 def worker_main(conn: Connection) -> None:

@@ -42,9 +42,19 @@ def model_names() -> list[str]:
     return ["default", *(info.name for info in installed_models())]
 
 
-def check_model(name: str | None) -> None:
-    if name is not None and name not in model_names():
+def check_model(name: str | None, family: str | None = None) -> None:
+    """Refuse a model that is not shipped, or (``family``) not of that family."""
+    from cadenza.models.registry import installed_models, locate
+
+    if name is None:
+        return
+    if name not in model_names():
         raise InvalidArgumentError(f"unknown model {name[:60]!r}; accepted: {', '.join(model_names())}")
+    if family is not None:
+        folder = locate(name)
+        found = next((info.family for info in installed_models() if info.folder == folder), None)
+        if found != family:
+            raise InvalidArgumentError(f"model {name}: a {family} model is needed here, this is a {found} model")
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,10 +137,11 @@ def check_generate(params: dict[str, Any]) -> None:
     """Refuse at once what needs no model to refuse."""
     from cadenza.compose.conditions import resolve
 
-    check_model(params.get("model"))
     if _is_cue(params):
+        check_model(params.get("model"), None if params.get("model") == "default" else "multitrack")
         _cue_of(params)
     else:
+        check_model(params.get("model"))
         _bounded(resolve(_conditions(params)).seconds)
 
 
@@ -249,7 +260,7 @@ def _compose_cue(
 def check_soundtrack(params: dict[str, Any]) -> None:
     from cadenza.compose.cue import read_cue
 
-    check_model(params.get("model"))
+    check_model(params.get("model"), None if params.get("model") == "default" else "multitrack")
     _bounded(read_cue(params.get("cue")).seconds)
 
 
