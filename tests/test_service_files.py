@@ -357,6 +357,7 @@ def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
         ("continue", {"bars": 0}, "options.bars: "),
         ("continue", {"colour": "red"}, "options.colour: not an option"),
         ("continue", {"model": "../../etc"}, "options.model: unknown model"),
+        ("vary", {"model": "cadenza-markov"}, "options.model: model cadenza-markov: a multitrack model is needed"),
         ("infill", {}, "options.bars: Field required"),
         ("infill", {"bars": "9-2"}, "options.bars: --bars"),
         ("accompany", {"instruments": "piano,kazoo"}, "options.instruments: "),

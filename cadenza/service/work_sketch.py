@@ -70,13 +70,19 @@ UPLOAD_LIMITS = Limits(
 
 
 # ----------------------------------------------------------------------------- options
-def _shipped_model(name: str) -> str:
-    """A model shipped with cadenza, by name: a client never names a folder of the server."""
+def _shipped_model(name: str, family: str | None = None) -> str:
+    """A model shipped with cadenza, by name (a client never names a folder of the server),
+    of ``family`` when given."""
     try:
-        check_model(name)
+        check_model(name, family)
     except InvalidArgumentError as error:
         raise ValueError(str(error)) from None
     return name
+
+
+def _multitrack_model(name: str) -> str:
+    """The composer tasks write bars of a user's piece: a multitrack model's work."""
+    return _shipped_model(name, "multitrack")
 
 
 def _bars_text(text: str | None) -> str | None:
@@ -124,7 +130,7 @@ class _Composing(_Rendered):
         "NORMAL", description="How closely what the model wrote is judged."
     )
 
-    _model = field_validator("model")(_shipped_model)
+    _model = field_validator("model")(_multitrack_model)
 
 
 class ContinueOptions(_Composing):
