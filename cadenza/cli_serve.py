@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cadenza.cli_output import console, shown
+from cadenza.cli_output import console, error_console, shown
 
 __all__ = ["register"]
 
@@ -56,4 +56,11 @@ def register(app: typer.Typer) -> None:
             f"{'API keys required' if keys else 'open: no API keys'}); Ctrl-C stops",
             highlight=False,
         )
+        if not keys and host not in ("127.0.0.1", "localhost", "::1"):
+            error_console.print(
+                f"[yellow]warning:[/yellow] listening on {shown(host)} without API keys: anyone who can reach "
+                "it may use it (--api-key-file FILE)",
+                highlight=False,
+                soft_wrap=True,
+            )
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)

@@ -60,6 +60,10 @@ def test_generate_waits_and_answers_the_finished_job(small_job: dict) -> None:
     summary = small_job["summary"]
     assert summary["bars"] == 2 and summary["model"] == "cadenza-markov" and summary["seed"] == 1
     assert summary["originality"]["verdict"] in ("original", "flagged")
+    provenance = summary["provenance"]
+    assert provenance["model"] == "cadenza-markov" and len(provenance["music_sha256"]) == 64
+    assert provenance["signer"] and provenance["key_id"]
+    assert {"name": "pop909", "licence": "MIT"} in provenance["training_sources"]
     assert small_job["expires"] > small_job["finished"] >= small_job["created"]
     assert small_job["progress"]["done"] == small_job["progress"]["total"] > 0
 
@@ -100,6 +104,7 @@ def test_without_wait_the_answer_is_202_and_the_job_can_be_read(client: TestClie
     assert answer.status_code == 202
     job = answer.json()
     assert job["status"] in ("queued", "running") and job["finished"] is None and job["expires"] is None
+    assert answer.headers["location"] == f"/api/jobs/{job['id']}"
     assert client.get(f"/api/jobs/{job['id']}").json()["id"] == job["id"]
 
 

@@ -194,3 +194,39 @@ def test_a_summary_is_plain_json_whatever_a_work_function_returns() -> None:
 
     summary = {"share": float("nan"), "ratio": float("inf"), "bars": (1, 2), "path": Path("x"), 3: True}
     assert _plain(summary) == {"share": None, "ratio": None, "bars": [1, 2], "path": "x", "3": True}
+
+
+def test_a_job_over_the_time_limit_is_stopped_and_fails(tmp_path: Path) -> None:
+    with serving(tmp_path, workers=1, job_seconds=1.0) as client:
+        job = client.post("/api/generate?wait=20", json=LONG).json()
+        assert job["status"] == "failed" and "longer than 1 s" in job["error"], job
+        assert job["files"] == []
+
+
+def test_wait_answers_202_while_the_job_still_runs(tmp_path: Path) -> None:
+    with serving(tmp_path, workers=1) as client:
+        answer = client.post("/api/generate?wait=0.3", json=LONG)
+        assert answer.status_code == 202 and answer.json()["status"] in ("queued", "running")
+
+
+def test_a_failure_message_does_not_show_the_servers_folders(tmp_path: Path) -> None:
+    from cadenza.service.jobs import _clean
+
+    folder = tmp_path / "data" / "jobs" / ("a" * 24)
+    message = f"{folder / 'input' / 'upload.mid'}: not a MIDI file; {folder / 'out' / 'music.wav'} not written"
+    assert _clean(message, folder) == "upload.mid: not a MIDI file; music.wav not written"
+
+
+def test_inputs_are_saved_in_the_jobs_folder_under_safe_names_only(tmp_path: Path) -> None:
+    from cadenza.service.jobs import Engine
+
+    engine = Engine(Settings(data_dir=tmp_path), ["generate"])  # not started: nothing runs
+    status = engine.submit("generate", {}, {"upload.mid": b"MThd", "upload.provenance.json": b"{}"})
+    assert (tmp_path / "jobs" / status["id"] / "input" / "upload.mid").read_bytes() == b"MThd"
+    assert (tmp_path / "jobs" / status["id"] / "input" / "upload.provenance.json").read_bytes() == b"{}"
+    for name in ("../x.mid", "/etc/x", "a/b.mid", ".hidden", "Upload.MID", "x..mid", ""):
+        with pytest.raises(ValueError, match="not a safe input name"):
+            engine.submit("generate", {}, {name: b""})
+    with pytest.raises(InvalidArgumentError, match="unknown kind"):
+        engine.submit("nothing", {})
+    assert len(list((tmp_path / "jobs").iterdir())) == 1

@@ -18,7 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.errors import CadenzaError
 
-__all__ = ["ApiError", "ErrorBody", "ERROR_RESPONSES", "error_response", "install_error_handlers", "one_line"]
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "ERROR_RESPONSES",
+    "documented",
+    "error_response",
+    "install_error_handlers",
+    "one_line",
+]
 
 log = logging.getLogger("cadenza.service")
 MAX_MESSAGE = 300
@@ -36,10 +44,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _described(400, "Bad JSON or a value outside what is accepted"),
     401: _described(401, "A missing or wrong API key (only when keys are configured)"),
     404: _described(404, "No such job or file"),
+    413: _described(413, "The request (an upload) is too large"),
+    415: _described(415, "An upload of a type this endpoint does not read"),
     429: _described(429, "Too many requests from this client; see Retry-After"),
     500: _described(500, "An internal error (logged on the server)"),
     503: _described(503, "The queue is full; see Retry-After"),
 }
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses=`` of a route that may answer these error codes."""
+    return {code: ERROR_RESPONSES[code] for code in codes}
 
 
 class ApiError(Exception):

@@ -26,6 +26,7 @@ import signal
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ RESULT_NAMES = frozenset(
 )
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{24}")
 _STEM = re.compile(r"stem-[a-z0-9][a-z0-9_-]{0,39}\.wav")
-_INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10})?")
+_INPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(\.[a-z0-9]{1,10}){0,3}")  # upload.mid, upload.provenance.json
 _MEDIA = {
     ".mid": "audio/midi",
     ".musicxml": "application/vnd.recordare.musicxml+xml",
@@ -127,6 +128,8 @@ class Engine:
         self.kinds = frozenset(kinds)
         self._own_dir = settings.data_dir is None
         root = Path(tempfile.mkdtemp(prefix="cadenza-serve-")) if settings.data_dir is None else settings.data_dir
+        if self._own_dir:  # removed by stop(), or when the engine goes if it never ran
+            weakref.finalize(self, shutil.rmtree, root, True)
         self.root = root / "jobs"
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
@@ -156,7 +159,7 @@ class Engine:
             self._stopping = True
             self._lock.notify_all()
         for slot in self._slots:
-            slot.stop_process()
+            slot.stop_process(final=True)
         for thread in self._threads:
             thread.join(timeout=5)
         if self._own_dir:
@@ -317,6 +320,12 @@ class Engine:
             else:
                 self._end(job, "failed", message[1])
 
+    def _timed_out(self, job: Job) -> None:
+        with self._lock:
+            if job.status == "running":
+                limit = self.settings.job_seconds
+                self._end(job, "failed", f"the job took longer than {limit:g} s, the limit of this server")
+
     def _release(self, slot: _Slot, job: Job, died: bool) -> None:
         with self._lock:
             slot.job = None
@@ -362,6 +371,7 @@ class _Slot:
         self.conn: Connection | None = None
         self._guard = threading.Lock()
         self._doomed = False
+        self._closed = False
 
     def doom(self) -> None:
         """Stop the process now (its job is cancelled); a fresh one replaces it."""
@@ -371,17 +381,25 @@ class _Slot:
                 self.process.terminate()
 
     def start_process(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=worker_main, args=(theirs,), name=f"cadenza-worker-{self.index}", daemon=True)
-        process.start()
-        theirs.close()
+        """Start a fresh worker, unless the engine has stopped (under the guard, so that
+        :meth:`stop_process` either sees the new process or keeps it from starting)."""
         with self._guard:
+            if self._closed:
+                return
+            context = multiprocessing.get_context("spawn")
+            ours, theirs = context.Pipe()
+            name = f"cadenza-worker-{self.index}"
+            process = context.Process(target=worker_main, args=(theirs,), name=name, daemon=True)
+            process.start()
+            theirs.close()
             self.process, self.conn, self._doomed = process, ours, False
 
-    def stop_process(self) -> None:
+    def stop_process(self, final: bool = False) -> None:
+        """Stop the worker (terminate, then kill); ``final``: and start no other."""
         with self._guard:
+            self._closed = self._closed or final
             process, conn = self.process, self.conn
+            self.process = self.conn = None
         if process is None:
             return
         process.terminate()
@@ -414,8 +432,10 @@ class _Slot:
             self._restart()
         with self._guard:
             process, conn = self.process, self.conn
-        assert process is not None and conn is not None
+        if process is None or conn is None:
+            raise EOFError  # the engine is stopping
         conn.send((job.kind, job.params, str(job.folder)))
+        deadline = time.monotonic() + self.engine.settings.job_seconds
         while True:
             if conn.poll(POLL_S):
                 message = conn.recv()
@@ -424,6 +444,9 @@ class _Slot:
                     return
             elif not process.is_alive():
                 raise EOFError
+            elif time.monotonic() > deadline:
+                self.engine._timed_out(job)
+                raise EOFError  # the worker is stopped and replaced
 
 
 # the worker process ------------------------------------------------------------------

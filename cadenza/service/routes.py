@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError
-from cadenza.service.errors import ERROR_RESPONSES, ApiError
+from cadenza.service.errors import ApiError, documented
 from cadenza.service.jobs import FINAL, Engine, QueueFullError
 
 __all__ = ["open_router", "router", "submit", "Wait", "JobStatus", "JOB_RESPONSES"]
@@ -66,11 +66,10 @@ class JobStatus(BaseModel):
     summary: dict[str, Any]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: ERROR_RESPONSES[code] for code in codes}
-
-
-JOB_RESPONSES = {200: {"model": JobStatus, "description": "The job ended within ?wait"}, **_errors(400, 401, 429, 503)}
+JOB_RESPONSES = {
+    200: {"model": JobStatus, "description": "The job ended within ?wait"},
+    **documented(400, 401, 413, 429, 503),
+}
 
 
 class GenerateRequest(BaseModel):
@@ -79,20 +78,22 @@ class GenerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str | None = Field(None, min_length=1, max_length=1000)
-    mood: Text | None = None
-    style: Text | None = None
-    key: Text | None = None
-    meter: Text | None = None
-    tempo: float | None = Field(None, ge=30, le=240, allow_inf_nan=False)
-    seconds: float | None = Field(None, ge=2, le=600, allow_inf_nan=False)
-    bars: int | None = Field(None, ge=1, le=256)
-    instruments: list[Text] | None = Field(None, max_length=8)
-    loop: bool = False
-    stems: bool = False
-    model: Text | None = None
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    wav: bool = True
+    prompt: str | None = Field(
+        None, min_length=1, max_length=1000, description='What the scene needs: "tense boss fight, 140 bpm, 1 minute"'
+    )
+    mood: Text | None = Field(None, description="calm, happy, sad or tense; FROM-to-TO for a mood that changes")
+    style: Text | None = Field(None, description="pop, chorale, folk, early or classical")
+    key: Text | None = Field(None, description='"D minor", "F#:min", "Bb"')
+    meter: Text | None = Field(None, description='"4/4", "3/4", "6/8"')
+    tempo: float | None = Field(None, ge=30, le=240, allow_inf_nan=False, description="Quarter notes per minute")
+    seconds: float | None = Field(None, ge=2, le=600, allow_inf_nan=False, description="Exactly this long")
+    bars: int | None = Field(None, ge=1, le=256, description="Exactly this many bars (not with seconds)")
+    instruments: list[Text] | None = Field(None, max_length=8, description='e.g. ["piano", "strings"]')
+    loop: bool = Field(False, description="A seamless loop (a cue)")
+    stems: bool = Field(False, description="Also one WAV per layer (a cue)")
+    model: Text | None = Field(None, description="A model of GET /api/models (default: the default model)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="The same seed and request give the same music")
+    wav: bool = Field(True, description="Render music.wav")
 
 
 class SoundtrackRequest(BaseModel):
@@ -100,11 +101,11 @@ class SoundtrackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cue: dict[str, Any]
-    model: Text | None = None
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    stems: bool = False
-    wav: bool = True
+    cue: dict[str, Any] = Field(description="A cue sheet (docs/soundtrack/cue-sheet.md) as JSON")
+    model: Text | None = Field(None, description="A multitrack model (default: cadenza-multitrack)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="The same seed and cue sheet give the same music")
+    stems: bool = Field(False, description="Also one WAV per layer")
+    wav: bool = Field(True, description="Render music.wav")
 
 
 def _engine(request: Request) -> Engine:
@@ -135,7 +136,8 @@ async def submit(
         raise ApiError(503, str(error), {"Retry-After": str(error.retry_after)}) from None
     if wait > 0:
         status = await _wait(engine, status["id"], wait) or status
-    return JSONResponse(status, status_code=200 if status["status"] in FINAL else 202)
+    headers = {"Location": f"/api/jobs/{status['id']}"}
+    return JSONResponse(status, status_code=200 if status["status"] in FINAL else 202, headers=headers)
 
 
 async def _wait(engine: Engine, job_id: str, seconds: float) -> dict[str, Any] | None:
@@ -187,7 +189,7 @@ def _models() -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/models", tags=["models"], responses=_errors(401))
+@router.get("/api/models", tags=["models"], responses=documented(401))
 def models() -> dict[str, list[dict[str, Any]]]:
     return {"models": _models()}
 
@@ -204,12 +206,12 @@ async def soundtrack(body: SoundtrackRequest, request: Request, wait: Wait = 0.0
     return await submit(request, "soundtrack", body.model_dump(), wait)
 
 
-@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=_errors(401, 404), tags=["jobs"])
+@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
 def job(job_id: str, request: Request) -> JSONResponse:
     return JSONResponse(_job(request, job_id))
 
 
-@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=_errors(401, 404), tags=["jobs"])
+@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
 def cancel(job_id: str, request: Request) -> JSONResponse:
     """Cancel a job: a queued one is dropped, a running one's worker is stopped and replaced."""
     status = _engine(request).cancel(job_id)
@@ -220,7 +222,10 @@ def cancel(job_id: str, request: Request) -> JSONResponse:
 
 @router.get(
     "/api/jobs/{job_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "One event per change"}, **_errors(401, 404)},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "One event per change"},
+        **documented(401, 404),
+    },
     response_class=StreamingResponse,
     tags=["jobs"],
 )
@@ -258,7 +263,7 @@ async def events(job_id: str, request: Request) -> StreamingResponse:
 
 @router.get(
     "/api/jobs/{job_id}/files/{name}",
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **_errors(401, 404)},
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **documented(401, 404)},
     response_class=FileResponse,
     tags=["jobs"],
 )

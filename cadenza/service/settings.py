@@ -29,6 +29,7 @@ class Settings:
     max_upload_bytes: int = 2 * 1024 * 1024
     rate: int = 60
     api_keys: frozenset[str] = field(default_factory=frozenset)
+    job_seconds: float = 900.0  # a job running longer is stopped (its worker replaced) and fails
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -39,6 +40,8 @@ class Settings:
             raise InvalidArgumentError(f"--queue-limit {self.queue_limit} is outside 0..{MAX_QUEUE}")
         if not 0 < self.keep_seconds <= 30 * 24 * 3600:  # also refuses nan
             raise InvalidArgumentError(f"keep {self.keep_seconds:g} s is outside 0..30 days")
+        if not 0 < self.job_seconds <= 24 * 3600:
+            raise InvalidArgumentError(f"a job's limit of {self.job_seconds:g} s is outside 0..24 hours")
         if self.max_upload_bytes < 1:
             raise InvalidArgumentError("the upload limit must be at least 1 byte")
         if self.rate < 0:

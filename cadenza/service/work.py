@@ -11,6 +11,7 @@ model (an unknown mood, a prompt that contradicts itself) is a 400 at once.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -26,7 +27,18 @@ if TYPE_CHECKING:
     from cadenza.models.sampling import Sampling
     from cadenza.provenance.report import OriginalityReport
 
-__all__ = ["CUE_MODEL", "WORK", "CHECK", "generate", "soundtrack", "model_names", "composer", "originality_summary"]
+__all__ = [
+    "CHECK",
+    "CUE_MODEL",
+    "WORK",
+    "composer",
+    "generate",
+    "model_names",
+    "originality_summary",
+    "provenance_summary",
+    "soundtrack",
+    "write_json",
+]
 
 CUE_MODEL = "cadenza-multitrack"
 MAX_SECONDS = 600.0  # of music a request may ask for: a job's work is bounded by it
@@ -78,9 +90,30 @@ def originality_summary(report: OriginalityReport | None) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, data: object) -> None:
-    import json
+def _part(record: dict[str, Any], name: str, kind: type) -> Any:
+    value = record.get(name)
+    return value if isinstance(value, kind) else kind()
 
+
+def provenance_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """What the signed record says, in a few fields (the record in full is record.json)."""
+    signature = _part(record, "signature", dict)
+    model = _part(record, "model", dict)
+    sources = _part(record, "training_sources", list)
+    return {
+        "signer": signature.get("signer"),
+        "key_id": signature.get("key_id"),
+        "created": record.get("created"),
+        "music_sha256": record.get("music_sha256"),
+        "model": model.get("name"),
+        "model_sha256": model.get("weights_sha256"),
+        "training_sources": [
+            {"name": s.get("name"), "licence": s.get("licence")} for s in sources if isinstance(s, dict)
+        ],
+    }
+
+
+def write_json(path: Path, data: object) -> None:
     from cadenza.io.atomic import atomic_output
 
     with atomic_output(path, force=True) as tmp:
@@ -179,6 +212,7 @@ def _compose_plain(params: dict[str, Any], out: Path, progress: Progress) -> dic
     piece = compose_piece(model, conditions, sampling, "NORMAL", default_key(), progress)
     midi = out / "music.mid"
     os.replace(piece.write(midi), out / "record.json")
+    record = json.loads((out / "record.json").read_text(encoding="utf-8"))
     warnings = list(piece.warnings)
     try:
         save_score(piece.score, out / "music.musicxml")
@@ -206,6 +240,7 @@ def _compose_plain(params: dict[str, Any], out: Path, progress: Progress) -> dic
         "seed": sampling.seed,
         "warnings": warnings,
         "originality": originality_summary(piece.report),
+        "provenance": provenance_summary(record),
     }
 
 
@@ -225,6 +260,7 @@ def _compose_cue(
     outputs = (out / "music.mid", *((out / "music.wav",) if wav else ()))
     piece.write(Targets(outputs, out / "cue-sheet.json", out / "stems" if stems else None))
     os.replace(out / "music.mid.provenance.json", out / "record.json")
+    record = json.loads((out / "record.json").read_text(encoding="utf-8"))
     for stray in out.glob("*.provenance.json"):
         stray.unlink()
     if stems:
@@ -253,6 +289,7 @@ def _compose_cue(
         "seed": sampling.seed,
         "warnings": list(piece.warnings),
         "originality": originality_summary(piece.report),
+        "provenance": provenance_summary(record),
     }
 
 
