@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cadenza.errors import CadenzaError, InputFileError, InvalidArgumentError
 from cadenza.io.limits import Limits
-from cadenza.service.work import check_model, write_json
+from cadenza.service.work import check_model, originality_summary, provenance_summary, write_json
 from cadenza.service.work import composer as composer_of
 
 if TYPE_CHECKING:
@@ -380,24 +380,19 @@ def _run_task(kind: str, params: dict, folder: Path, progress: Progress) -> dict
         "key": key,
         "model": None if composer is None else composer.info.name,
         "seed": None if sampling is None else sampling.seed,
-        "originality": _originality_summary(originality, edited),
+        "originality": _originality(originality, edited),
+        "provenance": provenance_summary(edited.record),
         "warnings": [*edited.warnings, *warnings],
     }
 
 
-def _originality_summary(block: object, edited: EditedPiece) -> dict[str, object]:
-    report = edited.report
-    if report is None:
-        reason = block.get("reason") if isinstance(block, dict) else None
-        return {"checked": False, "reason": reason}
-    longest = report.longest_shared
-    return {
-        "checked": True,
-        "flagged": report.flagged,
-        "level": report.level,
-        "longest_shared_notes": 0 if longest is None else longest.notes,
-        "copies": sorted({c.id for c in report.copies}),
-    }
+def _originality(block: object, edited: EditedPiece) -> dict[str, Any]:
+    """The verdict on what the model wrote, as a generate job says it, and why it is
+    unchecked when it is (nothing composed, no index)."""
+    said = originality_summary(edited.report)
+    if edited.report is None and isinstance(block, dict):
+        said["reason"] = block.get("reason")
+    return said
 
 
 # ----------------------------------------------------------------------------- analyze, originality, verify
