@@ -144,6 +144,8 @@ def test_continue_adds_bars_and_keeps_every_note_of_the_sketch(tmp_path: Path) -
     assert in_bars(after["Melody"], {5, 6})  # and the tune goes on
     assert summary["bars"] == {"before": 4, "after": 6} and summary["key"] == "C major"
     assert summary["generated_notes"] > 0 and "the rest is yours" in summary["changed"]
+    assert summary["originality"]["verdict"] in ("original", "flagged")
+    assert summary["provenance"]["model"] == "cadenza-multitrack" and summary["provenance"]["key_id"]
     assert notes_of(folder / "out" / "before.mid") == before  # the sketch as it was read
     record = json.loads((folder / "out" / "record.json").read_text())
     assert record["conditions"]["task"] == "continue" and record["conditions"]["source"]["file"] == "upload.mid"
@@ -193,7 +195,9 @@ def test_arrange_gives_every_note_to_a_part_and_renders_audio(tmp_path: Path) ->
     assert sorted((t, p) for notes in after.values() for t, _, p in notes) == sorted(
         (t, p) for notes in before.values() for t, _, p in notes
     )
-    assert summary["model"] is None and summary["originality"]["checked"] is False
+    assert summary["model"] is None and summary["originality"]["verdict"] == "unchecked"
+    assert summary["originality"]["reason"] == "nothing was composed: every note is the user's"
+    assert summary["provenance"]["model"] is None and summary["provenance"]["signer"]
 
 
 def test_analyze_names_the_key(tmp_path: Path) -> None:
@@ -357,6 +361,7 @@ def test_bad_options_are_one_400_naming_the_field(client: TestClient) -> None:
         ("continue", {"bars": 0}, "options.bars: "),
         ("continue", {"colour": "red"}, "options.colour: not an option"),
         ("continue", {"model": "../../etc"}, "options.model: unknown model"),
+        ("vary", {"model": "cadenza-markov"}, "options.model: model cadenza-markov: a multitrack model is needed"),
         ("infill", {}, "options.bars: Field required"),
         ("infill", {"bars": "9-2"}, "options.bars: --bars"),
         ("accompany", {"instruments": "piano,kazoo"}, "options.instruments: "),

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cadenza.errors import CadenzaError, InputFileError, InvalidArgumentError
 from cadenza.io.limits import Limits
-from cadenza.service.work import check_model, write_json
+from cadenza.service.work import check_model, originality_summary, provenance_summary, write_json
 from cadenza.service.work import composer as composer_of
 
 if TYPE_CHECKING:
@@ -70,13 +70,19 @@ UPLOAD_LIMITS = Limits(
 
 
 # ----------------------------------------------------------------------------- options
-def _shipped_model(name: str) -> str:
-    """A model shipped with cadenza, by name: a client never names a folder of the server."""
+def _shipped_model(name: str, family: str | None = None) -> str:
+    """A model shipped with cadenza, by name (a client never names a folder of the server),
+    of ``family`` when given."""
     try:
-        check_model(name)
+        check_model(name, family)
     except InvalidArgumentError as error:
         raise ValueError(str(error)) from None
     return name
+
+
+def _multitrack_model(name: str) -> str:
+    """The composer tasks write bars of a user's piece: a multitrack model's work."""
+    return _shipped_model(name, "multitrack")
 
 
 def _bars_text(text: str | None) -> str | None:
@@ -124,7 +130,7 @@ class _Composing(_Rendered):
         "NORMAL", description="How closely what the model wrote is judged."
     )
 
-    _model = field_validator("model")(_shipped_model)
+    _model = field_validator("model")(_multitrack_model)
 
 
 class ContinueOptions(_Composing):
@@ -374,24 +380,19 @@ def _run_task(kind: str, params: dict, folder: Path, progress: Progress) -> dict
         "key": key,
         "model": None if composer is None else composer.info.name,
         "seed": None if sampling is None else sampling.seed,
-        "originality": _originality_summary(originality, edited),
+        "originality": _originality(originality, edited),
+        "provenance": provenance_summary(edited.record),
         "warnings": [*edited.warnings, *warnings],
     }
 
 
-def _originality_summary(block: object, edited: EditedPiece) -> dict[str, object]:
-    report = edited.report
-    if report is None:
-        reason = block.get("reason") if isinstance(block, dict) else None
-        return {"checked": False, "reason": reason}
-    longest = report.longest_shared
-    return {
-        "checked": True,
-        "flagged": report.flagged,
-        "level": report.level,
-        "longest_shared_notes": 0 if longest is None else longest.notes,
-        "copies": sorted({c.id for c in report.copies}),
-    }
+def _originality(block: object, edited: EditedPiece) -> dict[str, Any]:
+    """The verdict on what the model wrote, as a generate job says it, and why it is
+    unchecked when it is (nothing composed, no index)."""
+    said = originality_summary(edited.report)
+    if edited.report is None and isinstance(block, dict):
+        said["reason"] = block.get("reason")
+    return said
 
 
 # ----------------------------------------------------------------------------- analyze, originality, verify
