@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,43 @@ import typer
 
 from cadenza.cli_output import console, error_console, shown
 
-__all__ = ["register"]
+__all__ = ["register", "listen", "ready_data_dir"]
+
+MAX_KEEP_MINUTES = 30 * 24 * 60
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The socket the server will answer on, bound here so that an address in use or a
+    host that does not resolve is one line naming it, not uvicorn's log and exit 3."""
+    from cadenza.errors import InvalidArgumentError
+
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as error:
+        raise InvalidArgumentError(f"--host {host}: cannot listen there ({_reason(error)})") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise InvalidArgumentError(f"cannot listen on {where} ({_reason(error)})") from None
+    return sock
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def ready_data_dir(data_dir: Path) -> None:
+    """Make ``data_dir/jobs`` now: a folder that cannot be made is one line, not a failed startup."""
+    from cadenza.errors import InputFileError
+
+    try:
+        (data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputFileError(f"cannot be made into the data folder ({_reason(error)})", data_dir) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -36,9 +73,12 @@ def register(app: typer.Typer) -> None:
         """Serve the studio: a web page at / and a JSON API at /api (its OpenAPI spec at /openapi.json)."""
         import uvicorn
 
+        from cadenza.errors import InvalidArgumentError
         from cadenza.service.app import create_app
         from cadenza.service.settings import Settings, read_api_keys
 
+        if not 0 < keep_minutes <= MAX_KEEP_MINUTES:  # also refuses nan
+            raise InvalidArgumentError(f"--keep-minutes {keep_minutes:g} is outside 0..{MAX_KEEP_MINUTES} (30 days)")
         keys = frozenset() if api_key_file is None else read_api_keys(api_key_file)
         settings = Settings(
             host=host,
@@ -50,6 +90,10 @@ def register(app: typer.Typer) -> None:
             rate=rate,
             api_keys=keys,
         )
+        if data_dir is not None:
+            ready_data_dir(data_dir)
+        sock = listen(host, port)
+        port = int(sock.getsockname()[1])  # --port 0: the one the system chose
         shown_host = f"[{host}]" if ":" in host else host
         console.print(
             f"cadenza serve: http://{shown(shown_host)}:{port}/ ({workers} workers, "
@@ -63,4 +107,12 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        # proxy_headers off: X-Forwarded-For is the client's word (uvicorn trusts it from
+        # 127.0.0.1 by default), and the rate limit counts by the address that connected.
+        config = uvicorn.Config(create_app(settings), log_level="info", access_log=False, proxy_headers=False)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down
+            pass
+        finally:
+            sock.close()

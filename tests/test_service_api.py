@@ -331,3 +331,59 @@ def test_a_previous_runs_job_folders_are_cleared_at_start(tmp_path: Path) -> Non
     with serving(tmp_path, workers=1) as running:
         assert running.get("/api/health").status_code == 200
         assert not stale.exists() and mine.exists()
+
+
+def test_cadenza_serve_refuses_a_port_in_use_and_a_folder_it_cannot_make_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cadenza.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(app, ["serve", "--port", port, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert port in result.output and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--data-dir", str(blocker / "data")])
+    assert result.exit_code == 2, result.output
+    assert "a-file" in result.output and len(result.output.strip().splitlines()) == 1
+
+    result = CliRunner().invoke(app, ["serve", "--keep-minutes", "-1"])
+    assert result.exit_code == 2 and "--keep-minutes -1" in result.output, result.output
+
+
+@pytest.mark.slow
+def test_cadenza_serve_does_not_trust_x_forwarded_for(tmp_path: Path) -> None:
+    """A client on loopback (or behind anything) must not pick its own address for the
+    rate limit: uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told not to."""
+    port = _free_port()
+    command = [sys.executable, "-m", "cadenza.cli", "serve", "--port", str(port), "--workers", "1", "--rate", "2"]
+    command += ["--data-dir", str(tmp_path / "data")]
+    env = {**os.environ, "CADENZA_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        codes = [
+            httpx.post(
+                f"{base}/api/generate", json={"bars": 0}, headers={"X-Forwarded-For": f"10.0.0.{n}"}, timeout=10
+            ).status_code
+            for n in range(3)
+        ]
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert codes == [400, 400, 429], codes
+    assert server.returncode == 0 and "Traceback" not in output, output
