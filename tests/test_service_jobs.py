@@ -230,3 +230,75 @@ def test_inputs_are_saved_in_the_jobs_folder_under_safe_names_only(tmp_path: Pat
     with pytest.raises(InvalidArgumentError, match="unknown kind"):
         engine.submit("nothing", {})
     assert len(list((tmp_path / "jobs").iterdir())) == 1
+
+
+def _hold_streams(app: object, path: str, clients: list[str]) -> list[int]:
+    """Open one event stream per entry of ``clients`` (an address each), one after the
+    other, all held open until the last has its answer; the status codes of each."""
+    import anyio
+
+    statuses: list[int] = []
+
+    async def main() -> None:
+        gone = anyio.Event()
+
+        async def one(host: str, started: anyio.Event) -> None:
+            asked = False
+
+            async def receive() -> dict:
+                nonlocal asked
+                if not asked:
+                    asked = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await gone.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+                    started.set()
+
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "root_path": "",
+                "query_string": b"",
+                "headers": [(b"host", b"testserver")],
+                "client": (host, 1234),
+                "server": ("testserver", 80),
+            }
+            await app(scope, receive, send)  # type: ignore[operator]
+
+        async with anyio.create_task_group() as group:
+            for host in clients:
+                started = anyio.Event()
+                group.start_soon(one, host, started)
+                with anyio.fail_after(10):
+                    await started.wait()
+            gone.set()
+
+    anyio.run(main)
+    return statuses
+
+
+def test_event_streams_are_bounded_per_client_and_in_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many clients holding a queued job's stream open cannot pile up polling loops:
+    past the limits a stream is a 429, and a closed one frees its place."""
+    from cadenza.service import limits
+    from cadenza.service.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path / "data", rate=0))  # no workers: the job stays queued
+    job = app.state.engine.submit("generate", SMALL)
+    path = f"/api/jobs/{job['id']}/events"
+    per_client = limits.MAX_STREAMS_PER_CLIENT
+    statuses = _hold_streams(app, path, ["10.0.0.1"] * (per_client + 1) + ["10.0.0.2"])
+    assert statuses == [200] * per_client + [429, 200]
+    assert _hold_streams(app, path, ["10.0.0.1"] * per_client) == [200] * per_client  # freed when they closed
+
+    monkeypatch.setattr(limits, "MAX_STREAMS", 3)
+    assert _hold_streams(app, path, [f"10.0.1.{n}" for n in range(4)]) == [200, 200, 200, 429]

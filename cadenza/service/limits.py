@@ -18,9 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cadenza.service.errors import ApiError, error_response
 
-__all__ = ["BodyLimit", "RateLimiter", "TooLargeError", "api_key_of", "client_of", "guard"]
+__all__ = ["BodyLimit", "RateLimiter", "Streams", "TooLargeError", "api_key_of", "client_of", "guard"]
 
 MAX_CLIENTS = 10_000  # buckets kept; full ones are forgotten first
+MAX_STREAMS_PER_CLIENT = 8  # event streams one client may hold open at once
+MAX_STREAMS = 256  # ... and all clients together (each polls its job until it ends)
 
 
 class RateLimiter:
@@ -52,6 +54,31 @@ class RateLimiter:
         full = [c for c, (t, w) in self._buckets.items() if t + (now - w) * self._per_second >= self.rate]
         for client in full or list(self._buckets)[: len(self._buckets) // 2]:
             del self._buckets[client]
+
+
+class Streams:
+    """The event streams open now, per client: :meth:`take` a place before answering
+    one (False: refuse it), :meth:`give` it back when the stream ends."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> bool:
+        with self._lock:
+            mine = self._open.get(client, 0)
+            if mine >= MAX_STREAMS_PER_CLIENT or sum(self._open.values()) >= MAX_STREAMS:
+                return False
+            self._open[client] = mine + 1
+            return True
+
+    def give(self, client: str) -> None:
+        with self._lock:
+            left = self._open.get(client, 0) - 1
+            if left > 0:
+                self._open[client] = left
+            else:
+                self._open.pop(client, None)
 
 
 def api_key_of(request: Request) -> str | None:

@@ -18,11 +18,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Receive, Scope, Send
 
 from cadenza import __version__
 from cadenza.errors import CadenzaError
 from cadenza.service.errors import ApiError, documented
 from cadenza.service.jobs import FINAL, Engine, QueueFullError
+from cadenza.service.limits import MAX_STREAMS_PER_CLIENT, Streams, client_of
 
 __all__ = ["open_router", "router", "submit", "Wait", "JobStatus", "JOB_RESPONSES"]
 
@@ -220,19 +222,42 @@ def cancel(job_id: str, request: Request) -> JSONResponse:
     return JSONResponse(status)
 
 
+class _HeldStream(StreamingResponse):
+    """A stream that gives its client's place back however it ends."""
+
+    def __init__(self, streams: Streams, client: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = functools.partial(streams.give, client)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 @router.get(
     "/api/jobs/{job_id}/events",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "One event per change"},
-        **documented(401, 404),
+        **documented(401, 404, 429),
     },
     response_class=StreamingResponse,
     tags=["jobs"],
 )
 async def events(job_id: str, request: Request) -> StreamingResponse:
-    """Server-sent events: ``data: <job status>`` at each change, until the job ends."""
+    """Server-sent events: ``data: <job status>`` at each change, until the job ends
+    (a client may hold a few streams open at once; more are 429: poll the job instead)."""
     engine = _engine(request)
     _job(request, job_id)
+    streams: Streams = request.app.state.streams
+    client = client_of(request)
+    if not streams.take(client):
+        raise ApiError(
+            429,
+            f"too many open event streams (at most {MAX_STREAMS_PER_CLIENT} a client); poll GET /api/jobs/ID instead",
+            {"Retry-After": "5"},
+        )
 
     async def stream() -> AsyncIterator[str]:
         seen = -1
@@ -258,7 +283,7 @@ async def events(job_id: str, request: Request) -> StreamingResponse:
             await asyncio.sleep(POLL_S)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    return _HeldStream(streams, client, stream(), media_type="text/event-stream", headers=headers)
 
 
 @router.get(
