@@ -223,6 +223,21 @@ def test_answers_carry_nosniff(client: TestClient) -> None:
     assert client.get("/api/health").headers["x-content-type-options"] == "nosniff"
 
 
+def test_the_page_and_the_files_carry_a_content_security_policy(client: TestClient, small_job: dict) -> None:
+    """Should anything from a client ever reach the page as markup, it cannot run: scripts
+    only from the server itself, nothing inline; a result file opened in the browser
+    (a MusicXML is XML a browser renders) is sandboxed and may load nothing."""
+    policy = client.get("/").headers["content-security-policy"]
+    rules = dict(rule.strip().split(" ", 1) for rule in policy.split(";") if rule.strip())
+    assert rules["default-src"] == "'self'" and "unsafe" not in policy
+    assert rules["object-src"] == "'none'" and rules["frame-ancestors"] == "'none'"
+    for entry in small_job["files"]:
+        answer = client.get(entry["url"] + "?inline=1")
+        assert answer.status_code == 200
+        rules = answer.headers["content-security-policy"].replace(" ", "").split(";")
+        assert "default-src'none'" in rules and "sandbox" in rules, entry["name"]
+
+
 def test_the_openapi_spec_has_every_endpoint_and_its_errors(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]

@@ -168,4 +168,16 @@ class BodyLimit:
         await self.app(scope, limited, guarded)
 
 
-SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+# the page's own policy: scripts, styles and fetches from this server only, nothing
+# inline; images and audio also as blob: URLs (files fetched with an API key)
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+FILE_POLICY = "default-src 'none'; sandbox"  # a result file opened in the browser runs nothing
+SAFE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": PAGE_POLICY,
+}

@@ -24,7 +24,7 @@ from cadenza import __version__
 from cadenza.errors import CadenzaError
 from cadenza.service.errors import ApiError, documented
 from cadenza.service.jobs import FINAL, Engine, QueueFullError
-from cadenza.service.limits import MAX_STREAMS_PER_CLIENT, Streams, client_of
+from cadenza.service.limits import FILE_POLICY, MAX_STREAMS_PER_CLIENT, Streams, client_of
 
 __all__ = ["open_router", "router", "submit", "Wait", "JobStatus", "JOB_RESPONSES"]
 
@@ -301,4 +301,10 @@ def file(job_id: str, name: str, request: Request, inline: bool = False) -> File
     if path is None:
         raise ApiError(404, "no such file in this job")
     disposition = "inline" if inline else "attachment"
-    return FileResponse(path, media_type=media_type(name), filename=name, content_disposition_type=disposition)
+    return FileResponse(
+        path,
+        media_type=media_type(name),
+        filename=name,
+        content_disposition_type=disposition,
+        headers={"Content-Security-Policy": FILE_POLICY},
+    )
