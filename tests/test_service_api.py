@@ -402,3 +402,34 @@ def test_cadenza_serve_does_not_trust_x_forwarded_for(tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=30)
     assert codes == [400, 400, 429], codes
     assert server.returncode == 0 and "Traceback" not in output, output
+
+
+def test_the_pages_fields_accept_what_the_api_accepts() -> None:
+    """A value the page lets through is one the API takes: no 400 for a prompt the text
+    box allowed, or a length its arrows reach."""
+    from html.parser import HTMLParser
+
+    from cadenza.service.routes import GenerateRequest
+
+    fields: dict[str, dict[str, str | None]] = {}
+
+    class Fields(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if found.get("id") in ("prompt", "tempo", "seconds"):
+                fields[str(found["id"])] = found
+
+    Fields().feed((app_module.STATIC / "index.html").read_text(encoding="utf-8"))
+
+    def bounds(name: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for rule in GenerateRequest.model_fields[name].metadata:
+            for attribute in ("ge", "le", "max_length"):
+                if getattr(rule, attribute, None) is not None:
+                    found[attribute] = getattr(rule, attribute)
+        return found
+
+    assert int(str(fields["prompt"]["maxlength"])) == bounds("prompt")["max_length"]
+    for name in ("tempo", "seconds"):
+        assert float(str(fields[name]["min"])) == bounds(name)["ge"], name
+        assert float(str(fields[name]["max"])) == bounds(name)["le"], name

@@ -282,3 +282,26 @@ def test_cancel_stops_a_long_job(server: str, page: Page) -> None:
     expect(page.get_by_role("button", name="Generate")).to_be_enabled()
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#output")).to_be_hidden()
+
+
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+
+def test_markup_from_the_server_is_shown_as_text(server: str, page: Page) -> None:
+    """An error that repeats what was typed, and a prompt shown back in the provenance,
+    appear as the characters they are: no element is made of them, no script runs."""
+    page.goto(server)
+    page.get_by_label("Key", exact=True).fill(HOSTILE)
+    page.get_by_role("button", name="Generate").click()
+    error = page.locator("#error")
+    expect(error).to_contain_text("<img src=x", timeout=30_000)
+    assert page.locator("#error img").count() == 0
+
+    page.get_by_label("Key", exact=True).fill("")
+    page.get_by_label("What do you need?").fill(f"calm piano {HOSTILE}")
+    page.get_by_label("Length (seconds)").fill("4")
+    page.get_by_role("button", name="Generate").click()
+    _wait_for_the_result(page)
+    expect(page.locator("#provenance")).to_contain_text(f"calm piano {HOSTILE}")
+    assert page.locator("#output img:not(#pianoroll):not(#before-roll)").count() == 0
+    assert page.evaluate("() => window.__xss") is None
