@@ -191,6 +191,12 @@ def test_bad_soundtrack_requests_are_one_line_400(client: TestClient, body: dict
     assert names in is_error(client.post("/api/soundtrack", json=body), 400)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_body_that_is_not_a_json_object_says_what_to_send(client: TestClient, content_type: str) -> None:
+    answer = client.post("/api/generate", content=b"bars=2", headers={"content-type": content_type})
+    assert "JSON object" in is_error(answer, 400)
+
+
 def test_wait_outside_0_to_30_is_400(client: TestClient) -> None:
     assert "wait" in is_error(client.post("/api/generate?wait=31", json=SMALL), 400)
     assert "wait" in is_error(client.post("/api/generate?wait=-1", json=SMALL), 400)

@@ -95,6 +95,8 @@ def _validation_line(error: RequestValidationError) -> str:
         return "the body is not valid JSON"
     if kind == "missing" and where == "the body":
         return "a JSON body is required"
+    if where == "the body" and kind in ("model_attributes_type", "dict_type", "model_type"):
+        return "the body must be a JSON object (Content-Type: application/json)"
     if kind == "extra_forbidden":
         return f"{where}: not a field of this request"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
