@@ -302,3 +302,19 @@ def test_event_streams_are_bounded_per_client_and_in_all(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(limits, "MAX_STREAMS", 3)
     assert _hold_streams(app, path, [f"10.0.1.{n}" for n in range(4)]) == [200, 200, 200, 429]
+
+
+def test_guessing_api_keys_is_slowed_to_a_few_a_minute(tmp_path: Path) -> None:
+    """Wrong keys from one address are limited (429) whatever --rate says: a short key
+    cannot be guessed at the speed of the network; the right key still gets in."""
+    from fastapi.testclient import TestClient
+
+    from cadenza.service import limits
+    from cadenza.service.app import create_app
+
+    client = TestClient(create_app(Settings(data_dir=tmp_path / "data", api_keys=frozenset({"k1"}), rate=0)))
+    for n in range(limits.KEY_GUESSES):
+        is_error(client.get("/api/models", headers={"X-API-Key": f"guess-{n}"}), 401)
+    answer = client.get("/api/models", headers={"X-API-Key": "one-more-guess"})
+    assert "API key" in is_error(answer, 429) and int(answer.headers["retry-after"]) >= 1
+    assert client.get("/api/models", headers={"X-API-Key": "k1"}).status_code == 200

@@ -18,7 +18,7 @@ from cadenza import __version__
 from cadenza.service import routes, routes_files
 from cadenza.service.errors import ApiError, install_error_handlers
 from cadenza.service.jobs import Engine
-from cadenza.service.limits import BodyLimit, RateLimiter, Streams, guard
+from cadenza.service.limits import KEY_GUESSES, BodyLimit, RateLimiter, Streams, guard
 from cadenza.service.settings import Settings
 
 __all__ = ["STATIC", "create_app"]
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.limiter = RateLimiter(settings.rate)
     app.state.streams = Streams()
+    app.state.key_guesses = RateLimiter(KEY_GUESSES)
     install_error_handlers(app)
     app.include_router(routes.open_router)
     app.include_router(routes.router, dependencies=[Depends(guard)])

@@ -46,7 +46,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _described(404, "No such job or file"),
     413: _described(413, "The request (an upload) is too large"),
     415: _described(415, "An upload of a type this endpoint does not read"),
-    429: _described(429, "Too many requests from this client; see Retry-After"),
+    429: _described(429, "Too many requests, open event streams or wrong API keys from this client; see Retry-After"),
     500: _described(500, "An internal error (logged on the server)"),
     503: _described(503, "The queue is full; see Retry-After"),
 }

@@ -18,11 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cadenza.service.errors import ApiError, error_response
 
-__all__ = ["BodyLimit", "RateLimiter", "Streams", "TooLargeError", "api_key_of", "client_of", "guard"]
+__all__ = ["BodyLimit", "RateLimiter", "Streams", "TooLargeError", "address_of", "api_key_of", "client_of", "guard"]
 
 MAX_CLIENTS = 10_000  # buckets kept; full ones are forgotten first
 MAX_STREAMS_PER_CLIENT = 8  # event streams one client may hold open at once
 MAX_STREAMS = 256  # ... and all clients together (each polls its job until it ends)
+KEY_GUESSES = 10  # wrong API keys an address may send a minute, whatever --rate is
 
 
 class RateLimiter:
@@ -91,13 +92,19 @@ def api_key_of(request: Request) -> str | None:
     return key or None
 
 
+def address_of(request: Request) -> str:
+    """The address that connected (``X-Forwarded-For`` is never read: ``cadenza serve``
+    runs uvicorn without proxy headers)."""
+    return "addr:" + (request.client.host if request.client else "unknown")
+
+
 def client_of(request: Request) -> str:
     """The API key where keys are configured (checked by :func:`guard`), else the address:
     without keys, a key sent would let a client make itself many clients."""
     key = api_key_of(request) if request.app.state.settings.api_keys else None
     if key is not None:
         return "key:" + key
-    return "addr:" + (request.client.host if request.client else "unknown")
+    return address_of(request)
 
 
 def _known(key: str, keys: frozenset[str]) -> bool:
@@ -115,6 +122,9 @@ def guard(request: Request) -> None:
         if key is None:
             raise ApiError(401, "an API key is needed (Authorization: Bearer KEY)", {"WWW-Authenticate": "Bearer"})
         if not _known(key, settings.api_keys):
+            wait = request.app.state.key_guesses.take(address_of(request))
+            if wait is not None:  # a short key is not to be guessed at the speed of the network
+                raise ApiError(429, f"too many wrong API keys; try again in {wait} s", {"Retry-After": str(wait)})
             raise ApiError(401, "the API key is not known", {"WWW-Authenticate": "Bearer"})
     if request.method == "POST":
         wait = request.app.state.limiter.take(client_of(request))

@@ -191,7 +191,7 @@ def _models() -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/models", tags=["models"], responses=documented(401))
+@router.get("/api/models", tags=["models"], responses=documented(401, 429))
 def models() -> dict[str, list[dict[str, Any]]]:
     return {"models": _models()}
 
@@ -208,12 +208,12 @@ async def soundtrack(body: SoundtrackRequest, request: Request, wait: Wait = 0.0
     return await submit(request, "soundtrack", body.model_dump(), wait)
 
 
-@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
+@router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404, 429), tags=["jobs"])
 def job(job_id: str, request: Request) -> JSONResponse:
     return JSONResponse(_job(request, job_id))
 
 
-@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404), tags=["jobs"])
+@router.delete("/api/jobs/{job_id}", response_model=JobStatus, responses=documented(401, 404, 429), tags=["jobs"])
 def cancel(job_id: str, request: Request) -> JSONResponse:
     """Cancel a job: a queued one is dropped, a running one's worker is stopped and replaced."""
     status = _engine(request).cancel(job_id)
@@ -288,7 +288,7 @@ async def events(job_id: str, request: Request) -> StreamingResponse:
 
 @router.get(
     "/api/jobs/{job_id}/files/{name}",
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **documented(401, 404)},
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **documented(401, 404, 429)},
     response_class=FileResponse,
     tags=["jobs"],
 )
