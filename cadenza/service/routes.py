@@ -288,7 +288,10 @@ async def events(job_id: str, request: Request) -> StreamingResponse:
 
 @router.get(
     "/api/jobs/{job_id}/files/{name}",
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}, **documented(401, 404, 429)},
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+        **documented(401, 404, 429),
+    },
     response_class=FileResponse,
     tags=["jobs"],
 )
