@@ -225,6 +225,11 @@ def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
     is_error(client.post("/api/generate", content=big, headers={"content-type": "application/json"}), 413)
 
 
+def test_a_content_length_of_thousands_of_digits_is_413_not_a_crash(client: TestClient) -> None:
+    headers = {"content-type": "application/json", "content-length": "9" * 5000}
+    is_error(client.post("/api/generate", content=b"{}", headers=headers), 413)
+
+
 def test_answers_carry_nosniff(client: TestClient) -> None:
     assert client.get("/api/health").headers["x-content-type-options"] == "nosniff"
 

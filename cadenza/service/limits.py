@@ -154,7 +154,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
+        # its length first: int() of thousands of digits raises instead of answering
+        if declared.isdigit() and (len(declared) > len(str(self.limit)) or int(declared) > self.limit):
             await error_response(413, TooLargeError(self.limit).detail)(scope, receive, send)
             return
         received = 0
