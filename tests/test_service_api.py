@@ -169,6 +169,13 @@ def test_soundtrack_composes_a_cue_sheet(client: TestClient) -> None:
         ('{"bars": 256, "tempo": 30}', "s of music"),
         ('{"prompt": ""}', "prompt"),
         ('{"prompt": "x", "meter": "13/7"}', "meter"),
+        ('{"seconds": 1e308}', "seconds"),
+        ('{"tempo": NaN}', "tempo"),
+        ('{"seconds": Infinity}', "seconds"),
+        ('{"bars": 1000000000}', "bars"),
+        ('{"seed": 1' + "0" * 5000 + "}", "body"),
+        ('{"instruments": ' + "[" * 100_000 + "]" * 100_000 + "}", "body"),
+        ('{"prompt": "' + "x" * 5000 + '"}', "prompt"),
     ],
 )
 def test_bad_generate_requests_are_one_line_400(client: TestClient, body: str, names: str) -> None:
@@ -185,6 +192,10 @@ def test_bad_generate_requests_are_one_line_400(client: TestClient, body: str, n
         ({"cue": {"sections": [{"name": "a", "mood": "weird"}]}}, "mood"),
         ({"cue": {"seconds": 10}, "model": "nope"}, "model"),
         ({"cue": {"seconds": 10}, "seed": "one"}, "seed"),
+        ({"cue": {"seconds": 1e308}}, "cue.seconds"),
+        ({"cue": {"sections": [{"name": f"s{i}", "bars": 1000} for i in range(100)]}}, "bars"),
+        ({"cue": {"sections": [{"name": f"s{i}"} for i in range(1000)]}}, "cue.sections"),
+        ({"cue": {"seconds": 30, "hits": [{"at": 1.0}] * 1000}}, "cue.hits"),
     ],
 )
 def test_bad_soundtrack_requests_are_one_line_400(client: TestClient, body: dict, names: str) -> None:
