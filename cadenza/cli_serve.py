@@ -13,6 +13,7 @@ from cadenza.cli_output import console, error_console, shown
 __all__ = ["register", "listen", "ready_data_dir"]
 
 MAX_KEEP_MINUTES = 30 * 24 * 60
+MAX_UPLOAD_MB = 1024.0
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -69,6 +70,9 @@ def register(app: typer.Typer) -> None:
             typer.Option("--api-key-file", help="Keys clients must send (Authorization: Bearer KEY), one a line."),
         ] = None,
         rate: Annotated[int, typer.Option(help="Requests that start a job, per minute and client (0: no limit).")] = 60,
+        max_upload_mb: Annotated[
+            float, typer.Option("--max-upload-mb", help="The largest file a client may upload, in MiB.")
+        ] = 2.0,
     ) -> None:
         """Serve the studio: a web page at / and a JSON API at /api (its OpenAPI spec at /openapi.json)."""
         import uvicorn
@@ -79,6 +83,8 @@ def register(app: typer.Typer) -> None:
 
         if not 0 < keep_minutes <= MAX_KEEP_MINUTES:  # also refuses nan
             raise InvalidArgumentError(f"--keep-minutes {keep_minutes:g} is outside 0..{MAX_KEEP_MINUTES} (30 days)")
+        if not 0 < max_upload_mb <= MAX_UPLOAD_MB:
+            raise InvalidArgumentError(f"--max-upload-mb {max_upload_mb:g} is outside 0..{MAX_UPLOAD_MB:g}")
         keys = frozenset() if api_key_file is None else read_api_keys(api_key_file)
         settings = Settings(
             host=host,
@@ -89,6 +95,7 @@ def register(app: typer.Typer) -> None:
             data_dir=data_dir,
             rate=rate,
             api_keys=keys,
+            max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
         )
         if data_dir is not None:
             ready_data_dir(data_dir)

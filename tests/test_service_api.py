@@ -392,6 +392,8 @@ def test_cadenza_serve_refuses_a_port_in_use_and_a_folder_it_cannot_make_in_one_
 
     result = CliRunner().invoke(app, ["serve", "--keep-minutes", "-1"])
     assert result.exit_code == 2 and "--keep-minutes -1" in result.output, result.output
+    result = CliRunner().invoke(app, ["serve", "--max-upload-mb", "0"])
+    assert result.exit_code == 2 and "--max-upload-mb 0 is outside" in result.output, result.output
 
 
 @pytest.mark.slow
@@ -400,7 +402,7 @@ def test_cadenza_serve_does_not_trust_x_forwarded_for(tmp_path: Path) -> None:
     rate limit: uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told not to."""
     port = _free_port()
     command = [sys.executable, "-m", "cadenza.cli", "serve", "--port", str(port), "--workers", "1", "--rate", "2"]
-    command += ["--data-dir", str(tmp_path / "data")]
+    command += ["--data-dir", str(tmp_path / "data"), "--max-upload-mb", "0.01"]
     env = {**os.environ, "CADENZA_HOME": str(tmp_path / "home")}
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -413,6 +415,8 @@ def test_cadenza_serve_does_not_trust_x_forwarded_for(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
+        big = httpx.post(f"{base}/api/generate", json={"prompt": "x" * 100_000}, timeout=10)
+        assert big.status_code == 413 and "76,021 bytes" in big.json()["error"]  # 0.01 MiB and the form's room
         codes = [
             httpx.post(
                 f"{base}/api/generate", json={"bars": 0}, headers={"X-Forwarded-For": f"10.0.0.{n}"}, timeout=10
