@@ -318,3 +318,23 @@ def test_guessing_api_keys_is_slowed_to_a_few_a_minute(tmp_path: Path) -> None:
     answer = client.get("/api/models", headers={"X-API-Key": "one-more-guess"})
     assert "API key" in is_error(answer, 429) and int(answer.headers["retry-after"]) >= 1
     assert client.get("/api/models", headers={"X-API-Key": "k1"}).status_code == 200
+
+
+def test_the_results_kept_are_bounded_in_bytes_oldest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients cannot fill the disk with results kept an hour each: past the server's
+    room for results, the oldest finished jobs expire early (the newest is always kept)."""
+    from cadenza.service import jobs
+
+    monkeypatch.setattr(jobs, "KEEP_BYTES", 1, raising=False)
+    with serving(tmp_path, workers=1) as client:
+        first = client.post("/api/generate?wait=30", json=SMALL).json()
+        assert first["status"] == "done"
+        folder = tmp_path / "data" / "jobs" / first["id"]
+        second = client.post("/api/generate?wait=30", json={**SMALL, "seed": 2}).json()
+        assert second["status"] == "done"
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/jobs/{first['id']}").status_code == 200:
+            assert time.monotonic() < deadline, "the older job was kept"
+            time.sleep(0.1)
+        assert not folder.exists()
+        assert client.get(second["files"][0]["url"]).status_code == 200

@@ -6,7 +6,8 @@ started with the ``spawn`` context, never forked. Each worker slot is a thread h
 that hands one job at a time to its process over a pipe and relays what the process
 says back (progress, the summary, a failure). Cancelling a running job terminates its
 process; the slot starts a fresh one. A job that ends is kept ``keep_seconds``, then
-its folder is deleted and its id is forgotten (404).
+its folder is deleted and its id is forgotten (404); sooner, oldest first, when the
+results kept would pass :data:`KEEP_BYTES` (clients cannot fill the disk).
 
 Each job has its own folder ``data_dir/jobs/<id>/`` with ``input/`` (what the route
 saved before queueing) and ``out/`` (what the work function wrote). A file is served
@@ -77,6 +78,7 @@ _MEDIA = {
     ".png": "image/png",
     ".json": "application/json",
 }
+KEEP_BYTES = 8 * 1024**3  # results kept at once; past it the oldest finished jobs expire early
 PROGRESS_EVERY_S = 0.1
 POLL_S = 0.2
 
@@ -290,7 +292,21 @@ class Engine:
         job.expires = job.finished + self.settings.keep_seconds
         if status == "done":
             job.files = _listed(job.folder / "out")
+            self._make_room(job)
         self._changed(job)
+
+    def _make_room(self, newest: Job) -> None:
+        """Expire the oldest finished jobs (now: the janitor deletes them) while the
+        results kept pass :data:`KEEP_BYTES`; the newest is always kept."""
+        now = time.time()
+        kept_jobs = [j for j in self._jobs.values() if j.finished is not None and (j.expires or 0) > now]
+        kept = sum(size for j in kept_jobs for _, size in j.files)
+        for job in sorted(kept_jobs, key=lambda j: j.finished or 0):
+            if kept <= KEEP_BYTES or job is newest:
+                break
+            job.expires = now
+            kept -= sum(size for _, size in job.files)
+            self._changed(job)
 
     def _next(self, slot: _Slot) -> Job | None:
         with self._lock:
