@@ -23,7 +23,8 @@ def listen(host: str, port: int) -> socket.socket:
 
     where = f"{host}:{port}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
     except (OSError, UnicodeError) as error:
         raise InvalidArgumentError(f"--host {host}: cannot listen there ({_reason(error)})") from None
