@@ -40,7 +40,7 @@ def serving(folder: Path, **settings: Any) -> Iterator[TestClient]:
             os.environ["CADENZA_HOME"] = home
 
 
-def poll(client: TestClient, job_id: str, until: Callable[[dict], bool], timeout: float = 30.0) -> dict:
+def poll(client: TestClient, job_id: str, until: Callable[[dict], bool], timeout: float = 120.0) -> dict:
     """The job's status once ``until`` holds for it (AssertionError after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -50,6 +50,17 @@ def poll(client: TestClient, job_id: str, until: Callable[[dict], bool], timeout
             return status
         assert time.monotonic() < deadline, f"job {job_id} never got there: {status}"
         time.sleep(0.05)
+
+
+def finished(client: TestClient, answer: Any) -> dict:
+    """The final status of the job a POST made: ``?wait`` answers with it when the job ends
+    in time, and a loaded machine may take longer (a worker's start, a model's load), so a
+    202 is polled on to the end rather than taken for a failure."""
+    assert answer.status_code in (200, 202), (answer.status_code, answer.text[:300])
+    status = answer.json()
+    if status["status"] in ("done", "failed", "cancelled"):
+        return status
+    return poll(client, status["id"], lambda s: s["status"] in ("done", "failed", "cancelled"), timeout=300)
 
 
 def is_error(answer: Any, status: int) -> str:

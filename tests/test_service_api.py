@@ -23,7 +23,7 @@ from cadenza.provenance.signing import verify_file
 from cadenza.service import app as app_module
 from cadenza.service.app import create_app
 from cadenza.service.settings import Settings
-from tests.service_helpers import SMALL, is_error, serving
+from tests.service_helpers import SMALL, finished, is_error, serving
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def small_job(client: TestClient) -> dict:
-    answer = client.post("/api/generate?wait=30", json=SMALL)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+    return finished(client, client.post("/api/generate?wait=30", json=SMALL))
 
 
 def test_health_is_ok_with_the_version(client: TestClient) -> None:
@@ -89,7 +87,7 @@ def test_a_file_is_inline_when_asked(client: TestClient, small_job: dict) -> Non
 
 
 def test_the_same_seed_gives_the_same_notes(client: TestClient, small_job: dict) -> None:
-    again = client.post("/api/generate?wait=30", json=SMALL).json()
+    again = finished(client, client.post("/api/generate?wait=30", json=SMALL))
     assert again["status"] == "done" and again["id"] != small_job["id"]
 
     def notes(job: dict) -> list:
@@ -130,7 +128,7 @@ def test_cancelling_a_finished_job_leaves_it_done(client: TestClient, small_job:
 @pytest.mark.slow
 def test_a_prompt_composes_a_cue_with_stems(client: TestClient) -> None:
     body = {"prompt": "calm piano loop, 6 seconds", "stems": True, "seed": 2}
-    job = client.post("/api/generate?wait=30", json=body).json()
+    job = finished(client, client.post("/api/generate?wait=30", json=body))
     assert job["status"] == "done", job
     names = {f["name"] for f in job["files"]}
     assert {"music.mid", "music.wav", "record.json", "cue-sheet.json", "pianoroll.png"} <= names
@@ -142,7 +140,7 @@ def test_a_prompt_composes_a_cue_with_stems(client: TestClient) -> None:
 @pytest.mark.slow
 def test_soundtrack_composes_a_cue_sheet(client: TestClient) -> None:
     cue = {"seconds": 6, "tempo": 100, "sections": [{"name": "calm", "mood": "calm"}]}
-    job = client.post("/api/soundtrack?wait=30", json={"cue": cue, "wav": False}).json()
+    job = finished(client, client.post("/api/soundtrack?wait=30", json={"cue": cue, "wav": False}))
     assert job["status"] == "done", job
     sheet = client.get(f"/api/jobs/{job['id']}/files/cue-sheet.json").json()
     assert sheet and {f["name"] for f in job["files"]} >= {"music.mid", "cue-sheet.json", "record.json"}

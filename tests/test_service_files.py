@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from cadenza.errors import CadenzaError, LimitExceededError
 from cadenza.io import load_score
 from cadenza.service.work_sketch import WORK
-from tests.service_helpers import is_error, serving
+from tests.service_helpers import finished, is_error, serving
 
 TPQ = 480
 BAR = 4 * TPQ
@@ -276,9 +276,8 @@ def post(
     return client.post(f"{path}?wait=30", files=files, data=form)
 
 
-def done(response: httpx.Response) -> dict:
-    assert response.status_code == 200, response.text
-    status = response.json()
+def done(client: TestClient, response: httpx.Response) -> dict:
+    status = finished(client, response)
     assert status["status"] == "done", status["error"]
     return status
 
@@ -312,7 +311,7 @@ TASK_CASES = [
 
 @pytest.mark.parametrize(("kind", "options", "bass"), TASK_CASES, ids=[c[0] for c in TASK_CASES])
 def test_each_task_over_http_keeps_the_sketch(client: TestClient, kind: str, options: dict, bass: bool) -> None:
-    status = done(post(client, f"/api/tasks/{kind}", sketch_bytes(bass), options=options))
+    status = done(client, post(client, f"/api/tasks/{kind}", sketch_bytes(bass), options=options))
     names = {f["name"] for f in status["files"]}
     assert {"music.mid", "record.json", "before.mid", "before.png", "pianoroll.png"} <= names
     assert fetch(client, status, "before.png").startswith(b"\x89PNG")
@@ -332,26 +331,28 @@ def test_each_task_over_http_keeps_the_sketch(client: TestClient, kind: str, opt
 
 
 def test_analyze_and_originality_over_http(client: TestClient) -> None:
-    status = done(post(client, "/api/analyze", sketch_bytes()))
+    status = done(client, post(client, "/api/analyze", sketch_bytes()))
     assert status["summary"]["key"][0]["label"] == "C:maj"
     assert json.loads(fetch(client, status, "analysis.json"))["key"][0]["label"] == "C:maj"
-    status = done(post(client, "/api/originality", sketch_bytes(), options={"model": "cadenza-multitrack"}))
+    status = done(client, post(client, "/api/originality", sketch_bytes(), options={"model": "cadenza-multitrack"}))
     report = status["summary"]
     assert report["file"] == "upload.mid" and report["fingerprints"] > 0 and "flagged" in report
     assert json.loads(fetch(client, status, "originality.json")) == report
 
 
 def test_verify_over_http(client: TestClient) -> None:
-    made = done(post(client, "/api/tasks/arrange", sketch_bytes(), options={"instruments": "piano", "wav": False}))
+    options = {"instruments": "piano", "wav": False}
+    made = done(client, post(client, "/api/tasks/arrange", sketch_bytes(), options=options))
     music, record = fetch(client, made, "music.mid"), fetch(client, made, "record.json")
-    status = done(post(client, "/api/verify", music, filename="music.mid", record=record))
+    status = done(client, post(client, "/api/verify", music, filename="music.mid", record=record))
     assert status["summary"]["valid"] is True and status["summary"]["message"].startswith("intact")
     assert json.loads(fetch(client, status, "verify.json"))["intact"] is True
     tampered = json.loads(record)
     tampered["seed"] = 99
-    status = done(post(client, "/api/verify", music, filename="music.mid", record=json.dumps(tampered).encode()))
+    forged = json.dumps(tampered).encode()
+    status = done(client, post(client, "/api/verify", music, filename="music.mid", record=forged))
     assert status["summary"]["valid"] is False and "NOT intact" in status["summary"]["message"]
-    other = done(post(client, "/api/verify", sketch_bytes(), record=record))  # another file, the same record
+    other = done(client, post(client, "/api/verify", sketch_bytes(), record=record))  # another file, the same record
     assert other["summary"]["valid"] is False
     assert "record" in is_error(post(client, "/api/verify", music), 400)
 
@@ -413,10 +414,10 @@ def test_hostile_music_fails_its_job_in_one_line(client: TestClient) -> None:
 
 def test_the_clients_file_name_is_never_used(client: TestClient) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    status = done(post(client, "/api/analyze", sketch_bytes(), filename="../../../escaped.mid"))
+    status = done(client, post(client, "/api/analyze", sketch_bytes(), filename="../../../escaped.mid"))
     assert sorted(p.name for p in (engine.root / status["id"] / "input").iterdir()) == ["upload.mid"]
     assert not list(engine.root.parent.parent.rglob("escaped*"))
-    status = done(post(client, "/api/analyze", sketch_bytes(), filename="..\\..\\Sketch.MIDI"))
+    status = done(client, post(client, "/api/analyze", sketch_bytes(), filename="..\\..\\Sketch.MIDI"))
     assert sorted(p.name for p in (engine.root / status["id"] / "input").iterdir()) == ["upload.midi"]
 
 
@@ -488,7 +489,7 @@ def test_musicxml_and_mxl_uploads_are_read_in_the_worker(client: TestClient, tmp
 
     save_score(sketch_score(bass=False), tmp_path / "sketch.musicxml")
     xml = (tmp_path / "sketch.musicxml").read_bytes()
-    status = done(post(client, "/api/tasks/continue", xml, "sketch.musicxml", {"bars": 1, "wav": False}))
+    status = done(client, post(client, "/api/tasks/continue", xml, "sketch.musicxml", {"bars": 1, "wav": False}))
     before = quarters_of(fetch(client, status, "before.mid"))
     assert [p for _, _, p in next(iter(before.values()))] == TUNE  # the tune as MusicXML gave it
     after = quarters_of(fetch(client, status, "music.mid"))
@@ -497,5 +498,5 @@ def test_musicxml_and_mxl_uploads_are_read_in_the_worker(client: TestClient, tmp
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("score.musicxml", xml)
-    status = done(post(client, "/api/analyze", packed.getvalue(), "sketch.mxl"))
+    status = done(client, post(client, "/api/analyze", packed.getvalue(), "sketch.mxl"))
     assert status["summary"]["key"][0]["label"] == "C:maj"

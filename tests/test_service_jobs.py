@@ -12,7 +12,7 @@ import pytest
 
 from cadenza.errors import InputFileError, InvalidArgumentError
 from cadenza.service.settings import Settings, read_api_keys
-from tests.service_helpers import LONG, SMALL, is_error, poll, raw_get, serving
+from tests.service_helpers import LONG, SMALL, finished, is_error, poll, raw_get, serving
 
 ID = re.compile(r"[A-Za-z0-9_-]{24}")
 
@@ -70,7 +70,7 @@ def test_progress_moves_while_a_job_runs(tmp_path: Path) -> None:
 
 def test_a_finished_job_expires_with_its_folder(tmp_path: Path) -> None:
     with serving(tmp_path, workers=1, keep_seconds=1.5) as client:
-        job = client.post("/api/generate?wait=30", json=SMALL).json()
+        job = finished(client, client.post("/api/generate?wait=30", json=SMALL))
         assert job["status"] == "done"
         folder = tmp_path / "data" / "jobs" / job["id"]
         assert (folder / "out" / "music.mid").is_file()
@@ -105,7 +105,7 @@ TRAVERSALS = [
 
 def test_file_names_cannot_reach_outside_the_jobs_list(tmp_path: Path) -> None:
     with serving(tmp_path, workers=1) as client:
-        job = client.post("/api/generate?wait=30", json=SMALL).json()
+        job = finished(client, client.post("/api/generate?wait=30", json=SMALL))
         folder = tmp_path / "data" / "jobs" / job["id"]
         (folder / "out" / "secret.txt").write_text("not listed")
         (folder / "input" / "upload.mid").write_text("not listed")
@@ -327,10 +327,10 @@ def test_the_results_kept_are_bounded_in_bytes_oldest_first(tmp_path: Path, monk
 
     monkeypatch.setattr(jobs, "KEEP_BYTES", 1, raising=False)
     with serving(tmp_path, workers=1) as client:
-        first = client.post("/api/generate?wait=30", json=SMALL).json()
+        first = finished(client, client.post("/api/generate?wait=30", json=SMALL))
         assert first["status"] == "done"
         folder = tmp_path / "data" / "jobs" / first["id"]
-        second = client.post("/api/generate?wait=30", json={**SMALL, "seed": 2}).json()
+        second = finished(client, client.post("/api/generate?wait=30", json={**SMALL, "seed": 2}))
         assert second["status"] == "done"
         deadline = time.monotonic() + 10
         while client.get(f"/api/jobs/{first['id']}").status_code == 200:
