@@ -22,6 +22,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -470,49 +471,17 @@ def verify(params: dict, folder: Path, progress: Progress) -> dict:
         return {"valid": found.intact, "message": _verdict(found, source.name), **result}
 
 
-def continue_task(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza continue`: more bars in the sketch's style, key, meter, tempo and instruments."""
+def _task(kind: str, params: dict, folder: Path, progress: Progress) -> dict:
+    """`cadenza KIND` on the uploaded sketch (continue, infill, harmonize, accompany, vary,
+    arrange), its messages naming the job's files rather than the server's paths."""
     with _named_by_job(folder):
-        return _run_task("continue", params, folder, progress)
+        return _run_task(kind, params, folder, progress)
 
 
-def infill(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza infill`: some bars of some tracks written anew."""
-    with _named_by_job(folder):
-        return _run_task("infill", params, folder, progress)
-
-
-def harmonize(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza harmonize`: a four-part chorale under a melody, or chords with an accompaniment."""
-    with _named_by_job(folder):
-        return _run_task("harmonize", params, folder, progress)
-
-
-def accompany(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza accompany`: chords for a melody, played by a piano (or a band) and a bass."""
-    with _named_by_job(folder):
-        return _run_task("accompany", params, folder, progress)
-
-
-def vary(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza vary`: the same form and harmony, a new surface."""
-    with _named_by_job(folder):
-        return _run_task("vary", params, folder, progress)
-
-
-def arrange(params: dict, folder: Path, progress: Progress) -> dict:
-    """`cadenza arrange`: every note given to a part of an ensemble; nothing composed."""
-    with _named_by_job(folder):
-        return _run_task("arrange", params, folder, progress)
-
+TASKS = ("continue", "infill", "harmonize", "accompany", "vary", "arrange")
 
 WORK: dict[str, WorkFn] = {
-    "continue": continue_task,
-    "infill": infill,
-    "harmonize": harmonize,
-    "accompany": accompany,
-    "vary": vary,
-    "arrange": arrange,
+    **{kind: partial(_task, kind) for kind in TASKS},
     "analyze": analyze,
     "originality": originality,
     "verify": verify,
